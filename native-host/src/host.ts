@@ -1,0 +1,108 @@
+/**
+ * The host as Thunderbird runs it: the RPC peer on stdio, the handlers for the add-on's
+ * calls, and (when configured) the control socket for a local driver. Feature modules
+ * attach their handlers here as they arrive.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { Server } from 'node:net';
+import { HOST_TO_ADDON_MAX_BYTES, RPC_PROTOCOL_VERSION, VERSION } from '../../shared/src/constants.js';
+import { RpcError } from '../../shared/src/errors.js';
+import { RpcPeer } from '../../shared/src/rpc-peer.js';
+import type { AddonEvents, AddonMethods, HostEvents, HostMethods, HostStatus } from '../../shared/src/rpc.js';
+import type { HostConfig } from './config/index.js';
+import { createFileLogger, type Logger } from './log/index.js';
+import { openControlSocket, openStdioChannel } from './messaging/index.js';
+
+export type HostPeer = RpcPeer<HostMethods, AddonMethods, AddonEvents, HostEvents>;
+
+export interface RunningHost {
+  peer: HostPeer;
+  logger: Logger;
+  /** Resolves when the add-on has said hello. */
+  addonReady: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export async function startHost(
+  config: HostConfig,
+  io: { input: Readable; output: Writable } = { input: process.stdin, output: process.stdout },
+): Promise<RunningHost> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const logger = createFileLogger(join(config.dataDir, 'logs', 'host.log'), config.logLevel, { pid: process.pid });
+  logger.info('host.start', { version: VERSION, argv: process.argv.slice(2) });
+
+  let markReady: () => void = () => {};
+  const addonReady = new Promise<void>((resolve) => (markReady = resolve));
+  let stopping: Promise<void> | null = null;
+  let control: Server | null = null;
+
+  const channel = openStdioChannel({
+    input: io.input,
+    output: io.output,
+    maxIncomingBytes: config.maxIncomingMessageBytes,
+    onMessage: (message) => peer.receive(message),
+    onFramingError: (error) => logger.warn('messaging.framing_error', { code: error.code, message: error.message }),
+    onClose: ({ truncatedBytes }) => {
+      logger.info('messaging.closed', { truncatedBytes });
+      void stop('stdin closed');
+    },
+  });
+
+  const peer: HostPeer = new RpcPeer({
+    send: (envelope) => channel.send(envelope),
+    maxMessageBytes: HOST_TO_ADDON_MAX_BYTES,
+    idPrefix: 'h',
+    timeoutMs: 60_000,
+    onProtocolError: (error) => logger.warn('rpc.protocol_error', { code: error.code, message: error.message }),
+  });
+
+  const status = (): HostStatus => ({ state: 'connected', hostVersion: VERSION, accounts: [], lastError: null });
+
+  peer.handle('host.hello', (params) => {
+    if (params?.protocol !== RPC_PROTOCOL_VERSION) {
+      throw new RpcError(
+        'not_supported',
+        `The add-on speaks protocol ${String(params?.protocol)} but this host speaks ${RPC_PROTOCOL_VERSION}; update both to the same version.`,
+      );
+    }
+    logger.info('addon.hello', { addonVersion: params.addonVersion, thunderbirdVersion: params.thunderbirdVersion });
+    markReady();
+    peer.emit('status', status());
+    return { hostVersion: VERSION, protocol: RPC_PROTOCOL_VERSION };
+  });
+  peer.handle('host.ping', (params) => {
+    logger.info('rpc.ping', { nonce: params.nonce });
+    return { nonce: params.nonce, hostTime: new Date().toISOString() };
+  });
+  peer.handle('host.status', () => status());
+  peer.on('log', (entry) => {
+    const level = entry.level === 'error' || entry.level === 'warn' ? entry.level : 'info';
+    logger[level](`addon.${entry.message}`, entry.data ?? {});
+  });
+
+  if (config.controlSocket) {
+    control = await openControlSocket(config.controlSocket, async (method, params) => {
+      logger.info('control.request', { method });
+      if (method === 'host.waitForAddon') {
+        await addonReady;
+        return { ready: true };
+      }
+      return peer.call(method as keyof AddonMethods & string, params as never, { timeoutMs: 120_000 });
+    });
+    logger.info('control.listening', { path: config.controlSocket });
+  }
+
+  async function stop(reason: string): Promise<void> {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      logger.info('host.stop', { reason });
+      peer.close();
+      if (control) await new Promise<void>((resolve) => control!.close(() => resolve()));
+    })();
+    return stopping;
+  }
+
+  return { peer, logger, addonReady, stop };
+}

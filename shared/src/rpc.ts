@@ -1,0 +1,120 @@
+/**
+ * The add-on ↔ native host protocol: one source of truth for both sides.
+ *
+ * Every message on the native-messaging port is an {@link Envelope}. Requests carry an id
+ * and get exactly one response with the same id; events are one-way. Host → add-on
+ * messages larger than Thunderbird's 1 MiB limit travel as a series of chunks.
+ */
+import type { RpcErrorValue } from './errors.js';
+
+export type Envelope = RequestEnvelope | ResponseEnvelope | EventEnvelope | ChunkEnvelope;
+
+export interface RequestEnvelope {
+  type: 'request';
+  id: string;
+  method: string;
+  params: unknown;
+}
+
+export type ResponseEnvelope =
+  | { type: 'response'; id: string; result: unknown }
+  | { type: 'response'; id: string; error: RpcErrorValue };
+
+export interface EventEnvelope {
+  type: 'event';
+  name: string;
+  data: unknown;
+}
+
+/** One slice (base64 of UTF-8 JSON bytes) of an envelope too large to send at once. */
+export interface ChunkEnvelope {
+  type: 'chunk';
+  id: string;
+  index: number;
+  count: number;
+  data: string;
+}
+
+/** A method's parameter and result types. */
+export interface MethodSpec<P, R> {
+  params: P;
+  result: R;
+}
+
+export type MethodMap = Record<string, MethodSpec<unknown, unknown>>;
+export type EventMap = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------------------
+// Shapes used by both sides
+
+export type ConnectionState = 'starting' | 'connected' | 'syncing' | 'offline' | 'needs_login';
+
+export interface HostStatus {
+  state: ConnectionState;
+  hostVersion: string;
+  accounts: { email: string; state: ConnectionState }[];
+  lastError: RpcErrorValue | null;
+}
+
+export interface Progress {
+  /** What is being done, e.g. 'sync', 'keygen'. */
+  task: string;
+  done: number;
+  total: number | null;
+  message: string;
+}
+
+/** An account in Thunderbird that reads and sends through the host's loopback servers. */
+export interface AccountSpec {
+  email: string;
+  fullName: string;
+  username: string;
+  password: string;
+  imap: { host: string; port: number };
+  smtp: { host: string; port: number };
+}
+
+export interface ComposeRequest {
+  from: string;
+  to: string[];
+  subject: string;
+  body: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Methods the host implements (the add-on calls them)
+
+export interface HostMethods extends MethodMap {
+  'host.hello': MethodSpec<
+    { addonVersion: string; thunderbirdVersion: string; protocol: number },
+    { hostVersion: string; protocol: number }
+  >;
+  'host.ping': MethodSpec<{ nonce: string }, { nonce: string; hostTime: string }>;
+  'host.status': MethodSpec<Record<string, never>, HostStatus>;
+}
+
+// Methods the add-on implements (the host calls them)
+
+export interface AddonMethods extends MethodMap {
+  'addon.ping': MethodSpec<{ nonce: string }, { nonce: string; addonVersion: string }>;
+  /** Create the Thunderbird account if it does not exist yet; idempotent. */
+  'accounts.ensure': MethodSpec<AccountSpec, { accountId: string; created: boolean }>;
+  'accounts.find': MethodSpec<{ email: string }, { accountId: string | null }>;
+  'accounts.remove': MethodSpec<{ email: string }, { removed: boolean }>;
+  /** Compose and send a message from an account's identity (demo and tests drive this). */
+  'compose.send': MethodSpec<ComposeRequest, { sent: true }>;
+  /** Ask Thunderbird to quit cleanly. */
+  'app.quit': MethodSpec<Record<string, never>, { quitting: true }>;
+}
+
+// Events
+
+export interface HostEvents extends EventMap {
+  status: HostStatus;
+  progress: Progress;
+}
+
+export interface AddonEvents extends EventMap {
+  /** Something the add-on saw that belongs in the host's log (no message content). */
+  log: { level: 'info' | 'warn' | 'error'; message: string; data?: Record<string, unknown> };
+}
