@@ -1,0 +1,2 @@
+/** The local IMAP server and the storage interface it serves from. */
+export * from './backend.js';

@@ -1,0 +1,19 @@
+/**
+ * MIME analysis: one pass over a raw message yields its ENVELOPE, BODYSTRUCTURE and the
+ * byte ranges of every part, so the IMAP server answers FETCH without parsing messages.
+ */
+export type {
+  BasicBody,
+  BodyDisposition,
+  BodyExtension,
+  BodyFields,
+  BodyParams,
+  BodyStructure,
+  Envelope,
+  EnvelopeAddress,
+  MessageAnalysis,
+  MessageBody,
+  MultipartBody,
+  PartLayout,
+  TextBody,
+} from './types.js';
