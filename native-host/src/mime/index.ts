@@ -2,6 +2,9 @@
  * MIME analysis: one pass over a raw message yields its ENVELOPE, BODYSTRUCTURE and the
  * byte ranges of every part, so the IMAP server answers FETCH without parsing messages.
  */
+export { analyzeMessage, createMimeAnalyzer, type MimeAnalyzer } from './analyze.js';
+export { findPart, sectionRange, type SectionRange, type SectionText } from './section.js';
+export { decodeHeaderBytes, parseHeaderFields, type HeaderField } from './header.js';
 export type {
   BasicBody,
   BodyDisposition,
