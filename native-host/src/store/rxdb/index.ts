@@ -1,0 +1,13 @@
+/**
+ * Synced documents (own keys, contacts' keys, settings): RxDB over the account's encrypted
+ * SQLite database, replicated end-to-end encrypted to the provider's sync store.
+ */
+export { RxdbStoreError } from './errors.js';
+export {
+  getRxStorageSqlite,
+  SQLITE_RX_STORAGE_NAME,
+  type SqliteInstanceCreationOptions,
+  type SqliteRxStorage,
+  type SqliteRxStorageSettings,
+  type SqliteStorageInternals,
+} from './sqlite-storage.js';
