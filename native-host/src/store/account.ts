@@ -1,0 +1,900 @@
+/**
+ * One account's mail: the encrypted database (index) plus the encrypted blob store (bodies),
+ * served to the local IMAP server through `AccountBackend` and to the sync engine through
+ * the upstream-aware methods and the change queue.
+ *
+ * Ordering rules that make kill -9 safe: a blob is on disk (fsynced, renamed, directory
+ * fsynced) before the row that points at it commits; UIDNEXT and HIGHESTMODSEQ move in the
+ * same transaction as the rows that use them, so a UID is never handed out twice; blob files
+ * are removed only after the transaction that dropped their last reference has committed.
+ */
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BackendError,
+  MAILBOX_DELIMITER,
+  type AccountBackend,
+  type AppendRequest,
+  type AppendResult,
+  type ByteRange,
+  type ChangeOptions,
+  type CopyResult,
+  type FetchOptions,
+  type MailboxChange,
+  type MailboxChangeListener,
+  type MailboxInfo,
+  type MailboxSnapshot,
+  type MailboxStatus,
+  type MessageFlags,
+  type MessageMeta,
+  type SpecialUse,
+  type StoreFlagsRequest,
+  type StoreFlagsResult,
+  type UidRange,
+} from '../imap/index.js';
+import { createMimeAnalyzer, type MessageAnalysis } from '../mime/index.js';
+import { BlobStore } from './blobs.js';
+import { openAccountDatabase, type AccountDatabase, type SqliteDatabase } from './database.js';
+import { StoreError } from './errors.js';
+import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.js';
+import { ChangeQueue } from './queue.js';
+import { MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
+import { deriveStorageKeys } from './secret.js';
+import { rangeFilter } from './uid-ranges.js';
+
+const MAX_UID = 0xffffffff;
+/** UIDVALIDITY counts seconds from 2020-01-01, so it fits 32 bits until 2156. */
+const UIDVALIDITY_EPOCH = Date.UTC(2020, 0, 1);
+const FETCH_PAGE = 256;
+
+/** Where an upstream copy of a message lives (the sync engine's key for idempotency). */
+export interface UpstreamRef {
+  mailbox: string;
+  uidValidity: number;
+  uid: number;
+}
+
+export interface StoreChangeOptions extends ChangeOptions {
+  /**
+   * The change came from the upstream server (applied by the sync engine): it is not queued
+   * for replay upstream.
+   */
+  fromUpstream?: boolean;
+}
+
+export interface OpenAccountStoreOptions {
+  /** The account's own directory: `account.db` and `blobs/` live in it. */
+  dir: string;
+  /** 32+ random bytes; the database and blob keys are derived from it. */
+  storageSecret: Uint8Array;
+  /** Blob chunk size in bytes (tests use small ones). */
+  chunkSize?: number;
+}
+
+interface MailboxRow {
+  id: number;
+  name: string;
+  special_use: string | null;
+  uidvalidity: number;
+  uidnext: number;
+  highestmodseq: number;
+}
+
+interface MessageRow {
+  id: number;
+  uid: number;
+  modseq: number;
+  system_flags: number;
+  keywords: string;
+  internal_date: number;
+  size: number;
+  blob_id: string;
+  upstream_mailbox: string | null;
+  upstream_uidvalidity: number | null;
+  upstream_uid: number | null;
+}
+
+export async function openAccountStore(options: OpenAccountStoreOptions): Promise<AccountStore> {
+  const keys = deriveStorageKeys(options.storageSecret);
+  mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const database = openAccountDatabase(join(options.dir, 'account.db'), { key: keys.database });
+  try {
+    database.registerMigrations(MAIL_NAMESPACE, MAIL_MIGRATIONS);
+    const blobs = new BlobStore({
+      dir: join(options.dir, 'blobs'),
+      key: keys.blob,
+      nameKey: keys.blobName,
+      ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+    });
+    return new AccountStore(database, blobs);
+  } catch (error) {
+    database.close();
+    throw error;
+  } finally {
+    keys.database.fill(0);
+  }
+}
+
+export class AccountStore implements AccountBackend {
+  readonly queue: ChangeQueue;
+  private readonly db: SqliteDatabase;
+  private readonly listeners = new Set<MailboxChangeListener>();
+
+  constructor(
+    /** The account database, shared with other modules (RxDB storage) through registerMigrations. */
+    readonly database: AccountDatabase,
+    readonly blobs: BlobStore,
+  ) {
+    this.db = database.raw;
+    this.queue = new ChangeQueue(this.db);
+    if (!this.mailboxRow('INBOX')) this.insertMailbox('INBOX', null);
+  }
+
+  close(): void {
+    this.database.close();
+  }
+
+  // --- Mailboxes -------------------------------------------------------------------------
+
+  async listMailboxes(): Promise<MailboxInfo[]> {
+    const rows = this.db.prepare('SELECT * FROM mailboxes ORDER BY name').all() as MailboxRow[];
+    return rows.map((row) => this.info(row));
+  }
+
+  async getMailbox(name: string): Promise<MailboxInfo | null> {
+    const row = this.mailboxRow(name);
+    return row ? this.info(row) : null;
+  }
+
+  async createMailbox(
+    name: string,
+    options: { specialUse?: SpecialUse } & StoreChangeOptions = {},
+  ): Promise<MailboxInfo> {
+    checkName(name);
+    const created: MailboxInfo[] = [];
+    this.transaction(() => {
+      if (this.mailboxRow(name)) {
+        throw new BackendError('already-exists', `The mailbox "${name}" already exists.`);
+      }
+      for (const parent of parentsOf(name)) {
+        if (!this.mailboxRow(parent)) created.push(this.info(this.insertMailbox(parent, null)));
+      }
+      created.push(this.info(this.insertMailbox(name, options.specialUse ?? null)));
+      if (!options.fromUpstream) {
+        for (const box of created) this.queue.append('create-mailbox', { mailbox: box.name });
+      }
+    });
+    for (const mailbox of created) this.emit({ type: 'mailbox-created', mailbox });
+    return created.at(-1)!;
+  }
+
+  async renameMailbox(from: string, to: string, options: StoreChangeOptions = {}) {
+    checkName(to);
+    const source = this.mailboxRow(from);
+    if (!source) throw new BackendError('nonexistent', `There is no mailbox "${from}".`);
+    if (this.mailboxRow(to)) throw new BackendError('already-exists', `"${to}" already exists.`);
+    if (to.startsWith(from + MAILBOX_DELIMITER)) {
+      throw new BackendError('cannot', 'A mailbox cannot be moved into itself.');
+    }
+    if (source.name === 'INBOX') return this.renameInbox(source, to, options);
+    const events: MailboxChange[] = [];
+    this.transaction(() => {
+      for (const parent of parentsOf(to)) {
+        if (!this.mailboxRow(parent)) {
+          events.push({
+            type: 'mailbox-created',
+            mailbox: this.info(this.insertMailbox(parent, null)),
+          });
+        }
+      }
+      const affected = this.db
+        .prepare(`SELECT * FROM mailboxes WHERE name = ? OR substr(name, 1, ?) = ? ORDER BY name`)
+        .all(from, from.length + 1, from + MAILBOX_DELIMITER) as MailboxRow[];
+      const rename = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
+      for (const row of affected) {
+        const newName = to + row.name.slice(from.length);
+        rename.run(newName, row.id);
+        events.push({
+          type: 'mailbox-renamed',
+          mailbox: this.info({ ...row, name: newName }),
+          oldName: row.name,
+        });
+      }
+      if (!options.fromUpstream) this.queue.append('rename-mailbox', { from, to });
+    });
+    events.forEach((e) => this.emit(e));
+    return this.info(this.mailboxRow(to)!);
+  }
+
+  /** RFC 3501: renaming INBOX moves its messages to a new mailbox and leaves INBOX empty. */
+  private renameInbox(inbox: MailboxRow, to: string, options: StoreChangeOptions) {
+    const events: MailboxChange[] = [];
+    this.transaction(() => {
+      for (const parent of parentsOf(to)) {
+        if (!this.mailboxRow(parent)) {
+          events.push({
+            type: 'mailbox-created',
+            mailbox: this.info(this.insertMailbox(parent, null)),
+          });
+        }
+      }
+      const target = this.insertMailbox(to, null);
+      events.push({ type: 'mailbox-created', mailbox: this.info(target) });
+      const rows = this.messagesIn(inbox.id, [{ start: 1, end: MAX_UID }]);
+      const moved = this.moveRows(inbox, rows, target);
+      if (moved.expunged) events.push(moved.expunged);
+      if (!options.fromUpstream) this.queue.append('rename-mailbox', { from: 'INBOX', to });
+    });
+    events.forEach((e) => this.emit(e));
+    return this.info(this.mailboxRow(to)!);
+  }
+
+  async deleteMailbox(name: string, options: StoreChangeOptions = {}): Promise<void> {
+    const row = this.mailboxRow(name);
+    if (!row) throw new BackendError('nonexistent', `There is no mailbox "${name}".`);
+    if (row.name === 'INBOX') throw new BackendError('cannot', 'INBOX cannot be deleted.');
+    const freed = this.transaction(() => {
+      const blobIds = this.db
+        .prepare('SELECT DISTINCT blob_id FROM messages WHERE mailbox_id = ?')
+        .pluck()
+        .all(row.id) as string[];
+      this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(row.id);
+      if (!options.fromUpstream) this.queue.append('delete-mailbox', { mailbox: name });
+      return this.dropUnreferenced(blobIds);
+    });
+    this.unlinkBlobs(freed);
+    this.emit({ type: 'mailbox-deleted', mailboxId: String(row.id), name });
+  }
+
+  async setSubscribed(name: string, subscribed: boolean, options: StoreChangeOptions = {}) {
+    this.transaction(() => {
+      const changed = subscribed
+        ? this.db.prepare('INSERT OR IGNORE INTO subscriptions (name) VALUES (?)').run(name).changes
+        : this.db.prepare('DELETE FROM subscriptions WHERE name = ?').run(name).changes;
+      if (changed && !options.fromUpstream) {
+        this.queue.append(subscribed ? 'subscribe' : 'unsubscribe', { mailbox: name });
+      }
+    });
+  }
+
+  async listSubscriptions(): Promise<string[]> {
+    return this.db
+      .prepare('SELECT name FROM subscriptions ORDER BY name')
+      .pluck()
+      .all() as string[];
+  }
+
+  async status(mailboxId: string): Promise<MailboxStatus> {
+    return this.statusOf(this.mailboxById(mailboxId));
+  }
+
+  async openMailbox(mailboxId: string): Promise<MailboxSnapshot> {
+    return this.transaction(() => {
+      const row = this.mailboxById(mailboxId);
+      const uids = this.db
+        .prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid')
+        .pluck()
+        .all(row.id) as number[];
+      const keywords = this.db
+        .prepare(
+          `SELECT DISTINCT k.value FROM messages m, json_each(m.keywords) k
+           WHERE m.mailbox_id = ? AND m.keywords <> '[]' ORDER BY k.value`,
+        )
+        .pluck()
+        .all(row.id) as string[];
+      const firstUnseen = this.db
+        .prepare(`SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (system_flags & 1) = 0`)
+        .pluck()
+        .get(row.id) as number | null;
+      return {
+        mailbox: this.info(row),
+        status: this.statusOf(row),
+        uids: Uint32Array.from(uids),
+        keywords,
+        firstUnseenUid: firstUnseen,
+      };
+    });
+  }
+
+  // --- Messages ----------------------------------------------------------------------------
+
+  async *fetch(
+    mailboxId: string,
+    ranges: UidRange[],
+    options: FetchOptions = {},
+  ): AsyncGenerator<MessageMeta> {
+    const box = this.mailboxById(mailboxId);
+    const want = options.want ?? {};
+    const filter = rangeFilter(ranges, MAX_UID);
+    if (!filter) return;
+    const withContent = want.envelope || want.bodyStructure || want.layout;
+    const sql = `SELECT m.*${withContent ? ', c.envelope, c.body_structure, c.layout' : ''}
+      FROM messages m ${withContent ? 'JOIN contents c ON c.blob_id = m.blob_id' : ''}
+      WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ? AND (${filter.sql})
+        ${options.changedSince !== undefined ? 'AND m.modseq > ?' : ''}
+      ORDER BY m.uid LIMIT ${FETCH_PAGE}`;
+    const statement = this.db.prepare(sql);
+    // Pages, not one open cursor: a cursor held across awaits would block every writer.
+    let after = filter.min - 1;
+    while (true) {
+      this.ensureOpen();
+      const params: unknown[] = [box.id, after, filter.max, ...filter.params];
+      if (options.changedSince !== undefined) params.push(options.changedSince);
+      const rows = statement.all(...params) as (MessageRow & {
+        envelope?: string;
+        body_structure?: string;
+        layout?: string;
+      })[];
+      for (const row of rows) {
+        if (!filter.contains(row.uid)) continue;
+        const meta: MessageMeta = {
+          ...this.flagsOf(row),
+          internalDate: new Date(row.internal_date),
+          size: row.size,
+        };
+        if (want.envelope) meta.envelope = JSON.parse(row.envelope!);
+        if (want.bodyStructure) meta.bodyStructure = JSON.parse(row.body_structure!);
+        if (want.layout) meta.layout = JSON.parse(row.layout!);
+        yield meta;
+      }
+      if (rows.length < FETCH_PAGE) return;
+      after = rows.at(-1)!.uid;
+    }
+  }
+
+  async readMessage(
+    mailboxId: string,
+    uid: number,
+    range?: ByteRange,
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const box = this.mailboxById(mailboxId);
+    const blobId = this.db
+      .prepare('SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?')
+      .pluck()
+      .get(box.id, uid) as string | undefined;
+    if (!blobId) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
+    return this.readBlob(blobId, range);
+  }
+
+  async storeFlags(
+    mailboxId: string,
+    uids: UidRange[],
+    request: StoreFlagsRequest,
+    options: StoreChangeOptions = {},
+  ): Promise<StoreFlagsResult> {
+    const change = parseFlags(request.flags);
+    const result = this.transaction(() => {
+      const box = this.mailboxById(mailboxId);
+      const changed: MessageFlags[] = [];
+      const conflicts: number[] = [];
+      let modseq = box.highestmodseq;
+      const update = this.db.prepare(
+        'UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE id = ?',
+      );
+      for (const row of this.messagesIn(box.id, uids)) {
+        if (request.unchangedSince !== undefined && row.modseq > request.unchangedSince) {
+          conflicts.push(row.uid);
+          continue;
+        }
+        const current = { bits: row.system_flags, keywords: JSON.parse(row.keywords) as string[] };
+        const next = applyFlagOperation(current, request.operation, change);
+        if (sameFlags(current, next)) continue;
+        modseq += 1;
+        update.run(next.bits, JSON.stringify(next.keywords), modseq, row.id);
+        const flags = formatFlags(next.bits, next.keywords);
+        changed.push({ uid: row.uid, flags, modseq });
+        if (!options.fromUpstream) {
+          this.queue.append(
+            'flags',
+            {
+              mailbox: box.name,
+              uid: row.uid,
+              upstream: upstreamOf(row),
+              operation: request.operation,
+              flags: request.flags,
+              result: flags,
+            },
+            `flags:${box.id}:${row.uid}:${modseq}`,
+          );
+        }
+      }
+      this.setHighestModseq(box.id, modseq);
+      return { changed, conflicts };
+    });
+    if (result.changed.length) {
+      this.emit({
+        type: 'flags-changed',
+        mailboxId,
+        messages: result.changed,
+        origin: options.origin,
+      });
+    }
+    return result;
+  }
+
+  async copyMessages(
+    mailboxId: string,
+    uids: UidRange[],
+    destinationId: string,
+    options: StoreChangeOptions = {},
+  ): Promise<CopyResult> {
+    return this.copyOrMove('copy', mailboxId, uids, destinationId, options);
+  }
+
+  async moveMessages(
+    mailboxId: string,
+    uids: UidRange[],
+    destinationId: string,
+    options: StoreChangeOptions = {},
+  ): Promise<CopyResult> {
+    return this.copyOrMove('move', mailboxId, uids, destinationId, options);
+  }
+
+  private copyOrMove(
+    kind: 'copy' | 'move',
+    mailboxId: string,
+    uids: UidRange[],
+    destinationId: string,
+    options: StoreChangeOptions,
+  ): CopyResult {
+    const events: MailboxChange[] = [];
+    const result = this.transaction(() => {
+      const source = this.mailboxById(mailboxId);
+      const target = this.mailboxById(destinationId);
+      const rows = this.messagesIn(source.id, uids);
+      const copies = this.insertCopies(target, rows);
+      events.push({
+        type: 'messages-added',
+        mailboxId: destinationId,
+        messages: copies,
+        origin: options.origin,
+      });
+      if (kind === 'move' && rows.length) {
+        events.push(this.removeRows(source, rows, options.origin));
+      }
+      if (!options.fromUpstream) {
+        rows.forEach((row, i) =>
+          this.queue.append(
+            kind,
+            {
+              from: source.name,
+              uid: row.uid,
+              upstream: upstreamOf(row),
+              to: target.name,
+              destinationUid: copies[i]!.uid,
+            },
+            `${kind}:${target.id}:${copies[i]!.uid}`,
+          ),
+        );
+      }
+      return {
+        uidValidity: target.uidvalidity,
+        sourceUids: rows.map((r) => r.uid),
+        destinationUids: copies.map((c) => c.uid),
+      };
+    });
+    // Moves keep their blobs: the copies reference them, so nothing is freed here.
+    events
+      .filter((e) => e.type !== 'messages-added' || e.messages.length)
+      .forEach((e) => this.emit(e));
+    return result;
+  }
+
+  async expunge(
+    mailboxId: string,
+    uids: UidRange[],
+    options: StoreChangeOptions = {},
+  ): Promise<number[]> {
+    let event: MailboxChange | null = null;
+    const { removed, freed } = this.transaction(() => {
+      const box = this.mailboxById(mailboxId);
+      const rows = this.messagesIn(box.id, uids);
+      if (!rows.length) return { removed: [], freed: [] };
+      event = this.removeRows(box, rows, options.origin);
+      if (!options.fromUpstream) {
+        for (const row of rows) {
+          this.queue.append(
+            'expunge',
+            {
+              mailbox: box.name,
+              uid: row.uid,
+              upstream: upstreamOf(row),
+            },
+            `expunge:${box.id}:${row.uid}`,
+          );
+        }
+      }
+      return {
+        removed: rows.map((r) => r.uid),
+        freed: this.dropUnreferenced(rows.map((r) => r.blob_id)),
+      };
+    });
+    this.unlinkBlobs(freed);
+    if (event) this.emit(event);
+    return removed;
+  }
+
+  async append(
+    mailboxId: string,
+    request: AppendRequest,
+    options: StoreChangeOptions = {},
+  ): Promise<AppendResult> {
+    const { uid, uidValidity } = await this.insertMessage(mailboxId, request, options);
+    return { uid, uidValidity };
+  }
+
+  /**
+   * The sync engine's way in: stores a message fetched from upstream, once. A second call
+   * with the same upstream reference (after a crash, a retry) returns the first result
+   * without storing anything.
+   */
+  async appendFromUpstream(
+    mailboxId: string,
+    request: AppendRequest & { upstream: UpstreamRef },
+    options: ChangeOptions = {},
+  ): Promise<AppendResult & { duplicate: boolean }> {
+    const existing = this.findByUpstream(request.upstream);
+    if (existing) return { uid: existing.uid, uidValidity: existing.uidValidity, duplicate: true };
+    return this.insertMessage(mailboxId, request, { ...options, fromUpstream: true });
+  }
+
+  findByUpstream(ref: UpstreamRef): (AppendResult & { mailboxId: string }) | null {
+    const row = this.db
+      .prepare(
+        `SELECT m.uid, m.mailbox_id, b.uidvalidity
+         FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+         WHERE m.upstream_mailbox = ? AND m.upstream_uidvalidity = ? AND m.upstream_uid = ?`,
+      )
+      .get(ref.mailbox, ref.uidValidity, ref.uid) as
+      { uid: number; mailbox_id: number; uidvalidity: number } | undefined;
+    return row
+      ? { uid: row.uid, uidValidity: row.uidvalidity, mailboxId: String(row.mailbox_id) }
+      : null;
+  }
+
+  private async insertMessage(
+    mailboxId: string,
+    request: AppendRequest & { upstream?: UpstreamRef },
+    options: StoreChangeOptions,
+  ): Promise<AppendResult & { duplicate: boolean }> {
+    this.mailboxById(mailboxId);
+    const analyzer = createMimeAnalyzer();
+    const source = request.content instanceof Uint8Array ? [request.content] : request.content;
+    const put = await this.blobs.put(
+      (async function* () {
+        for await (const chunk of source) {
+          analyzer.write(chunk);
+          yield chunk;
+        }
+      })(),
+    );
+    try {
+      const analysis = analyzer.end();
+      const flags = parseFlags(request.flags ?? []);
+      const internalDate = (request.internalDate ?? new Date()).getTime();
+      const outcome = this.transaction(() => {
+        if (request.upstream) {
+          // Another caller stored this upstream message while the blob was being written.
+          const found = this.findByUpstream(request.upstream);
+          if (found) return { uid: found.uid, uidValidity: found.uidValidity, added: null };
+        }
+        const target = this.mailboxById(mailboxId);
+        const uid = target.uidnext;
+        if (uid > MAX_UID) {
+          throw new BackendError('cannot', `The mailbox "${target.name}" has used up its UIDs.`);
+        }
+        const modseq = target.highestmodseq + 1;
+        this.insertContent(put.id, analysis);
+        this.db
+          .prepare(
+            `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date,
+               size, blob_id, upstream_mailbox, upstream_uidvalidity, upstream_uid)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            target.id,
+            uid,
+            modseq,
+            flags.bits,
+            JSON.stringify(flags.keywords),
+            internalDate,
+            put.size,
+            put.id,
+            request.upstream?.mailbox ?? null,
+            request.upstream?.uidValidity ?? null,
+            request.upstream?.uid ?? null,
+          );
+        this.db
+          .prepare('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?')
+          .run(uid + 1, modseq, target.id);
+        if (!options.fromUpstream) {
+          this.queue.append('append', { mailbox: target.name, uid }, `append:${target.id}:${uid}`);
+        }
+        const added: MessageFlags = { uid, modseq, flags: formatFlags(flags.bits, flags.keywords) };
+        return { uid, uidValidity: target.uidvalidity, added };
+      });
+      if (outcome.added) {
+        this.emit({
+          type: 'messages-added',
+          mailboxId,
+          messages: [outcome.added],
+          origin: options.origin,
+        });
+      }
+      return { uid: outcome.uid, uidValidity: outcome.uidValidity, duplicate: !outcome.added };
+    } finally {
+      this.blobs.release(put.id);
+    }
+  }
+
+  /**
+   * Removes blob files that no row refers to: writes interrupted by a crash after the blob
+   * was stored but before its row committed. Returns how many were removed.
+   */
+  async collectGarbage(): Promise<number> {
+    const referenced = new Set(
+      this.db.prepare('SELECT blob_id FROM contents').pluck().all() as string[],
+    );
+    const orphans = (await this.blobs.list()).filter(
+      (id) => !referenced.has(id) && !this.blobs.isInFlight(id),
+    );
+    // Checked again right before deleting: a write may have committed meanwhile.
+    const stillOrphans = orphans.filter(
+      (id) => !this.db.prepare('SELECT 1 FROM contents WHERE blob_id = ?').get(id),
+    );
+    this.unlinkBlobs(stillOrphans);
+    return stillOrphans.length;
+  }
+
+  watch(listener: MailboxChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // --- Internals ---------------------------------------------------------------------------
+
+  private emit(change: MailboxChange): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch {
+        // One broken session must not stop the others from hearing about changes.
+      }
+    }
+  }
+
+  private ensureOpen(): void {
+    if (!this.db.open) throw new BackendError('unavailable', 'The mail store is closed.');
+  }
+
+  private transaction<T>(fn: () => T): T {
+    this.ensureOpen();
+    return this.db.transaction(fn).immediate();
+  }
+
+  private readBlob(blobId: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+    const stream = this.blobs.createReadStream(blobId, range ?? {});
+    return (async function* () {
+      try {
+        for await (const chunk of stream) yield chunk as Uint8Array;
+      } catch (error) {
+        if (error instanceof StoreError) throw new BackendError('unavailable', error.message);
+        throw error;
+      }
+    })();
+  }
+
+  private info(row: MailboxRow): MailboxInfo {
+    const subscribed = !!this.db
+      .prepare('SELECT 1 FROM subscriptions WHERE name = ?')
+      .get(row.name);
+    return {
+      id: String(row.id),
+      name: row.name,
+      specialUse: row.special_use as SpecialUse | null,
+      subscribed,
+    };
+  }
+
+  private statusOf(row: MailboxRow): MailboxStatus {
+    const counts = this.db
+      .prepare(
+        `SELECT count(*) AS messages, count(*) FILTER (WHERE (system_flags & 1) = 0) AS unseen
+         FROM messages WHERE mailbox_id = ?`,
+      )
+      .get(row.id) as { messages: number; unseen: number };
+    return {
+      uidValidity: row.uidvalidity,
+      uidNext: row.uidnext,
+      highestModseq: row.highestmodseq,
+      messages: counts.messages,
+      unseen: counts.unseen,
+    };
+  }
+
+  private flagsOf(row: MessageRow): MessageFlags {
+    return {
+      uid: row.uid,
+      modseq: row.modseq,
+      flags: formatFlags(row.system_flags, JSON.parse(row.keywords) as string[]),
+    };
+  }
+
+  private mailboxRow(name: string): MailboxRow | undefined {
+    return this.db.prepare('SELECT * FROM mailboxes WHERE name = ?').get(name) as
+      MailboxRow | undefined;
+  }
+
+  private mailboxById(id: string): MailboxRow {
+    this.ensureOpen();
+    const row = /^\d+$/.test(id)
+      ? (this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(Number(id)) as
+          MailboxRow | undefined)
+      : undefined;
+    if (!row) throw new BackendError('nonexistent', 'The mailbox does not exist (any more).');
+    return row;
+  }
+
+  private insertMailbox(name: string, specialUse: string | null): MailboxRow {
+    const last =
+      (this.db
+        .prepare(`SELECT value FROM mail_counters WHERE name = 'uidvalidity'`)
+        .pluck()
+        .get() as number | undefined) ?? 0;
+    const now = Math.floor((Date.now() - UIDVALIDITY_EPOCH) / 1000);
+    const uidvalidity = Math.min(Math.max(last + 1, now), MAX_UID);
+    this.db
+      .prepare(
+        `INSERT INTO mail_counters (name, value) VALUES ('uidvalidity', ?)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      )
+      .run(uidvalidity);
+    const id = this.db
+      .prepare(
+        'INSERT INTO mailboxes (name, special_use, uidvalidity, created_at) VALUES (?, ?, ?, ?)',
+      )
+      .run(name, specialUse, uidvalidity, Date.now()).lastInsertRowid;
+    return this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow;
+  }
+
+  private insertContent(blobId: string, analysis: MessageAnalysis): void {
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout)
+         VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(
+        blobId,
+        analysis.size,
+        JSON.stringify(analysis.envelope),
+        JSON.stringify(analysis.bodyStructure),
+        JSON.stringify(analysis.layout),
+      );
+  }
+
+  private messagesIn(mailboxId: number, ranges: UidRange[]): MessageRow[] {
+    const filter = rangeFilter(ranges, MAX_UID);
+    if (!filter) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND (${filter.sql})
+         ORDER BY uid`,
+      )
+      .all(mailboxId, filter.min, filter.max, ...filter.params) as MessageRow[];
+    return rows.filter((row) => filter.contains(row.uid));
+  }
+
+  private setHighestModseq(mailboxId: number, modseq: number): void {
+    this.db
+      .prepare('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?')
+      .run(modseq, mailboxId);
+  }
+
+  /** New rows in `target` for `rows` (same content and flags, fresh UIDs); in a transaction. */
+  private insertCopies(target: MailboxRow, rows: MessageRow[]): MessageFlags[] {
+    if (target.uidnext + rows.length - 1 > MAX_UID) {
+      throw new BackendError('cannot', `The mailbox "${target.name}" has used up its UIDs.`);
+    }
+    const insert = this.db.prepare(
+      `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, blob_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    let uid = target.uidnext;
+    let modseq = target.highestmodseq;
+    const copies = rows.map((row) => {
+      modseq += 1;
+      insert.run(
+        target.id,
+        uid,
+        modseq,
+        row.system_flags,
+        row.keywords,
+        row.internal_date,
+        row.size,
+        row.blob_id,
+      );
+      return this.flagsOf({ ...row, uid: uid++, modseq });
+    });
+    this.db
+      .prepare('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?')
+      .run(uid, modseq, target.id);
+    return copies;
+  }
+
+  /** Deletes rows and leaves tombstones at one new modseq; in a transaction. */
+  private removeRows(box: MailboxRow, rows: MessageRow[], origin: unknown): MailboxChange {
+    const current = this.mailboxById(String(box.id));
+    const modseq = current.highestmodseq + 1;
+    const remove = this.db.prepare('DELETE FROM messages WHERE id = ?');
+    const tombstone = this.db.prepare(
+      'INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)',
+    );
+    for (const row of rows) {
+      remove.run(row.id);
+      tombstone.run(box.id, row.uid, modseq);
+    }
+    this.setHighestModseq(box.id, modseq);
+    return {
+      type: 'messages-expunged',
+      mailboxId: String(box.id),
+      uids: rows.map((r) => r.uid),
+      modseq,
+      origin,
+    };
+  }
+
+  private moveRows(source: MailboxRow, rows: MessageRow[], target: MailboxRow) {
+    this.insertCopies(target, rows);
+    return { expunged: rows.length ? this.removeRows(source, rows, undefined) : null };
+  }
+
+  /** Drops content rows no message refers to any more; returns their blob ids. */
+  private dropUnreferenced(blobIds: string[]): string[] {
+    const drop = this.db.prepare(
+      `DELETE FROM contents WHERE blob_id = ?
+       AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)`,
+    );
+    return [...new Set(blobIds)].filter((id) => drop.run(id, id).changes > 0);
+  }
+
+  /**
+   * Synchronous on purpose: it runs right after the commit that freed the blobs, with no
+   * await in between, so no insert of the same content can slip into the gap.
+   */
+  private unlinkBlobs(ids: string[]): void {
+    for (const id of ids) {
+      if (this.blobs.isInFlight(id)) continue;
+      try {
+        unlinkSync(this.blobs.pathOf(id));
+      } catch {
+        // Already gone: nothing to free.
+      }
+    }
+  }
+}
+
+function upstreamOf(row: MessageRow): UpstreamRef | null {
+  return row.upstream_uid === null
+    ? null
+    : {
+        mailbox: row.upstream_mailbox!,
+        uidValidity: row.upstream_uidvalidity!,
+        uid: row.upstream_uid,
+      };
+}
+
+function checkName(name: string): void {
+  const parts = name.split(MAILBOX_DELIMITER);
+  const bad =
+    name.length === 0 ||
+    name.length > 1000 ||
+    parts.some((p) => p.length === 0) ||
+    /[*%]/.test(name) ||
+    [...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  if (bad) throw new BackendError('bad-name', `"${name}" is not a valid mailbox name.`);
+}
+
+function parentsOf(name: string): string[] {
+  const parts = name.split(MAILBOX_DELIMITER);
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join(MAILBOX_DELIMITER));
+}

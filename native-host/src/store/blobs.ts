@@ -1,0 +1,359 @@
+/**
+ * Message bodies on disk, encrypted and content-addressed.
+ *
+ * File layout (all integers big-endian):
+ *   header  = "LBB1" | chunkSize u32 | fileSalt[16]
+ *   record  = nonce[12] | AES-256-GCM(chunk) | tag[16]        (one per chunk, in order)
+ * Every chunk is `chunkSize` plaintext bytes except the last, which holds 0..chunkSize.
+ * The chunk key is HKDF(blobKey, fileSalt), so a record moved from another file fails.
+ * Associated data of chunk i = header | i u64 | last u8 | (last ? blob id : nothing):
+ * reordering, truncating at a chunk boundary, dropping the end, or renaming one blob over
+ * another all fail authentication (a STREAM-like construction; gluon's cache reused one
+ * nonce per file and did not bind positions). Every read checks the last chunk first, so
+ * even a ranged read notices a truncated or swapped file.
+ *
+ * The blob id is HMAC-SHA256(blobNameKey, content): equal messages share one file, and the
+ * name tells an observer nothing about the content. Files are written to `tmp/`, fsynced,
+ * renamed into place and the directory fsynced before `put` resolves, which is before the
+ * database row that refers to the blob commits.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { StoreError } from './errors.js';
+import { commitRename, fsyncDirectory } from './fs-durable.js';
+
+const MAGIC = Buffer.from('LBB1');
+const HEADER_BYTES = 24;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const RECORD_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+const BLOB_ID = /^[0-9a-f]{64}$/;
+
+export interface BlobStoreOptions {
+  dir: string;
+  /** From deriveStorageKeys: `blob` and `blobName`. */
+  key: Uint8Array;
+  nameKey: Uint8Array;
+  chunkSize?: number;
+}
+
+export interface PutResult {
+  id: string;
+  /** Plaintext size in bytes. */
+  size: number;
+}
+
+export type BlobSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+export interface ByteRange {
+  /** First byte, inclusive (default 0). */
+  start?: number;
+  /** Last byte, exclusive (default: the end). */
+  end?: number;
+}
+
+export class BlobStore {
+  private readonly dir: string;
+  private readonly tmpDir: string;
+  private readonly key: Buffer;
+  private readonly nameKey: Buffer;
+  private readonly chunkSize: number;
+  private tempCounter = 0;
+  /** Blobs written but whose database row may not have committed yet: not garbage. */
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(options: BlobStoreOptions) {
+    this.dir = options.dir;
+    this.tmpDir = join(options.dir, 'tmp');
+    this.key = Buffer.from(options.key);
+    this.nameKey = Buffer.from(options.nameKey);
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 16 || this.chunkSize > 2 ** 24) {
+      throw new RangeError('The blob chunk size must be between 16 bytes and 16 MiB.');
+    }
+    mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+    // Temporary files belong to writes that never finished (a crash): nothing refers to them.
+    for (const name of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, name), { force: true });
+  }
+
+  /** The blob id the given content would get, without storing it. */
+  idOf(content: Uint8Array): string {
+    return createHmac('sha256', this.nameKey).update(content).digest('hex');
+  }
+
+  pathOf(id: string): string {
+    if (!BLOB_ID.test(id)) throw new StoreError('blob_missing', `"${id}" is not a blob id.`);
+    return join(this.dir, id.slice(0, 2), id);
+  }
+
+  /** Ends the protection a `put` gives its blob from garbage collection. */
+  release(id: string): void {
+    const count = (this.inFlight.get(id) ?? 0) - 1;
+    if (count > 0) this.inFlight.set(id, count);
+    else this.inFlight.delete(id);
+  }
+
+  isInFlight(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
+  /**
+   * Streams `source` into a new blob. Memory stays at about two chunks whatever the size.
+   * Resolves only once the file and its name are on disk; the blob then counts as in use
+   * until `release(id)` (call it once the row that refers to it has committed or failed).
+   */
+  async put(source: BlobSource): Promise<PutResult> {
+    const salt = randomBytes(16);
+    const header = Buffer.alloc(HEADER_BYTES);
+    MAGIC.copy(header, 0);
+    header.writeUInt32BE(this.chunkSize, 4);
+    salt.copy(header, 8);
+    const fileKey = this.fileKey(salt);
+    const hmac = createHmac('sha256', this.nameKey);
+    const temp = join(this.tmpDir, `${process.pid}-${Date.now()}-${this.tempCounter++}`);
+    const handle = await open(temp, 'wx', 0o600);
+    let index = 0;
+    let size = 0;
+    const pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const writeChunk = async (chunk: Buffer, last: boolean, id?: Buffer) => {
+      await writeAll(handle, sealChunk(fileKey, header, index++, chunk, last, id));
+    };
+    // Takes one chunk's worth of bytes off the front of `pending`.
+    const takeChunk = (): Buffer => {
+      const out = Buffer.allocUnsafe(Math.min(this.chunkSize, pendingBytes));
+      let filled = 0;
+      while (filled < out.length) {
+        const head = pending[0]!;
+        const n = Math.min(head.length, out.length - filled);
+        head.copy(out, filled, 0, n);
+        filled += n;
+        if (n === head.length) pending.shift();
+        else pending[0] = head.subarray(n);
+      }
+      pendingBytes -= out.length;
+      return out;
+    };
+    try {
+      await writeAll(handle, header);
+      for await (const piece of source) {
+        const bytes = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
+        if (bytes.length === 0) continue;
+        hmac.update(bytes);
+        size += bytes.length;
+        pending.push(bytes);
+        pendingBytes += bytes.length;
+        // Keep at least one byte back: only the end of the input says which chunk is last.
+        while (pendingBytes > this.chunkSize) await writeChunk(takeChunk(), false);
+      }
+      const id = hmac.digest();
+      await writeChunk(takeChunk(), true, id);
+      await handle.sync();
+      await handle.close();
+      const hex = id.toString('hex');
+      const final = this.pathOf(hex);
+      const shard = join(this.dir, hex.slice(0, 2));
+      let newShard = false;
+      try {
+        await stat(shard);
+      } catch {
+        mkdirSync(shard, { recursive: true, mode: 0o700 });
+        newShard = true;
+      }
+      this.inFlight.set(hex, (this.inFlight.get(hex) ?? 0) + 1);
+      try {
+        await commitRename(temp, final);
+        if (newShard) await fsyncDirectory(this.dir);
+      } catch (error) {
+        this.release(hex);
+        throw error;
+      }
+      return { id: hex, size };
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      throw error;
+    }
+  }
+
+  async has(id: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Plaintext size from the file size alone (no decryption). */
+  async size(id: string): Promise<number> {
+    const handle = await this.openBlob(id);
+    try {
+      return (await this.layout(handle, id)).size;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * A stream of the plaintext bytes [start, end). Only the chunks that overlap the range
+   * (plus the last chunk, to check the file is whole and is the blob asked for) are read
+   * and decrypted.
+   */
+  createReadStream(id: string, range: ByteRange = {}): Readable {
+    return Readable.from(this.iterate(id, range), { objectMode: false });
+  }
+
+  /** Whole (or ranged) content in one buffer: for small reads only. */
+  async read(id: string, range: ByteRange = {}): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const part of this.iterate(id, range)) parts.push(part);
+    return Buffer.concat(parts);
+  }
+
+  async delete(id: string): Promise<void> {
+    await unlink(this.pathOf(id)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  /** Every blob id on disk (for garbage collection against the database's references). */
+  async list(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const shard of await readdir(this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      for (const name of await readdir(join(this.dir, shard))) {
+        if (BLOB_ID.test(name) && name.startsWith(shard)) ids.push(name);
+      }
+    }
+    return ids;
+  }
+
+  private fileKey(salt: Buffer): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, salt, 'leapbird blob chunk key v1', 32));
+  }
+
+  private async openBlob(id: string): Promise<FileHandle> {
+    try {
+      return await open(this.pathOf(id), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StoreError('blob_missing', `The stored copy of message ${id} is missing.`);
+      }
+      throw error;
+    }
+  }
+
+  private async layout(handle: FileHandle, id: string) {
+    const corrupt = () =>
+      new StoreError('blob_corrupt', `The stored copy of message ${id} is damaged or was altered.`);
+    const fileSize = (await handle.stat()).size;
+    const header = Buffer.alloc(HEADER_BYTES);
+    if (fileSize < HEADER_BYTES + RECORD_OVERHEAD) throw corrupt();
+    await readExactly(handle, header, 0);
+    if (!header.subarray(0, 4).equals(MAGIC)) throw corrupt();
+    const chunkSize = header.readUInt32BE(4);
+    if (chunkSize < 16 || chunkSize > 2 ** 24) throw corrupt();
+    const recordSize = chunkSize + RECORD_OVERHEAD;
+    const body = fileSize - HEADER_BYTES;
+    const chunks = Math.ceil(body / recordSize);
+    const lastRecord = body - (chunks - 1) * recordSize;
+    if (lastRecord < RECORD_OVERHEAD) throw corrupt();
+    const size = (chunks - 1) * chunkSize + lastRecord - RECORD_OVERHEAD;
+    const fileKey = this.fileKey(header.subarray(8, 24));
+    return { header, chunkSize, recordSize, chunks, lastRecord, size, fileKey, corrupt };
+  }
+
+  private async *iterate(id: string, range: ByteRange): AsyncGenerator<Buffer> {
+    const handle = await this.openBlob(id);
+    try {
+      const l = await this.layout(handle, id);
+      const start = range.start ?? 0;
+      const end = Math.min(range.end ?? l.size, l.size);
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < 0) {
+        throw new StoreError('blob_range', 'A byte range must be non-negative whole numbers.');
+      }
+      const readChunk = async (i: number): Promise<Buffer> => {
+        const last = i === l.chunks - 1;
+        const record = Buffer.alloc(last ? l.lastRecord : l.recordSize);
+        await readExactly(handle, record, HEADER_BYTES + i * l.recordSize);
+        const plain = openChunk(l.fileKey, l.header, i, record, last, last ? id : undefined);
+        if (!plain) throw l.corrupt();
+        return plain;
+      };
+      const lastChunk = await readChunk(l.chunks - 1);
+      if (start >= end) return;
+      const first = Math.floor(start / l.chunkSize);
+      const final = Math.floor((end - 1) / l.chunkSize);
+      for (let i = first; i <= final; i++) {
+        const plain = i === l.chunks - 1 ? lastChunk : await readChunk(i);
+        const from = i === first ? start - i * l.chunkSize : 0;
+        const to = i === final ? end - i * l.chunkSize : plain.length;
+        yield plain.subarray(from, to);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+function chunkAad(header: Buffer, index: number, last: boolean, id?: Buffer): Buffer {
+  const position = Buffer.alloc(9);
+  position.writeBigUInt64BE(BigInt(index), 0);
+  position[8] = last ? 1 : 0;
+  return Buffer.concat(last && id ? [header, position, id] : [header, position]);
+}
+
+function sealChunk(
+  key: Buffer,
+  header: Buffer,
+  index: number,
+  chunk: Buffer,
+  last: boolean,
+  id?: Buffer,
+): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(chunkAad(header, index, last, id));
+  return Buffer.concat([nonce, cipher.update(chunk), cipher.final(), cipher.getAuthTag()]);
+}
+
+function openChunk(
+  key: Buffer,
+  header: Buffer,
+  index: number,
+  record: Buffer,
+  last: boolean,
+  idHex?: string,
+): Buffer | null {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, record.subarray(0, NONCE_BYTES));
+    decipher.setAAD(chunkAad(header, index, last, idHex ? Buffer.from(idHex, 'hex') : undefined));
+    decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
+    const body = record.subarray(NONCE_BYTES, record.length - TAG_BYTES);
+    return Buffer.concat([decipher.update(body), decipher.final()]);
+  } catch {
+    return null;
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function readExactly(handle: FileHandle, into: Buffer, position: number): Promise<void> {
+  let filled = 0;
+  while (filled < into.length) {
+    const { bytesRead } = await handle.read(into, filled, into.length - filled, position + filled);
+    if (bytesRead === 0) throw new StoreError('blob_corrupt', 'A stored message ends too early.');
+    filled += bytesRead;
+  }
+}

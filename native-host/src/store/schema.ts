@@ -1,0 +1,105 @@
+/**
+ * The mail index schema: the one source of truth for the "mail" namespace of the account
+ * database. Append new migrations; never edit one that has shipped.
+ *
+ * Shape (IMAP-shaped, so the IMAP server answers from SQL without parsing messages):
+ * - mailboxes: stable id (AUTOINCREMENT, never reused), name, special use, UIDVALIDITY
+ *   (32-bit, from a per-account counter so a re-created name never repeats one), UIDNEXT,
+ *   HIGHESTMODSEQ.
+ * - subscriptions: by name, since IMAP lets a client subscribe to names that do not exist.
+ * - contents: one row per distinct message content (the keyed hash that names its blob),
+ *   with the precomputed ENVELOPE, BODYSTRUCTURE and part layout; copies share it.
+ * - messages: per mailbox UID, MODSEQ, flags (system flags as a bit set for indexed
+ *   searches and counts, keywords as JSON), internal date, size, and the upstream mailbox,
+ *   UIDVALIDITY and UID it was synced from.
+ * - expunged: tombstones (UID and the MODSEQ of its expunge) for CONDSTORE/QRESYNC clients
+ *   and the sync engine.
+ * - change_queue: local changes to replay upstream, append-only and ordered by seq, with
+ *   an idempotency key; only its delivery columns may change.
+ */
+import type { Migration } from './database.js';
+
+export const MAIL_NAMESPACE = 'mail';
+
+export const MAIL_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'mailboxes, messages, contents, tombstones, subscriptions, change queue',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE mail_counters (
+          name TEXT PRIMARY KEY,
+          value INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE mailboxes (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL UNIQUE,
+          special_use TEXT,
+          uidvalidity INTEGER NOT NULL CHECK (uidvalidity BETWEEN 1 AND 4294967295),
+          uidnext INTEGER NOT NULL DEFAULT 1 CHECK (uidnext BETWEEN 1 AND 4294967296),
+          highestmodseq INTEGER NOT NULL DEFAULT 1 CHECK (highestmodseq >= 1),
+          created_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE subscriptions (
+          name TEXT PRIMARY KEY
+        ) STRICT;
+
+        CREATE TABLE contents (
+          blob_id TEXT PRIMARY KEY,
+          size INTEGER NOT NULL,
+          envelope TEXT NOT NULL,
+          body_structure TEXT NOT NULL,
+          layout TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE messages (
+          id INTEGER PRIMARY KEY,
+          mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+          uid INTEGER NOT NULL CHECK (uid BETWEEN 1 AND 4294967295),
+          modseq INTEGER NOT NULL,
+          system_flags INTEGER NOT NULL DEFAULT 0,
+          keywords TEXT NOT NULL DEFAULT '[]',
+          internal_date INTEGER NOT NULL,
+          size INTEGER NOT NULL,
+          blob_id TEXT NOT NULL REFERENCES contents (blob_id),
+          upstream_mailbox TEXT,
+          upstream_uidvalidity INTEGER,
+          upstream_uid INTEGER,
+          UNIQUE (mailbox_id, uid)
+        ) STRICT;
+        CREATE INDEX messages_by_modseq ON messages (mailbox_id, modseq);
+        CREATE INDEX messages_unseen ON messages (mailbox_id, uid) WHERE (system_flags & 1) = 0;
+        CREATE INDEX messages_by_blob ON messages (blob_id);
+        CREATE UNIQUE INDEX messages_by_upstream
+          ON messages (upstream_mailbox, upstream_uidvalidity, upstream_uid)
+          WHERE upstream_uid IS NOT NULL;
+
+        CREATE TABLE expunged (
+          mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+          uid INTEGER NOT NULL,
+          modseq INTEGER NOT NULL,
+          PRIMARY KEY (mailbox_id, uid)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX expunged_by_modseq ON expunged (mailbox_id, modseq);
+
+        CREATE TABLE change_queue (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          idempotency_key TEXT NOT NULL UNIQUE,
+          kind TEXT NOT NULL,
+          payload TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT,
+          done_at INTEGER
+        ) STRICT;
+        CREATE INDEX change_queue_pending ON change_queue (seq) WHERE done_at IS NULL;
+        CREATE TRIGGER change_queue_append_only
+          BEFORE UPDATE OF seq, idempotency_key, kind, payload, created_at ON change_queue
+          BEGIN
+            SELECT RAISE(ABORT, 'change_queue entries are immutable');
+          END;
+      `),
+  },
+];
