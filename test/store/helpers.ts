@@ -31,3 +31,22 @@ export async function tempStore(
     },
   };
 }
+
+/** A deterministic message whose bytes can be regenerated from its number alone. */
+export function numberedMessage(n: number, bodyBytes = 2000): Buffer {
+  const line = `line of message ${n} `.repeat(4) + '\r\n';
+  const body = line.repeat(Math.max(1, Math.ceil(bodyBytes / line.length)));
+  return Buffer.from(
+    [
+      `From: Sender ${n} <sender${n}@example.com>`,
+      'To: Bob <bob@example.com>',
+      `Subject: numbered ${n}`,
+      `X-Seq: ${n}`,
+      'Date: Mon, 1 Jan 2024 10:00:00 +0000',
+      `Message-ID: <n${n}@example.com>`,
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body,
+    ].join('\r\n'),
+  );
+}

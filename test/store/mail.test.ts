@@ -1,0 +1,146 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { openAccountStore } from '../../native-host/src/store/index.js';
+import { numberedMessage, tempStore } from './helpers.js';
+
+async function readAll(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of iter) parts.push(Buffer.from(part));
+  return Buffer.concat(parts);
+}
+
+describe('mail index', () => {
+  it('keeps mailboxes, UIDVALIDITY, UIDs, flags and bodies across a reopen', async () => {
+    const { store, dir, secret, cleanup } = await tempStore();
+    try {
+      const box = await store.createMailbox('Work');
+      const a = await store.append(box.id, { content: numberedMessage(1), flags: ['$Todo'] });
+      const b = await store.append(box.id, { content: numberedMessage(2) });
+      await store.expunge(box.id, [{ start: b.uid, end: b.uid }]);
+      const before = await store.status(box.id);
+      store.close();
+      const reopened = await openAccountStore({ dir, storageSecret: secret });
+      try {
+        const after = await reopened.status(box.id);
+        expect(after).toEqual(before);
+        const c = await reopened.append(box.id, { content: numberedMessage(3) });
+        // UIDs are never reused, even the expunged one.
+        expect(c.uid).toBeGreaterThan(b.uid);
+        expect(c.uidValidity).toBe(a.uidValidity);
+        const body = await readAll(await reopened.readMessage(box.id, a.uid));
+        expect(body.equals(numberedMessage(1))).toBe(true);
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('gives a re-created mailbox name a new UIDVALIDITY', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const first = await store.createMailbox('Temp');
+      const v1 = (await store.status(first.id)).uidValidity;
+      await store.deleteMailbox('Temp');
+      const second = await store.createMailbox('Temp');
+      expect(second.id).not.toBe(first.id);
+      expect((await store.status(second.id)).uidValidity).not.toBe(v1);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('stores each upstream message once, however often the sync engine retries', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const upstream = { mailbox: 'INBOX', uidValidity: 77, uid: 5 };
+      const [x, y] = await Promise.all([
+        store.appendFromUpstream(inbox.id, { content: numberedMessage(1), upstream }),
+        store.appendFromUpstream(inbox.id, { content: numberedMessage(1), upstream }),
+      ]);
+      const z = await store.appendFromUpstream(inbox.id, { content: numberedMessage(1), upstream });
+      expect(new Set([x!.uid, y!.uid, z.uid]).size).toBe(1);
+      expect([x!.duplicate, y!.duplicate, z.duplicate].filter((d) => !d)).toHaveLength(1);
+      expect((await store.status(inbox.id)).messages).toBe(1);
+      expect(store.findByUpstream(upstream)).toMatchObject({ uid: x!.uid, mailboxId: inbox.id });
+      // Changes that came from upstream are not queued to go back there.
+      expect(store.queue.pending()).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('queues local changes in order, once each, in the same transaction as the change', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const archive = await store.createMailbox('Archive');
+      const upstream = { mailbox: 'INBOX', uidValidity: 9, uid: 41 };
+      const m = await store.appendFromUpstream(inbox.id, { content: numberedMessage(1), upstream });
+      await store.storeFlags(inbox.id, [{ start: m.uid, end: m.uid }], {
+        operation: 'add',
+        flags: ['\\Seen'],
+      });
+      await store.moveMessages(inbox.id, [{ start: m.uid, end: m.uid }], archive.id);
+      const kinds = store.queue.pending().map((c) => c.kind);
+      expect(kinds).toEqual(['create-mailbox', 'flags', 'move']);
+      const move = store.queue.pending()[2]!;
+      expect(move.payload).toMatchObject({ from: 'INBOX', to: 'Archive', upstream });
+      // The same key again is a no-op that returns the first entry.
+      expect(store.queue.append('move', { other: true }, move.key)).toBe(move.seq);
+      expect(store.queue.pending()).toHaveLength(3);
+      // Entries are immutable; only delivery bookkeeping changes.
+      expect(() =>
+        store.database.raw
+          .prepare(`UPDATE change_queue SET payload = '{}' WHERE seq = ?`)
+          .run(move.seq),
+      ).toThrow(/immutable/);
+      store.queue.markFailed(move.seq, 'offline');
+      store.queue.markDone(store.queue.pending()[0]!.seq);
+      expect(store.queue.pending().map((c) => [c.kind, c.attempts])).toEqual([
+        ['flags', 0],
+        ['move', 1],
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('frees a blob when its last message goes, and keeps it while a copy remains', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const other = await store.createMailbox('Other');
+      const { uid } = await store.append(inbox.id, { content: numberedMessage(1) });
+      const copy = await store.copyMessages(inbox.id, [{ start: uid, end: uid }], other.id);
+      expect(await store.blobs.list()).toHaveLength(1);
+      await store.expunge(inbox.id, [{ start: uid, end: uid }]);
+      expect(await store.blobs.list()).toHaveLength(1);
+      const body = await readAll(await store.readMessage(other.id, copy.destinationUids[0]!));
+      expect(body.equals(numberedMessage(1))).toBe(true);
+      await store.deleteMailbox('Other');
+      expect(await store.blobs.list()).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('reports a damaged body as unavailable instead of serving wrong bytes', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const { uid } = await store.append(inbox.id, { content: numberedMessage(1) });
+      const [id] = await store.blobs.list();
+      const file = readFileSync(store.blobs.pathOf(id!));
+      file[file.length - 1]! ^= 1;
+      writeFileSync(store.blobs.pathOf(id!), file);
+      await expect(readAll(await store.readMessage(inbox.id, uid))).rejects.toMatchObject({
+        code: 'unavailable',
+      });
+    } finally {
+      await cleanup();
+    }
+  });
+});
