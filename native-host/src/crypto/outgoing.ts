@@ -1,0 +1,321 @@
+/**
+ * Outgoing PGP/MIME (RFC 3156): encrypt+sign (multipart/encrypted) and sign only
+ * (multipart/signed), with header protection: the real headers travel inside the
+ * protected part (marked `protected-headers="v1"`), the outside keeps only what delivery
+ * and threading need, and the outer Subject is neutral on encrypted mail.
+ */
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import * as openpgp from 'openpgp';
+import { autocryptHeaderFor } from './autocrypt.js';
+import { describe, fail, ok, type Result } from './errors.js';
+import { pgpConfig, readKey, readPrivateKey } from './keys.js';
+import {
+  buildEntity,
+  createCRLFNormaliser,
+  headerEnd,
+  headerValue,
+  parseEntity,
+  parseHeaders,
+  serializeHeaders,
+  toCRLF,
+  type HeaderField,
+} from './mime.js';
+import { makeSevenBitSafe } from './transfer.js';
+
+/** Headers that stay readable outside the encryption: delivery, threading, display. */
+const KEPT_OUTSIDE = ['from', 'to', 'cc', 'date', 'message-id', 'in-reply-to', 'references'];
+/** Headers copied into a signed part so the signature covers them too. */
+const PROTECTED = [...KEPT_OUTSIDE, 'subject', 'reply-to'];
+export const NEUTRAL_SUBJECT = '...';
+/** A header section larger than this is not a mail header but a broken or hostile input. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
+export interface SenderOptions {
+  /** The sender's address (the Autocrypt addr). */
+  senderAddress: string;
+  /** The sender's current private key, armoured and unprotected. */
+  senderPrivateKey: string;
+  /** Add an Autocrypt header with the sender's public key (default true). */
+  autocrypt?: boolean;
+}
+
+export interface EncryptOptions extends SenderOptions {
+  /** Public keys of every recipient; the sender's own key is added so Sent stays readable. */
+  recipientKeys: string[];
+}
+
+interface Prepared {
+  signingKey: openpgp.PrivateKey;
+  autocrypt: string | null;
+}
+
+async function prepareSender(options: SenderOptions): Promise<Result<Prepared>> {
+  const signingKey = await readPrivateKey(options.senderPrivateKey);
+  if (!signingKey.ok) return signingKey;
+  const usable = await signingKey.value.getSigningKey().then(
+    () => true,
+    () => false,
+  );
+  if (!usable) return fail('no_usable_key', 'Your own key cannot sign (it may have expired).');
+  let autocrypt: string | null = null;
+  if (options.autocrypt !== false) {
+    const header = await autocryptHeaderFor(
+      options.senderAddress,
+      signingKey.value.toPublic().armor(),
+    );
+    if (!header.ok) return header;
+    autocrypt = header.value;
+  }
+  return ok({ signingKey: signingKey.value, autocrypt });
+}
+
+function boundary(): string {
+  return `----=_leapbird_${randomBytes(12).toString('hex')}`;
+}
+
+/** The Content-Type of the protected part, marked as carrying protected headers. */
+function protectedContentType(headers: HeaderField[]): string {
+  const value = headerValue(headers, 'content-type') ?? 'text/plain; charset=us-ascii';
+  return /protected-headers\s*=/i.test(value)
+    ? `Content-Type: ${value}`
+    : `Content-Type: ${value}; protected-headers="v1"`;
+}
+
+/** A Message-Id both sides agree on, so a reply threads even when the client added none. */
+function ensureMessageId(headers: HeaderField[], senderAddress: string): HeaderField[] {
+  if (headerValue(headers, 'message-id')) return headers;
+  const domain = senderAddress.split('@')[1] ?? 'localhost';
+  return [
+    ...headers,
+    ...parseHeaders(Buffer.from(`Message-ID: <${randomBytes(16).toString('hex')}@${domain}>`)),
+  ];
+}
+
+/** Reads the header section off the front of a stream; the rest of the stream is the body. */
+async function readHead(
+  iterator: AsyncIterator<Uint8Array>,
+): Promise<Result<{ headers: HeaderField[]; bodyStart: Buffer }>> {
+  let buffered = Buffer.alloc(0);
+  for (;;) {
+    const end = headerEnd(buffered);
+    if (end) {
+      return ok({
+        headers: parseHeaders(buffered.subarray(0, end.headerLength)),
+        bodyStart: buffered.subarray(end.bodyStart),
+      });
+    }
+    if (buffered.length > MAX_HEADER_BYTES) {
+      return fail('malformed_message', 'The message has no end to its header section.');
+    }
+    const next = await iterator.next();
+    if (next.done) return ok({ headers: parseHeaders(buffered), bodyStart: Buffer.alloc(0) });
+    buffered = Buffer.concat([buffered, Buffer.from(next.value)]);
+  }
+}
+
+/**
+ * Encrypts and signs a whole RFC 822 message into RFC 3156 multipart/encrypted, as a stream:
+ * the body is never held whole in memory, so a 50 MB attachment costs buffers, not copies.
+ * Key problems and a broken header section are reported before the first byte is produced.
+ */
+export async function encryptMessageStream(
+  input: AsyncIterable<Uint8Array>,
+  options: EncryptOptions,
+): Promise<Result<Readable>> {
+  const sender = await prepareSender(options);
+  if (!sender.ok) return sender;
+  const recipients = await readRecipientKeys(options.recipientKeys);
+  if (!recipients.ok) return recipients;
+  const iterator = input[Symbol.asyncIterator]();
+  const head = await readHead(iterator);
+  if (!head.ok) return head;
+
+  const original = ensureMessageId(
+    head.value.headers.filter((h) => h.key !== 'bcc'),
+    options.senderAddress,
+  );
+  const innerHeaders = [
+    ...original.filter((h) => h.key !== 'content-type'),
+    protectedContentType(original),
+  ];
+  const normalise = createCRLFNormaliser();
+  async function* plaintext(): AsyncGenerator<Uint8Array> {
+    yield buildEntity(innerHeaders, Buffer.alloc(0));
+    if (head.ok && head.value.bodyStart.length > 0) yield normalise(head.value.bodyStart);
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      yield normalise(next.value);
+    }
+  }
+
+  let armored: ReadableStream<string>;
+  try {
+    const message = await openpgp.createMessage({
+      binary: Readable.toWeb(Readable.from(plaintext())) as ReadableStream<Uint8Array>,
+    });
+    armored = (await openpgp.encrypt({
+      message,
+      encryptionKeys: [...recipients.value, sender.value.signingKey.toPublic()],
+      signingKeys: sender.value.signingKey,
+      format: 'armored',
+      config: pgpConfig,
+    })) as unknown as ReadableStream<string>;
+  } catch (error) {
+    return fail('encryption_failed', `The message could not be encrypted: ${describe(error)}`);
+  }
+
+  const b = boundary();
+  const outer = [
+    ...original.filter((h) => KEPT_OUTSIDE.includes(h.key)),
+    `Subject: ${NEUTRAL_SUBJECT}`,
+    'MIME-Version: 1.0',
+    ...(sender.value.autocrypt ? [sender.value.autocrypt] : []),
+    `Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="${b}"`,
+  ];
+  const opening = Buffer.concat([
+    serializeHeaders(outer),
+    Buffer.from(
+      [
+        '',
+        'This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156).',
+        `--${b}`,
+        'Content-Type: application/pgp-encrypted',
+        'Content-Description: PGP/MIME version identification',
+        '',
+        'Version: 1',
+        '',
+        `--${b}`,
+        'Content-Type: application/octet-stream; name="encrypted.asc"',
+        'Content-Description: OpenPGP encrypted message',
+        'Content-Disposition: inline; filename="encrypted.asc"',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+  ]);
+  const armourLines = createCRLFNormaliser();
+  async function* output(): AsyncGenerator<Buffer> {
+    yield opening;
+    const reader = armored.getReader();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      yield armourLines(Buffer.from(next.value, 'latin1'));
+    }
+    yield Buffer.from(`\r\n--${b}--\r\n`);
+  }
+  return ok(Readable.from(output(), { objectMode: false }));
+}
+
+async function readRecipientKeys(armoredKeys: string[]): Promise<Result<openpgp.PublicKey[]>> {
+  const keys: openpgp.PublicKey[] = [];
+  for (const armored of armoredKeys) {
+    const key = await readKey(armored);
+    if (!key.ok) return key;
+    const usable = await key.value.getEncryptionKey().then(
+      () => true,
+      () => false,
+    );
+    if (!usable) {
+      const who = key.value.getUserIDs()[0] ?? key.value.getFingerprint().toUpperCase();
+      return fail(
+        'no_usable_key',
+        `The key of ${who} cannot be used to encrypt (expired or revoked?).`,
+      );
+    }
+    keys.push(key.value.toPublic());
+  }
+  return ok(keys);
+}
+
+/** The same as {@link encryptMessageStream} for a message already in memory. */
+export async function encryptMessage(
+  raw: Uint8Array | string,
+  options: EncryptOptions,
+): Promise<Result<Buffer>> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+  const stream = await encryptMessageStream(
+    (async function* () {
+      yield bytes;
+    })(),
+    options,
+  );
+  if (!stream.ok) return stream;
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream.value) chunks.push(chunk as Buffer);
+    return ok(Buffer.concat(chunks));
+  } catch (error) {
+    return fail('encryption_failed', `The message could not be encrypted: ${describe(error)}`);
+  }
+}
+
+/**
+ * Signs a message into RFC 3156 multipart/signed. The signed part is made canonical (CRLF)
+ * and 7-bit safe first, so that no relay can change a byte the signature covers.
+ */
+export async function signMessage(
+  raw: Uint8Array | string,
+  options: SenderOptions,
+): Promise<Result<Buffer>> {
+  const sender = await prepareSender(options);
+  if (!sender.ok) return sender;
+  const bytes = toCRLF(typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw));
+  if (headerEnd(bytes) === null && bytes.length > MAX_HEADER_BYTES) {
+    return fail('malformed_message', 'The message has no end to its header section.');
+  }
+  const entity = parseEntity(bytes);
+  const headers = ensureMessageId(
+    entity.headers.filter((h) => h.key !== 'bcc'),
+    options.senderAddress,
+  );
+  const isContent = (h: HeaderField) => h.key.startsWith('content-') || h.key === 'mime-version';
+  const signedHeaders = [
+    ...headers.filter((h) => PROTECTED.includes(h.key)),
+    ...headers.filter((h) => isContent(h) && h.key !== 'content-type' && h.key !== 'mime-version'),
+    protectedContentType(headers),
+  ];
+  const signedPart = makeSevenBitSafe(buildEntity(signedHeaders, entity.body));
+  if (!signedPart.ok) return signedPart;
+
+  let signature: string;
+  let micalg: string;
+  try {
+    const message = await openpgp.createMessage({ binary: signedPart.value });
+    signature = await openpgp.sign({
+      message,
+      signingKeys: sender.value.signingKey,
+      detached: true,
+      format: 'armored',
+      config: pgpConfig,
+    });
+    const packet = (await openpgp.readSignature({ armoredSignature: signature })).packets[0];
+    micalg = `pgp-${openpgp.enums.read(openpgp.enums.hash, packet?.hashAlgorithm ?? 10).toLowerCase()}`;
+  } catch (error) {
+    return fail('signing_failed', `The message could not be signed: ${describe(error)}`);
+  }
+
+  const b = boundary();
+  const outer = [
+    ...headers.filter((h) => !isContent(h)),
+    'MIME-Version: 1.0',
+    ...(sender.value.autocrypt ? [sender.value.autocrypt] : []),
+    `Content-Type: multipart/signed; micalg=${micalg}; protocol="application/pgp-signature"; boundary="${b}"`,
+  ];
+  const body = Buffer.concat([
+    Buffer.from(`This is an OpenPGP/MIME signed message (RFC 4880 and 3156).\r\n--${b}\r\n`),
+    signedPart.value,
+    Buffer.from(
+      [
+        '',
+        `--${b}`,
+        'Content-Type: application/pgp-signature; name="signature.asc"',
+        'Content-Description: OpenPGP digital signature',
+        'Content-Disposition: attachment; filename="signature.asc"',
+        '',
+        toCRLF(Buffer.from(signature)).toString('latin1').trimEnd(),
+        `--${b}--`,
+        '',
+      ].join('\r\n'),
+    ),
+  ]);
+  return ok(buildEntity(outer, body));
+}
