@@ -4,7 +4,14 @@
  * stopped by its PID; all its state sits under `<dataDir>`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../net/index.js';
@@ -87,7 +94,16 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotInst
     if (process.getuid?.() === 0) chownSync(passwdPath, 0, groupOf(owner.internalUser));
   };
   if (options.auth.kind === 'passwd-file') writePasswd(options.auth.users);
-  else writeFileSync(oauth2ConfPath, renderOauth2Conf(options.auth), { mode: 0o644 });
+  else {
+    // The auth process runs unprivileged and cannot enter the provider's private CA folder:
+    // it gets its own readable copy of the (public) CA certificate.
+    const auth = options.auth;
+    const caCopy = auth.caCertPath ? join(confDir, 'introspection-ca.crt') : undefined;
+    if (auth.caCertPath && caCopy) copyFileSync(auth.caCertPath, caCopy);
+    writeFileSync(oauth2ConfPath, renderOauth2Conf({ ...auth, caCertPath: caCopy }), {
+      mode: 0o644,
+    });
+  }
 
   const timeoutMs = options.startTimeoutMs ?? 15_000;
   let lastError: unknown;

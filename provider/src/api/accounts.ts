@@ -1,0 +1,285 @@
+/**
+ * Accounts over SRP-6a (secure-remote-password): sign-up with salt and verifier, the
+ * two-step login, logout, password and key changes, and token introspection for the
+ * provider's own Dovecot and relay. The password never reaches this code.
+ */
+import { randomBytes } from 'node:crypto';
+import * as srpClient from 'secure-remote-password/client.js';
+import * as srp from 'secure-remote-password/server.js';
+import {
+  FailureLimiter,
+  derived,
+  introspectionPassword,
+  issueToken,
+  hashToken,
+  safeEqual,
+  userForToken,
+} from '../auth/index.js';
+import type { ProviderContext } from '../context.js';
+import { ProviderError } from '../errors.js';
+import { checkPublicKey, wkdHash } from '../keys/index.js';
+import type { UserRecord } from '../store/index.js';
+import { obj, str, type Request, type Router } from './http.js';
+
+const LOGIN = /^[a-z][a-z0-9_.-]{0,62}[a-z0-9]$/;
+const RESERVED = new Set([
+  'postmaster',
+  'abuse',
+  'hostmaster',
+  'webmaster',
+  'root',
+  'admin',
+  'mailer-daemon',
+  'noreply',
+]);
+const HEX = /^[0-9a-f]+$/i;
+const HANDSHAKE_TTL_MS = 5 * 60_000;
+
+const invalidUserPass = () => ({ status: 422, json: { errors: { base: 'invalid_user_pass' } } });
+
+function hex(value: string, field: string, maxLength: number): string {
+  if (!HEX.test(value) || value.length > maxLength) {
+    throw new ProviderError(
+      'bad_request',
+      `Field "${field}" must be hexadecimal (at most ${maxLength} digits)`,
+      400,
+    );
+  }
+  return value.toLowerCase();
+}
+
+export function checkLogin(login: string): void {
+  if (!LOGIN.test(login)) {
+    throw new ProviderError(
+      'invalid_login',
+      'The login must be 2 to 64 characters: lower-case letters, digits, "-", "_" or "."; start with a letter and end with a letter or digit',
+      422,
+    );
+  }
+  if (RESERVED.has(login))
+    throw new ProviderError('invalid_login', `The login "${login}" is reserved`, 422);
+}
+
+/** `Authorization: Token token="..."` (LEAP) or `Bearer ...`. */
+export function tokenFrom(req: Request): string {
+  const header = String(req.headers.authorization ?? '');
+  const leap = /^Token token="?([^"]+)"?$/i.exec(header);
+  const bearer = /^Bearer (\S+)$/i.exec(header);
+  return leap?.[1] ?? bearer?.[1] ?? '';
+}
+
+export function requireUser(
+  ctx: ProviderContext,
+  req: Request,
+): { user: UserRecord; token: string } {
+  const token = tokenFrom(req);
+  const user = token ? userForToken(ctx, token) : null;
+  if (!user)
+    throw new ProviderError(
+      'unauthorized',
+      'Log in again: the session token is missing, unknown or expired',
+      401,
+    );
+  return { user, token };
+}
+
+interface Handshake {
+  login: string;
+  secret: string;
+  salt: string;
+  verifier: string;
+  expires: number;
+}
+
+export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
+  const handshakes = new Map<string, Handshake>();
+  const perAccount = new FailureLimiter(
+    ctx.limits.failedLoginsPerAccount,
+    ctx.limits.failedLoginWindowMs,
+  );
+  const perAddress = new FailureLimiter(
+    ctx.limits.failedLoginsPerAddress,
+    ctx.limits.failedLoginWindowMs,
+  );
+
+  const refuseIfLimited = (login: string, address: string) => {
+    if (perAccount.blocked(login) || perAddress.blocked(address)) {
+      throw new ProviderError(
+        'rate_limited',
+        'Too many failed logins; wait a few minutes and try again',
+        429,
+      );
+    }
+  };
+
+  // Unknown logins get a salt and verifier derived from the provider secret, stable across
+  // restarts, so the handshake looks the same as for a real account and the proof just fails.
+  const fakeAccount = (login: string) => ({
+    salt: derived(ctx, 'fake-salt', login).toString('hex'),
+    verifier: srpClient.deriveVerifier(derived(ctx, 'fake-x', login).toString('hex')),
+  });
+
+  const pruneHandshakes = (now: number) => {
+    for (const [key, h] of handshakes) if (h.expires < now) handshakes.delete(key);
+  };
+
+  router.add('POST', /^\/1\/users(?:\.json)?$/, async (req) => {
+    if (!ctx.allowRegistration)
+      throw new ProviderError('registration_closed', 'This provider does not accept sign-ups', 403);
+    const user = obj(await req.body(), 'user');
+    const login = str(user, 'login', 64).toLowerCase();
+    checkLogin(login);
+    const salt = hex(str(user, 'password_salt'), 'password_salt', 256);
+    const verifier = hex(str(user, 'password_verifier'), 'password_verifier', 2048);
+    if ('password' in user) {
+      throw new ProviderError('bad_request', 'Send a salt and verifier, never the password', 400);
+    }
+    if (ctx.store.userByLogin(login))
+      throw new ProviderError('login_taken', `The login "${login}" is already taken`, 422);
+    const address = `${login}@${ctx.domain}`;
+    const created = ctx.store.createUser({
+      id: randomBytes(16).toString('hex'),
+      login,
+      address,
+      salt,
+      verifier,
+      wkdHash: wkdHash(login),
+    });
+    return {
+      status: 201,
+      json: { id: created.id, login: created.login, address: created.address },
+    };
+  });
+
+  router.add('POST', /^\/1\/sessions(?:\.json)?$/, async (req) => {
+    const body = await req.body();
+    const login = str(body, 'login', 64).toLowerCase();
+    const A = hex(str(body, 'A'), 'A', 1024);
+    refuseIfLimited(login, req.remoteAddress);
+    const now = Date.now();
+    pruneHandshakes(now);
+    if (handshakes.size > 10_000)
+      throw new ProviderError('busy', 'Too many logins in progress; try again shortly', 503);
+    const account = ctx.store.userByLogin(login) ?? fakeAccount(login);
+    const ephemeral = srp.generateEphemeral(account.verifier);
+    handshakes.set(`${login}\n${A}`, {
+      login,
+      secret: ephemeral.secret,
+      salt: account.salt,
+      verifier: account.verifier,
+      expires: now + HANDSHAKE_TTL_MS,
+    });
+    return { json: { B: ephemeral.public, salt: account.salt } };
+  });
+
+  router.add('PUT', /^\/1\/sessions\/([^/]+?)(?:\.json)?$/, async (req) => {
+    const login = (req.params[0] ?? '').toLowerCase();
+    const body = await req.body();
+    const proof = hex(str(body, 'client_auth'), 'client_auth', 256);
+    const A = hex(str(body, 'A'), 'A', 1024);
+    refuseIfLimited(login, req.remoteAddress);
+    const key = `${login}\n${A}`;
+    const handshake = handshakes.get(key);
+    handshakes.delete(key);
+    const user = ctx.store.userByLogin(login);
+    let serverProof: string | null = null;
+    if (handshake && handshake.expires >= Date.now()) {
+      try {
+        serverProof = srp.deriveSession(
+          handshake.secret,
+          A,
+          handshake.salt,
+          login,
+          handshake.verifier,
+          proof,
+        ).proof;
+      } catch {
+        serverProof = null;
+      }
+    }
+    if (!serverProof || !user) {
+      perAccount.fail(login);
+      perAddress.fail(req.remoteAddress);
+      return invalidUserPass();
+    }
+    perAccount.reset(login);
+    return { json: { M2: serverProof, id: user.id, token: issueToken(ctx, user.id) } };
+  });
+
+  router.add('DELETE', /^\/1\/logout(?:\.json)?$/, async (req) => {
+    const { token } = requireUser(ctx, req);
+    ctx.store.deleteToken(hashToken(token));
+    return { status: 204, bytes: '', type: 'text/plain' };
+  });
+
+  router.add('PUT', /^\/1\/users\/([^/]+?)(?:\.json)?$/, async (req) => {
+    const { user, token } = requireUser(ctx, req);
+    if (req.params[0] !== user.id)
+      throw new ProviderError('forbidden', 'A session may change only its own account', 403);
+    const changes = obj(await req.body(1024 * 1024), 'user');
+    const wantsPassword = 'password_salt' in changes || 'password_verifier' in changes;
+    const wantsKey = 'public_key' in changes;
+    if (!wantsPassword && !wantsKey) {
+      throw new ProviderError(
+        'bad_request',
+        'Nothing to change: send password_salt + password_verifier or public_key',
+        400,
+      );
+    }
+    // Validate everything first, so a bad field changes nothing.
+    const password = wantsPassword
+      ? {
+          salt: hex(str(changes, 'password_salt'), 'password_salt', 256),
+          verifier: hex(str(changes, 'password_verifier'), 'password_verifier', 2048),
+        }
+      : null;
+    const key = wantsKey
+      ? await checkPublicKey(str(changes, 'public_key', 512 * 1024), user.address)
+      : null;
+    if (key) {
+      const owner = ctx.store.userByFingerprint(key.fingerprint);
+      if (owner && owner.id !== user.id)
+        throw new ProviderError('invalid_key', 'This key belongs to another account', 422);
+    }
+    if (password) {
+      ctx.store.setPassword(user.id, password.salt, password.verifier);
+      // Other sessions were opened with the old password; only this one stays valid.
+      ctx.store.deleteTokensOf(user.id, hashToken(token));
+    }
+    if (key) {
+      ctx.store.setPublicKey(user.id, key.armored, key.fingerprint);
+      ctx.onKeyUploaded({ ...user, publicKey: key.armored, keyFingerprint: key.fingerprint });
+    }
+    return {
+      json: {
+        id: user.id,
+        login: user.login,
+        address: user.address,
+        key_fingerprint: key?.fingerprint ?? user.keyFingerprint,
+      },
+    };
+  });
+
+  router.add('POST', /^\/1\/introspect$/, async (req) => {
+    if (!isLoopback(req.remoteAddress) || !internalCaller(ctx, req)) {
+      throw new ProviderError('forbidden', 'Introspection is only for the provider itself', 403);
+    }
+    const token = String((await req.body())['token'] ?? '');
+    const user = userForToken(ctx, token);
+    return {
+      json: user ? { active: true, username: user.address, sub: user.id } : { active: false },
+    };
+  });
+}
+
+function internalCaller(ctx: ProviderContext, req: Request): boolean {
+  const basic = /^Basic (.+)$/i.exec(String(req.headers.authorization ?? ''));
+  if (!basic?.[1]) return false;
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const password = decoded.slice(decoded.indexOf(':') + 1);
+  return safeEqual(password, introspectionPassword(ctx));
+}
+
+export function isLoopback(address: string): boolean {
+  return /^(::ffff:)?127\./.test(address) || address === '::1';
+}

@@ -1,0 +1,51 @@
+/**
+ * What the API, the MX and the relay share inside one provider process.
+ */
+import type { CertificateAuthority } from './ca/index.js';
+import type { Resolver } from './resolver/index.js';
+import type { ProviderStore, StoredDoc, UserRecord } from './store/index.js';
+
+export interface Limits {
+  /** Failed logins allowed per account and per client address within `windowMs`. */
+  failedLoginsPerAccount: number;
+  failedLoginsPerAddress: number;
+  failedLoginWindowMs: number;
+  /** Idle time after which a session token expires. */
+  tokenIdleMs: number;
+  /** Largest message the MX and the relay accept. */
+  maxMessageBytes: number;
+  /** Mail for a user without a key is bounced after this long. */
+  holdMs: number;
+}
+
+export interface PublicEndpoints {
+  host: string;
+  apiPort: number;
+  imapPort: number;
+  submissionPort: number;
+  mxPort: number;
+}
+
+export interface SyncEvent {
+  userId: string;
+  collection: string;
+  documents: StoredDoc[];
+}
+
+export interface ProviderContext {
+  domain: string;
+  name: string;
+  allowRegistration: boolean;
+  store: ProviderStore;
+  ca: CertificateAuthority;
+  resolver: Resolver;
+  limits: Limits;
+  /** Stable secret in the data directory: fake SRP salts and the internal introspection
+   * password are derived from it. */
+  secret: Buffer;
+  endpoints: () => PublicEndpoints;
+  /** Sync changes for the live stream. */
+  syncListeners: Set<(event: SyncEvent) => void>;
+  /** Called after a user uploads a key (the MX delivers mail held for them). */
+  onKeyUploaded: (user: UserRecord) => void;
+}

@@ -1,0 +1,217 @@
+/**
+ * The reference provider in one call: HTTPS API, Dovecot (IMAP + LMTP), MX and submission
+ * relay, all bound to one loopback (or public) address, all stopped by `stop()`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:https';
+import { createFileLogger } from '../../native-host/src/log/index.js';
+import { startApiServer } from './api/index.js';
+import { introspectionPassword } from './auth/index.js';
+import { ensureCa } from './ca/index.js';
+import type { Limits, ProviderContext, PublicEndpoints } from './context.js';
+import { startDovecot, type DovecotInstance } from './dovecot/index.js';
+import { LocalDelivery, createLmtp, startMx } from './mx/index.js';
+import { relayToDomain, routeMessage, startRelay } from './relay/index.js';
+import { Resolver, type ResolverMap } from './resolver/index.js';
+import { openSqliteStore, type ProviderStore, type UserRecord } from './store/index.js';
+
+export type { ResolverMap, PeerProvider } from './resolver/index.js';
+export type { Limits } from './context.js';
+export type { ProviderStore } from './store/index.js';
+export { startDovecot, type DovecotInstance, type DovecotOptions } from './dovecot/index.js';
+
+export interface ProviderOptions {
+  domain: string;
+  dataDir: string;
+  /** Address every listener binds (default 127.0.0.1). */
+  host?: string;
+  /** Other providers by domain (tests and demos; production uses DNS). */
+  resolver?: ResolverMap;
+  /** Fixed ports; 0 or absent = chosen free. */
+  ports?: { api?: number; mx?: number; submission?: number; imap?: number };
+  /** Encrypt incoming mail (default true). Off only for the benchmark's baseline. */
+  encryptIncoming?: boolean;
+  allowRegistration?: boolean;
+  name?: string;
+  limits?: Partial<Limits>;
+}
+
+export interface RunningProvider {
+  domain: string;
+  host: string;
+  /** `https://<host>:<port>`: connect here with servername = domain (the certificate carries
+   * the domain, api.<domain> and the IP address). */
+  apiUrl: string;
+  caCertPem: string;
+  caFingerprint: string;
+  ports: {
+    api: number;
+    mx: number;
+    submission: number;
+    /** IMAP with implicit TLS (the provider's CA). */
+    imap: number;
+    /** IMAP with STARTTLS. */
+    imapStarttls: number;
+    lmtp: number;
+  };
+  dovecot: DovecotInstance;
+  store: ProviderStore;
+  /** Bounces held mail that is too old now (also runs hourly). */
+  sweepHeldMail(now?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  failedLoginsPerAccount: 10,
+  failedLoginsPerAddress: 50,
+  failedLoginWindowMs: 15 * 60_000,
+  tokenIdleMs: 60 * 60_000,
+  maxMessageBytes: 25 * 1024 * 1024,
+  holdMs: 5 * 24 * 3600_000,
+};
+
+function loadSecret(dataDir: string): Buffer {
+  const file = join(dataDir, 'secret');
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+export async function startProvider(options: ProviderOptions): Promise<RunningProvider> {
+  const domain = options.domain.toLowerCase();
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = options.dataDir;
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  const logger = createFileLogger(join(dataDir, 'provider.log'), 'info', { domain });
+  const ca = await ensureCa(dataDir, domain, [host]);
+  const store = openSqliteStore(join(dataDir, 'provider.sqlite'));
+  const endpoints: PublicEndpoints = {
+    host,
+    apiPort: 0,
+    imapPort: 0,
+    submissionPort: 0,
+    mxPort: 0,
+  };
+  let delivery: LocalDelivery | null = null;
+  const ctx: ProviderContext = {
+    domain,
+    name: options.name ?? domain,
+    allowRegistration: options.allowRegistration ?? true,
+    store,
+    ca,
+    resolver: new Resolver(options.resolver ?? {}),
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    secret: loadSecret(dataDir),
+    endpoints: () => endpoints,
+    syncListeners: new Set(),
+    onKeyUploaded: (user: UserRecord) => {
+      void delivery?.releaseFor(user);
+    },
+  };
+
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
+    stops.length = 0;
+  };
+  // Stops run in reverse order: the store closes last, after every listener is gone.
+  stops.push(() => store.close());
+  try {
+    const api = await startApiServer(ctx, host, options.ports?.api ?? 0);
+    endpoints.apiPort = api.port;
+    stops.push(() => closeHttps(api.server));
+
+    const dovecot = await startDovecot({
+      dataDir,
+      host,
+      tls: { certPath: ca.serverCertPath, keyPath: ca.serverKeyPath },
+      ports: options.ports?.imap ? { imaps: options.ports.imap } : {},
+      auth: {
+        kind: 'oauth2',
+        introspectionUrl: `https://dovecot:${introspectionPassword(ctx)}@${host}:${api.port}/1/introspect`,
+        caCertPath: ca.caCertPath,
+      },
+    });
+    stops.push(() => dovecot.stop());
+    endpoints.imapPort = dovecot.imapsPort ?? dovecot.imapPort;
+
+    const lmtp = createLmtp({ host, port: dovecot.lmtpPort }, domain);
+    stops.push(() => lmtp.close());
+    const local = new LocalDelivery({
+      ctx,
+      lmtp,
+      spoolDir: join(dataDir, 'spool'),
+      encrypt: options.encryptIncoming ?? true,
+      log: (event, fields) => logger.info(event, fields),
+    });
+    delivery = local;
+    const deliverLocal = async (raw: Buffer, sender: string, users: UserRecord[]) => {
+      for (const user of users) await local.deliver(raw, sender, user);
+    };
+    const relay = (target: string, from: string, to: string[], raw: Buffer) =>
+      relayToDomain(ctx.resolver, `smtp.${domain}`, target, from, to, raw);
+    local.bounce = (sender, raw) => routeMessage({ ctx, deliverLocal, relay }, '', [sender], raw);
+
+    const tls = { key: ca.serverKeyPem, cert: ca.serverCertPem };
+    const mx = await startMx({
+      ctx,
+      host,
+      port: options.ports?.mx ?? 0,
+      tls,
+      deliver: deliverLocal,
+    });
+    endpoints.mxPort = mx.port;
+    stops.push(() => mx.close());
+    const submission = await startRelay({
+      ctx,
+      host,
+      port: options.ports?.submission ?? 0,
+      tls,
+      deliverLocal,
+      relay,
+    });
+    endpoints.submissionPort = submission.port;
+    stops.push(() => submission.close());
+
+    const sweep = () =>
+      local.sweep().catch((err) => logger.warn('sweep_failed', { error: (err as Error).message }));
+    const timer = setInterval(sweep, 3600_000);
+    timer.unref();
+    stops.push(() => clearInterval(timer));
+    void sweep();
+
+    logger.info('provider_started', { ...endpoints });
+    return {
+      domain,
+      host,
+      apiUrl: `https://${host}:${api.port}`,
+      caCertPem: ca.caCertPem,
+      caFingerprint: ca.caFingerprint,
+      ports: {
+        api: api.port,
+        mx: mx.port,
+        submission: submission.port,
+        imap: endpoints.imapPort,
+        imapStarttls: dovecot.imapPort,
+        lmtp: dovecot.lmtpPort,
+      },
+      dovecot,
+      store,
+      sweepHeldMail: (now) => local.sweep(now),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function closeHttps(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Event streams never end on their own.
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,2 @@
+export { relayToDomain } from './outbound.js';
+export { routeMessage, startRelay } from './server.js';

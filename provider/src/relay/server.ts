@@ -1,0 +1,129 @@
+/**
+ * The submission relay: implicit TLS with the provider's certificate, AUTH with the session
+ * token (PLAIN/LOGIN with the token as password, or XOAUTH2), MAIL FROM must be the user's
+ * own address. Local recipients take the MX path (encrypted on receipt), others are relayed.
+ */
+import { SMTPServer } from 'smtp-server';
+import { userForToken } from '../auth/index.js';
+import type { ProviderContext } from '../context.js';
+import {
+  localRecipient,
+  readMessage,
+  smtpError,
+  toSmtpError,
+  MAX_RECIPIENTS,
+} from '../mx/index.js';
+import type { UserRecord } from '../store/index.js';
+import { normaliseAddress } from '../api/index.js';
+
+export interface RelayOptions {
+  ctx: ProviderContext;
+  host: string;
+  port: number;
+  tls: { key: string; cert: string };
+  deliverLocal: (raw: Buffer, sender: string, users: UserRecord[]) => Promise<void>;
+  relay: (domain: string, from: string, to: string[], raw: Buffer) => Promise<void>;
+}
+
+/** Splits recipients into local users and remote addresses grouped by domain, then delivers. */
+export async function routeMessage(
+  o: Pick<RelayOptions, 'ctx' | 'deliverLocal' | 'relay'>,
+  sender: string,
+  recipients: string[],
+  raw: Buffer,
+): Promise<void> {
+  const local: UserRecord[] = [];
+  const remote = new Map<string, string[]>();
+  for (const address of recipients) {
+    const { domain } = normaliseAddress(address);
+    if (domain === o.ctx.domain) local.push(localRecipient(o.ctx, address));
+    else remote.set(domain, [...(remote.get(domain) ?? []), address]);
+  }
+  if (local.length > 0) await o.deliverLocal(raw, sender, local);
+  for (const [domain, to] of remote) await o.relay(domain, sender, to, raw);
+}
+
+export async function startRelay(
+  o: RelayOptions,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const maxBytes = o.ctx.limits.maxMessageBytes;
+  const users = new WeakMap<object, UserRecord>();
+  const server = new SMTPServer({
+    name: `smtp.${o.ctx.domain}`,
+    banner: `${o.ctx.domain} submission`,
+    secure: true,
+    key: o.tls.key,
+    cert: o.tls.cert,
+    authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],
+    size: maxBytes,
+    logger: false,
+    closeTimeout: 1000,
+    onAuth(auth, session, callback) {
+      const token = auth.method === 'XOAUTH2' ? (auth.accessToken ?? '') : (auth.password ?? '');
+      const user = userForToken(o.ctx, token);
+      const name = (auth.username ?? '').toLowerCase();
+      if (!user || (name !== user.address && name !== user.login)) {
+        callback(
+          smtpError('5.7.8 Authentication failed: log in again to get a fresh session token', 535),
+        );
+        return;
+      }
+      users.set(session, user);
+      callback(null, { user: user.address });
+    },
+    onMailFrom(address, session, callback) {
+      const user = users.get(session);
+      if (!user || address.address.toLowerCase() !== user.address) {
+        callback(
+          smtpError(`5.7.1 You may send only as <${user?.address ?? 'your own address'}>`, 553),
+        );
+        return;
+      }
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      try {
+        if (session.envelope.rcptTo.length >= MAX_RECIPIENTS)
+          throw smtpError('4.5.3 Too many recipients', 452);
+        const { domain } = normaliseAddress(address.address);
+        if (domain === o.ctx.domain) localRecipient(o.ctx, address.address);
+        else if (!o.ctx.resolver.mxFor(domain))
+          throw smtpError(`5.1.2 No mail server is known for ${domain}`, 550);
+        callback();
+      } catch (err) {
+        callback(
+          err instanceof Error && 'responseCode' in err
+            ? err
+            : smtpError(`5.1.3 <${address.address}> is not a valid address`, 553),
+        );
+      }
+    },
+    onData(stream, session, callback) {
+      const user = users.get(session);
+      readMessage(stream, maxBytes)
+        .then(async (raw) => {
+          if (!user) throw smtpError('5.7.0 Authentication required', 530);
+          await routeMessage(
+            o,
+            user.address,
+            session.envelope.rcptTo.map((r) => r.address),
+            raw,
+          );
+          callback(null, 'Message accepted');
+        })
+        .catch((err) => callback(toSmtpError(err)));
+    },
+  });
+  server.on('error', () => {
+    // One client's broken connection is not the relay's failure.
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const address = server.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : o.port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,11 @@
+export type {
+  Checkpoint,
+  HeldMessage,
+  ProviderStore,
+  PushRow,
+  StoredDoc,
+  TokenRecord,
+  UserRecord,
+  WireDoc,
+} from './types.js';
+export { openSqliteStore } from './sqlite.js';

@@ -1,0 +1,276 @@
+/**
+ * The embedded SQLite implementation of the provider's data layer (one file in the data
+ * directory, WAL mode). Every multi-statement change runs in a transaction.
+ */
+import Database from 'better-sqlite3-multiple-ciphers';
+import type {
+  Checkpoint,
+  HeldMessage,
+  ProviderStore,
+  PushRow,
+  StoredDoc,
+  UserRecord,
+  WireDoc,
+} from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  login TEXT NOT NULL UNIQUE,
+  address TEXT NOT NULL UNIQUE,
+  wkd_hash TEXT NOT NULL,
+  salt TEXT NOT NULL,
+  verifier TEXT NOT NULL,
+  public_key TEXT,
+  key_fingerprint TEXT UNIQUE,
+  created_at INTEGER NOT NULL,
+  sync_clock INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS users_wkd ON users (wkd_hash);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  last_used_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recovery (
+  user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_docs (
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  ciphertext TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, collection, id)
+);
+CREATE INDEX IF NOT EXISTS sync_docs_order ON sync_docs (user_id, collection, updated_at, id);
+CREATE TABLE IF NOT EXISTS held_mail (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+);
+`;
+
+interface UserRow {
+  id: string;
+  login: string;
+  address: string;
+  salt: string;
+  verifier: string;
+  public_key: string | null;
+  key_fingerprint: string | null;
+  created_at: number;
+}
+
+interface DocRow {
+  id: string;
+  deleted: number;
+  ciphertext: string;
+  hash: string;
+  updated_at: number;
+}
+
+interface HeldRow {
+  id: string;
+  user_id: string;
+  path: string;
+  sender: string;
+  received_at: number;
+}
+
+const toUser = (r: UserRow | undefined): UserRecord | null =>
+  r
+    ? {
+        id: r.id,
+        login: r.login,
+        address: r.address,
+        salt: r.salt,
+        verifier: r.verifier,
+        publicKey: r.public_key,
+        keyFingerprint: r.key_fingerprint,
+        createdAt: r.created_at,
+      }
+    : null;
+
+const toDoc = (r: DocRow): StoredDoc => ({
+  id: r.id,
+  deleted: r.deleted === 1,
+  ciphertext: r.ciphertext,
+  hash: r.hash,
+  updatedAt: r.updated_at,
+});
+
+const toHeld = (r: HeldRow): HeldMessage => ({
+  id: r.id,
+  userId: r.user_id,
+  path: r.path,
+  sender: r.sender,
+  receivedAt: r.received_at,
+});
+
+const sameState = (a: WireDoc, b: StoredDoc) => a.hash === b.hash && a.deleted === b.deleted;
+
+export function openSqliteStore(file: string): ProviderStore {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+
+  const q = {
+    insertUser: db.prepare(
+      'INSERT INTO users (id, login, address, wkd_hash, salt, verifier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+    userByLogin: db.prepare('SELECT * FROM users WHERE login = ?'),
+    userByAddress: db.prepare('SELECT * FROM users WHERE address = ?'),
+    userByWkdHash: db.prepare('SELECT * FROM users WHERE wkd_hash = ?'),
+    userByFingerprint: db.prepare('SELECT * FROM users WHERE key_fingerprint = ?'),
+    setPassword: db.prepare('UPDATE users SET salt = ?, verifier = ? WHERE id = ?'),
+    setKey: db.prepare('UPDATE users SET public_key = ?, key_fingerprint = ? WHERE id = ?'),
+    addToken: db.prepare('INSERT INTO tokens (hash, user_id, last_used_at) VALUES (?, ?, ?)'),
+    getToken: db.prepare('SELECT user_id, last_used_at FROM tokens WHERE hash = ?'),
+    useToken: db.prepare('UPDATE tokens SET last_used_at = ? WHERE hash = ?'),
+    deleteToken: db.prepare('DELETE FROM tokens WHERE hash = ?'),
+    deleteTokensOf: db.prepare('DELETE FROM tokens WHERE user_id = ? AND hash != ?'),
+    setRecovery: db.prepare(
+      'INSERT INTO recovery (user_id, record) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET record = excluded.record',
+    ),
+    getRecovery: db.prepare('SELECT record FROM recovery WHERE user_id = ?'),
+    pullAll: db.prepare(
+      'SELECT id, deleted, ciphertext, hash, updated_at FROM sync_docs WHERE user_id = ? AND collection = ? ORDER BY updated_at, id LIMIT ?',
+    ),
+    pullAfter: db.prepare(
+      `SELECT id, deleted, ciphertext, hash, updated_at FROM sync_docs
+       WHERE user_id = ? AND collection = ? AND (updated_at > ? OR (updated_at = ? AND id > ?))
+       ORDER BY updated_at, id LIMIT ?`,
+    ),
+    getDoc: db.prepare(
+      'SELECT id, deleted, ciphertext, hash, updated_at FROM sync_docs WHERE user_id = ? AND collection = ? AND id = ?',
+    ),
+    putDoc: db.prepare(
+      `INSERT INTO sync_docs (user_id, collection, id, deleted, ciphertext, hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(user_id, collection, id) DO UPDATE SET deleted = excluded.deleted,
+         ciphertext = excluded.ciphertext, hash = excluded.hash, updated_at = excluded.updated_at`,
+    ),
+    clock: db.prepare('SELECT sync_clock FROM users WHERE id = ?'),
+    setClock: db.prepare('UPDATE users SET sync_clock = ? WHERE id = ?'),
+    hold: db.prepare(
+      'INSERT INTO held_mail (id, user_id, path, sender, received_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    heldFor: db.prepare('SELECT * FROM held_mail WHERE user_id = ? ORDER BY received_at'),
+    heldBefore: db.prepare('SELECT * FROM held_mail WHERE received_at < ? ORDER BY received_at'),
+    release: db.prepare('DELETE FROM held_mail WHERE id = ?'),
+  };
+
+  // Each row is its own transaction (the contract: atomic per row); the per-user clock makes
+  // `updatedAt` strictly increasing even when the wall clock stalls or steps back.
+  const pushRow = db.transaction(
+    (
+      userId: string,
+      collection: string,
+      row: PushRow,
+      now: number,
+    ): { conflict?: StoredDoc; written?: StoredDoc } => {
+      const stored = q.getDoc.get(userId, collection, row.newDocumentState.id) as
+        DocRow | undefined;
+      const current = stored ? toDoc(stored) : null;
+      const assumed = row.assumedMasterState;
+      if (current ? !assumed || !sameState(assumed, current) : assumed !== null) {
+        // Nothing is stored, so there is no master state to report; a tombstone without
+        // content tells the client that the document it assumed does not exist here.
+        return {
+          conflict: current ?? {
+            id: row.newDocumentState.id,
+            deleted: true,
+            ciphertext: '',
+            hash: '',
+            updatedAt: 0,
+          },
+        };
+      }
+      const clock = (q.clock.get(userId) as { sync_clock: number }).sync_clock;
+      const updatedAt = Math.max(now, clock + 1);
+      q.setClock.run(updatedAt, userId);
+      const doc = row.newDocumentState;
+      q.putDoc.run(
+        userId,
+        collection,
+        doc.id,
+        doc.deleted ? 1 : 0,
+        doc.ciphertext,
+        doc.hash,
+        updatedAt,
+      );
+      return { written: { ...doc, updatedAt } };
+    },
+  );
+
+  return {
+    createUser(u) {
+      const createdAt = Date.now();
+      q.insertUser.run(u.id, u.login, u.address, u.wkdHash, u.salt, u.verifier, createdAt);
+      return {
+        id: u.id,
+        login: u.login,
+        address: u.address,
+        salt: u.salt,
+        verifier: u.verifier,
+        publicKey: null,
+        keyFingerprint: null,
+        createdAt,
+      };
+    },
+    userById: (id) => toUser(q.userById.get(id) as UserRow | undefined),
+    userByLogin: (login) => toUser(q.userByLogin.get(login) as UserRow | undefined),
+    userByAddress: (address) => toUser(q.userByAddress.get(address) as UserRow | undefined),
+    userByWkdHash: (hash) => toUser(q.userByWkdHash.get(hash) as UserRow | undefined),
+    userByFingerprint: (fpr) => toUser(q.userByFingerprint.get(fpr) as UserRow | undefined),
+    setPassword: (id, salt, verifier) => void q.setPassword.run(salt, verifier, id),
+    setPublicKey: (id, armored, fpr) => void q.setKey.run(armored, fpr, id),
+    addToken: (hash, userId, now) => void q.addToken.run(hash, userId, now),
+    touchToken(hash, now, idleMs) {
+      const row = q.getToken.get(hash) as { user_id: string; last_used_at: number } | undefined;
+      if (!row) return null;
+      if (now - row.last_used_at > idleMs) {
+        q.deleteToken.run(hash);
+        return null;
+      }
+      q.useToken.run(now, hash);
+      return { userId: row.user_id, lastUsedAt: now };
+    },
+    deleteToken: (hash) => void q.deleteToken.run(hash),
+    deleteTokensOf: (userId, except = '') => void q.deleteTokensOf.run(userId, except),
+    setRecovery: (userId, record) => void q.setRecovery.run(userId, record),
+    getRecovery: (userId) =>
+      (q.getRecovery.get(userId) as { record: string } | undefined)?.record ?? null,
+    pull(userId, collection, after: Checkpoint | null, limit) {
+      const rows = (
+        after
+          ? q.pullAfter.all(userId, collection, after.updatedAt, after.updatedAt, after.id, limit)
+          : q.pullAll.all(userId, collection, limit)
+      ) as DocRow[];
+      return rows.map(toDoc);
+    },
+    push(userId, collection, rows, now) {
+      const conflicts: StoredDoc[] = [];
+      const written: StoredDoc[] = [];
+      for (const row of rows) {
+        const result = pushRow(userId, collection, row, now);
+        if (result.conflict) conflicts.push(result.conflict);
+        if (result.written) written.push(result.written);
+      }
+      return { conflicts, written };
+    },
+    holdMessage: (h) => void q.hold.run(h.id, h.userId, h.path, h.sender, h.receivedAt),
+    heldFor: (userId) => (q.heldFor.all(userId) as HeldRow[]).map(toHeld),
+    heldBefore: (time) => (q.heldBefore.all(time) as HeldRow[]).map(toHeld),
+    releaseHeld: (id) => void q.release.run(id),
+    close: () => db.close(),
+  };
+}

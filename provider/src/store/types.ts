@@ -1,0 +1,92 @@
+/**
+ * The provider's data layer: everything the API, the MX and the relay keep, behind one
+ * interface. The embedded default is SQLite (`sqlite.ts`); a replicated SQL database can
+ * implement the same interface for several API/MX processes (see provider/README.md).
+ */
+
+export interface UserRecord {
+  id: string;
+  login: string;
+  address: string;
+  salt: string;
+  verifier: string;
+  publicKey: string | null;
+  keyFingerprint: string | null;
+  createdAt: number;
+}
+
+export interface TokenRecord {
+  userId: string;
+  lastUsedAt: number;
+}
+
+/** A sync document as the client sends it; `ciphertext` and `hash` are opaque. */
+export interface WireDoc {
+  id: string;
+  deleted: boolean;
+  ciphertext: string;
+  hash: string;
+}
+
+export interface StoredDoc extends WireDoc {
+  updatedAt: number;
+}
+
+export interface Checkpoint {
+  id: string;
+  updatedAt: number;
+}
+
+export interface PushRow {
+  assumedMasterState: WireDoc | null;
+  newDocumentState: WireDoc;
+}
+
+export interface HeldMessage {
+  id: string;
+  userId: string;
+  path: string;
+  sender: string;
+  receivedAt: number;
+}
+
+export interface ProviderStore {
+  /** `wkdHash`: WKD's hashed local part, so key lookups by WKD need no scan. */
+  createUser(
+    user: Omit<UserRecord, 'publicKey' | 'keyFingerprint' | 'createdAt'> & { wkdHash: string },
+  ): UserRecord;
+  userByWkdHash(hash: string): UserRecord | null;
+  userById(id: string): UserRecord | null;
+  userByLogin(login: string): UserRecord | null;
+  userByAddress(address: string): UserRecord | null;
+  userByFingerprint(fingerprint: string): UserRecord | null;
+  setPassword(userId: string, salt: string, verifier: string): void;
+  setPublicKey(userId: string, armored: string, fingerprint: string): void;
+
+  /** Tokens are stored as SHA-512 hashes; the plain token never reaches the store. */
+  addToken(tokenHash: string, userId: string, now: number): void;
+  /** The token's owner if it was used within `idleMs`, and marks it used now. */
+  touchToken(tokenHash: string, now: number, idleMs: number): TokenRecord | null;
+  deleteToken(tokenHash: string): void;
+  deleteTokensOf(userId: string, except?: string): void;
+
+  setRecovery(userId: string, record: string): void;
+  getRecovery(userId: string): string | null;
+
+  pull(userId: string, collection: string, after: Checkpoint | null, limit: number): StoredDoc[];
+  /** Applies each row atomically; returns the stored state of the rows that conflicted and
+   * the documents written, with their new `updatedAt`. */
+  push(
+    userId: string,
+    collection: string,
+    rows: PushRow[],
+    now: number,
+  ): { conflicts: StoredDoc[]; written: StoredDoc[] };
+
+  holdMessage(held: HeldMessage): void;
+  heldFor(userId: string): HeldMessage[];
+  heldBefore(time: number): HeldMessage[];
+  releaseHeld(id: string): void;
+
+  close(): void;
+}

@@ -1,0 +1,294 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { ImapFlow } from 'imapflow';
+import * as srp from 'secure-remote-password/client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, logIn, newAccount, signUp, startTestProvider, type TestProvider } from './helpers.js';
+
+/** Sends one IMAP command over implicit TLS and returns everything up to its tagged reply. */
+function imapExchange(p: TestProvider, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(
+      { host: p.host, port: p.ports.imap, ca: p.caCertPem, servername: p.domain },
+      () => {
+        socket.write(`${command}\r\n`);
+      },
+    );
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no reply to IMAP command: ${text}`)),
+      10_000,
+    );
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (/^a1 (OK|NO|BAD)/m.test(text)) {
+        clearTimeout(timer);
+        socket.end('a2 LOGOUT\r\n');
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Every file under `dir`, as bytes. */
+function allFiles(dir: string): Buffer[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path).isFile())
+    .map((path) => readFileSync(path));
+}
+
+describe('accounts over SRP', () => {
+  let p: TestProvider;
+  beforeAll(async () => {
+    p = await startTestProvider('alpha.test', '127.0.0.2');
+  });
+  afterAll(async () => p?.cleanup());
+
+  it('signs up and logs in; the password never reaches the provider', async () => {
+    const password = 'Tr0ub4dor&3-unique-password';
+    const created = await signUp(p, 'carol', password);
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ login: 'carol', address: 'carol@alpha.test' });
+
+    const session = await logIn(p, 'carol', password);
+    expect(session.status).toBe(200);
+    expect(session.serverProofError).toBeUndefined();
+    expect(session.token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(session.id).toBe(created.json.id);
+
+    // Nothing the provider keeps (database, WAL, logs, Dovecot files) contains the password
+    // or the token in clear.
+    for (const file of allFiles(p.dataDir)) {
+      expect(file.includes(password)).toBe(false);
+      expect(file.includes(session.token as string)).toBe(false);
+    }
+    // What the provider stores for the account is a salt and a verifier.
+    const user = p.store.userByLogin('carol');
+    expect(user?.salt).toMatch(/^[0-9a-f]+$/);
+    expect(user?.verifier).toMatch(/^[0-9a-f]{256,}$/);
+  });
+
+  it('refuses a sign-up that carries a password', async () => {
+    const res = await api(p, 'POST', '/1/users', {
+      json: {
+        user: { login: 'dave', password: 'x', password_salt: 'ab', password_verifier: 'cd' },
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(p.store.userByLogin('dave')).toBeNull();
+  });
+
+  it('refuses a wrong password with LEAP 422 invalid_user_pass', async () => {
+    await signUp(p, 'erin', 'right password');
+    const session = await logIn(p, 'erin', 'wrong password');
+    expect(session.status).toBe(422);
+    expect(session.token).toBeUndefined();
+    expect(session.responses[1]?.json).toEqual({ errors: { base: 'invalid_user_pass' } });
+  });
+
+  it('answers an unknown login like a known one (stable fake salt), then refuses', async () => {
+    const first = await api(p, 'POST', '/1/sessions', {
+      json: { login: 'nobody-here', A: srp.generateEphemeral().public },
+    });
+    const second = await api(p, 'POST', '/1/sessions', {
+      json: { login: 'nobody-here', A: srp.generateEphemeral().public },
+    });
+    expect(first.status).toBe(200);
+    expect(first.json.salt).toBe(second.json.salt);
+    expect(first.json.salt).toHaveLength(srp.generateSalt().length);
+    expect(first.json.B).not.toBe(second.json.B);
+    const session = await logIn(p, 'nobody-here', 'anything');
+    expect(session.status).toBe(422);
+    expect(session.responses[1]?.json).toEqual({ errors: { base: 'invalid_user_pass' } });
+  });
+
+  it('lets the client detect a forged server proof', async () => {
+    await signUp(p, 'frank', 'pw-frank');
+    const ephemeral = srp.generateEphemeral();
+    const hello = await api(p, 'POST', '/1/sessions', {
+      json: { login: 'frank', A: ephemeral.public },
+    });
+    const session = srp.deriveSession(
+      ephemeral.secret,
+      hello.json.B,
+      hello.json.salt,
+      'frank',
+      srp.derivePrivateKey(hello.json.salt, 'frank', 'pw-frank'),
+    );
+    const proof = await api(p, 'PUT', '/1/sessions/frank', {
+      json: { client_auth: session.proof, A: ephemeral.public },
+    });
+    expect(proof.status).toBe(200);
+    expect(() => srp.verifySession(ephemeral.public, session, proof.json.M2)).not.toThrow();
+    // An impostor that does not know the verifier cannot compute M2; any other value fails.
+    const forged = (proof.json.M2 as string).replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    expect(() => srp.verifySession(ephemeral.public, session, forged)).toThrow();
+  });
+
+  it('refuses a proof replayed after a successful login', async () => {
+    await signUp(p, 'gina', 'pw-gina');
+    const ephemeral = srp.generateEphemeral();
+    const hello = await api(p, 'POST', '/1/sessions', {
+      json: { login: 'gina', A: ephemeral.public },
+    });
+    const session = srp.deriveSession(
+      ephemeral.secret,
+      hello.json.B,
+      hello.json.salt,
+      'gina',
+      srp.derivePrivateKey(hello.json.salt, 'gina', 'pw-gina'),
+    );
+    const body = { json: { client_auth: session.proof, A: ephemeral.public } };
+    expect((await api(p, 'PUT', '/1/sessions/gina', body)).status).toBe(200);
+    expect((await api(p, 'PUT', '/1/sessions/gina', body)).status).toBe(422);
+  });
+
+  it('validates logins as LEAP does and refuses duplicates', async () => {
+    for (const login of ['a', '1abc', 'abc-', 'ab cd', 'UPPER_but_ok_no', 'postmaster']) {
+      const res = await signUp(p, login, 'pw');
+      if (login === 'UPPER_but_ok_no') continue; // lower-cased: a valid login
+      expect(res.status, login).toBe(422);
+      expect(res.json.error.code).toBe('invalid_login');
+    }
+    await signUp(p, 'hank', 'pw');
+    const again = await signUp(p, 'hank', 'other');
+    expect(again.status).toBe(422);
+    expect(again.json.error.code).toBe('login_taken');
+  });
+
+  it('logs out (the token stops working) and changes the password', async () => {
+    const account = await newAccount(p, 'ivan', 'old password');
+    const second = await logIn(p, 'ivan', 'old password');
+    const salt = srp.generateSalt();
+    const verifier = srp.deriveVerifier(srp.derivePrivateKey(salt, 'ivan', 'new password'));
+    const change = await api(p, 'PUT', `/1/users/${account.id}`, {
+      token: account.token,
+      json: { user: { password_salt: salt, password_verifier: verifier } },
+    });
+    expect(change.status).toBe(200);
+    expect((await logIn(p, 'ivan', 'old password')).status).toBe(422);
+    expect((await logIn(p, 'ivan', 'new password')).status).toBe(200);
+    // Sessions opened with the old password end; the one that changed it stays.
+    expect((await api(p, 'GET', '/1/recovery', { token: second.token })).status).toBe(401);
+    expect((await api(p, 'GET', '/1/recovery', { token: account.token })).status).toBe(404);
+
+    expect((await api(p, 'DELETE', '/1/logout', { token: account.token })).status).toBe(204);
+    const after = await api(p, 'GET', '/1/recovery', { token: account.token });
+    expect(after.status).toBe(401);
+    expect(after.json.error.code).toBe('unauthorized');
+  });
+
+  it('lets one session change only its own account', async () => {
+    const a = await newAccount(p, 'judy');
+    const b = await newAccount(p, 'kurt');
+    const res = await api(p, 'PUT', `/1/users/${b.id}`, {
+      token: a.token,
+      json: { user: { password_salt: 'aa', password_verifier: 'bb' } },
+    });
+    expect(res.status).toBe(403);
+    expect((await logIn(p, 'kurt', 'pw-kurt')).status).toBe(200);
+  });
+
+  it('introspects tokens only for the provider itself', async () => {
+    const a = await newAccount(p, 'lena');
+    const res = await api(p, 'POST', '/1/introspect', {
+      raw: `token=${a.token}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.toString()).not.toContain('lena');
+  });
+
+  it('logs in to Dovecot with the session token (OAUTHBEARER, XOAUTH2, PLAIN), not with a wrong one', async () => {
+    const a = await newAccount(p, 'mia');
+    const imap = new ImapFlow({
+      host: p.host,
+      port: p.ports.imap,
+      secure: true,
+      tls: { ca: p.caCertPem, servername: p.domain },
+      auth: { user: a.address, accessToken: a.token },
+      logger: false,
+    });
+    await imap.connect();
+    const status = await imap.status('INBOX', { messages: true });
+    expect(status && status.messages).toBe(0);
+    await imap.logout();
+
+    // imapflow always prefers OAUTHBEARER; XOAUTH2 is spoken by hand.
+    const xoauth2 = Buffer.from(`user=${a.address}\x01auth=Bearer ${a.token}\x01\x01`).toString(
+      'base64',
+    );
+    expect(await imapExchange(p, `a1 AUTHENTICATE XOAUTH2 ${xoauth2}`)).toMatch(/^a1 OK/m);
+    const plain = Buffer.from(`\0${a.address}\0${a.token}`).toString('base64');
+    expect(await imapExchange(p, `a1 AUTHENTICATE PLAIN ${plain}`)).toMatch(/^a1 OK/m);
+
+    const log = readFileSync(p.dovecot.logPath, 'utf8');
+    for (const method of ['OAUTHBEARER', 'XOAUTH2', 'PLAIN']) {
+      expect(log).toContain(`Login: user=<mia@alpha.test>, method=${method}`);
+    }
+
+    const wrong = new ImapFlow({
+      host: p.host,
+      port: p.ports.imap,
+      secure: true,
+      tls: { ca: p.caCertPem, servername: p.domain },
+      auth: { user: a.address, accessToken: 'not-a-token' },
+      logger: false,
+    });
+    await expect(wrong.connect()).rejects.toThrow();
+    // A valid token of one user does not open another user's mailbox.
+    const other = await newAccount(p, 'noah');
+    const crossed = new ImapFlow({
+      host: p.host,
+      port: p.ports.imap,
+      secure: true,
+      tls: { ca: p.caCertPem, servername: p.domain },
+      auth: { user: other.address, accessToken: a.token },
+      logger: false,
+    });
+    await expect(crossed.connect()).rejects.toThrow();
+  });
+});
+
+describe('login limits and token expiry', () => {
+  let p: TestProvider;
+  beforeAll(async () => {
+    p = await startTestProvider('limits.test', '127.0.0.1', {
+      limits: { failedLoginsPerAccount: 3, failedLoginsPerAddress: 5, tokenIdleMs: 400 },
+    });
+  });
+  afterAll(async () => p?.cleanup());
+
+  it('blocks an account after repeated failures, even with the right password', async () => {
+    await signUp(p, 'olga', 'right');
+    for (let i = 0; i < 3; i++) expect((await logIn(p, 'olga', 'wrong')).status).toBe(422);
+    const blocked = await logIn(p, 'olga', 'right');
+    expect(blocked.status).toBe(429);
+    expect(blocked.responses[0]?.json.error.code).toBe('rate_limited');
+  });
+
+  it('blocks a client address that guesses across accounts', async () => {
+    await signUp(p, 'pia', 'right');
+    // 3 failures already come from the test above; 2 more reach the per-address limit of 5.
+    for (const login of ['x-one', 'x-two'])
+      expect((await logIn(p, login, 'guess')).status).toBe(422);
+    expect((await logIn(p, 'pia', 'right')).status).toBe(429);
+  });
+
+  it('expires a token after idle time', async () => {
+    const fresh = await startTestProvider('idle.test', '127.0.0.1', {
+      limits: { tokenIdleMs: 300 },
+    });
+    try {
+      const a = await newAccount(fresh, 'quinn');
+      expect((await api(fresh, 'GET', '/1/recovery', { token: a.token })).status).toBe(404);
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await api(fresh, 'GET', '/1/recovery', { token: a.token })).status).toBe(401);
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+});
