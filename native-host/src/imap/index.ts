@@ -1,2 +1,11 @@
 /** The local IMAP server and the storage interface it serves from. */
 export * from './backend.js';
+export {
+  DEFAULT_IMAP_LIMITS,
+  ImapServerError,
+  startImapServer,
+  type ImapServer,
+  type ImapServerLimits,
+  type ImapServerOptions,
+} from './server.js';
+export { MemoryBackend, MemoryAccount, type MemoryBackendOptions } from './memory/index.js';

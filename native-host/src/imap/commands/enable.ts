@@ -1,0 +1,19 @@
+import { AUTHENTICATED, ok, type Command } from './types.js';
+
+/** RFC 5161; CONDSTORE is the only extension here that can be enabled. */
+export const enable: Command = {
+  states: AUTHENTICATED,
+  async run({ session, reader }) {
+    const enabled: string[] = [];
+    do {
+      reader.sp();
+      const name = reader.keyword();
+      if (name === 'CONDSTORE' && !enabled.includes(name)) {
+        session.condstore = true;
+        enabled.push(name);
+      }
+    } while (!reader.atEnd());
+    session.send(`* ENABLED${enabled.map((e) => ' ' + e).join('')}`);
+    return ok('ENABLE completed');
+  },
+};

@@ -1,0 +1,162 @@
+import type { SearchKey } from '../backend.js';
+import { ParseError, type CommandReader } from '../protocol/parser.js';
+import { SearchEvaluator } from '../search.js';
+import type { MailboxTracker } from '../tracker.js';
+import { SELECTED, no, ok, type Command } from './types.js';
+
+const CHARSETS = new Set(['UTF-8', 'US-ASCII']);
+const MAX_DEPTH = 32;
+const MAX_KEYS = 1000;
+
+const FLAG_KEYS: Record<string, [flag: string, set: boolean]> = {
+  ANSWERED: ['\\Answered', true],
+  DELETED: ['\\Deleted', true],
+  DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false],
+  UNDELETED: ['\\Deleted', false],
+  UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false],
+  UNSEEN: ['\\Seen', false],
+};
+const HEADER_KEYS: Record<string, string> = {
+  BCC: 'bcc',
+  CC: 'cc',
+  FROM: 'from',
+  SUBJECT: 'subject',
+  TO: 'to',
+};
+const DATE_KEYS: Record<string, [field: 'internal' | 'header', op: 'before' | 'on' | 'since']> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['header', 'before'],
+  SENTON: ['header', 'on'],
+  SENTSINCE: ['header', 'since'],
+};
+
+interface KeyParser {
+  reader: CommandReader;
+  tracker: MailboxTracker;
+  keys: number;
+  usesModseq: boolean;
+}
+
+function readKey(p: KeyParser, depth: number): SearchKey {
+  const { reader, tracker } = p;
+  if (++p.keys > MAX_KEYS || depth > MAX_DEPTH) throw new ParseError('Search too complex');
+  if (reader.peek() === 0x28) {
+    const keys: SearchKey[] = [];
+    reader.list(() => keys.push(readKey(p, depth + 1)), false);
+    return { type: 'and', keys };
+  }
+  const c = reader.peek();
+  if ((c >= 0x30 && c <= 0x39) || c === 0x2a) {
+    return { type: 'uid', ranges: tracker.sequenceToUids(reader.sequenceSet()) };
+  }
+  const name = reader.word();
+  const flagKey = FLAG_KEYS[name];
+  if (flagKey) return { type: 'flag', flag: flagKey[0], set: flagKey[1] };
+  const header = HEADER_KEYS[name];
+  if (header) {
+    reader.sp();
+    return { type: 'header', field: header, value: reader.astring() };
+  }
+  const dateKey = DATE_KEYS[name];
+  if (dateKey) {
+    reader.sp();
+    return { type: 'date', field: dateKey[0], op: dateKey[1], date: reader.date() };
+  }
+  switch (name) {
+    case 'ALL':
+    case 'OLD':
+      // No message is \Recent here (the flag is not kept), so every message is OLD.
+      return { type: 'all' };
+    case 'NEW':
+    case 'RECENT':
+      return { type: 'not', key: { type: 'all' } };
+    case 'KEYWORD':
+    case 'UNKEYWORD':
+      reader.sp();
+      return { type: 'flag', flag: reader.atom(), set: name === 'KEYWORD' };
+    case 'BODY':
+    case 'TEXT':
+      reader.sp();
+      return { type: 'text', where: name === 'BODY' ? 'body' : 'text', value: reader.astring() };
+    case 'HEADER': {
+      reader.sp();
+      const field = reader.astring();
+      reader.sp();
+      return { type: 'header', field, value: reader.astring() };
+    }
+    case 'LARGER':
+    case 'SMALLER':
+      reader.sp();
+      return { type: 'size', op: name === 'LARGER' ? 'larger' : 'smaller', size: reader.number() };
+    case 'NOT':
+      reader.sp();
+      return { type: 'not', key: readKey(p, depth + 1) };
+    case 'OR': {
+      reader.sp();
+      const left = readKey(p, depth + 1);
+      reader.sp();
+      return { type: 'or', left, right: readKey(p, depth + 1) };
+    }
+    case 'UID':
+      reader.sp();
+      return { type: 'uid', ranges: tracker.uidSetToUids(reader.sequenceSet()) };
+    case 'MODSEQ': {
+      reader.sp();
+      // RFC 7162: optional entry name and type, which only matter for per-flag modseqs.
+      if (reader.peek() === 0x22) {
+        reader.string();
+        reader.sp();
+        reader.atom();
+        reader.sp();
+      }
+      p.usesModseq = true;
+      return { type: 'modseq', modseq: reader.number64() };
+    }
+    default:
+      throw new ParseError(`Unknown search key ${name}`);
+  }
+}
+
+export const search: Command = {
+  states: SELECTED,
+  uidVariant: true,
+  allowsExpunge: (uid) => uid,
+  async run({ session, reader, uid }) {
+    const { tracker, mailbox } = session.selected!;
+    reader.sp();
+    if (reader.peekWord('CHARSET')) {
+      reader.word();
+      reader.sp();
+      const charset = reader.astring().toUpperCase();
+      if (!CHARSETS.has(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+      reader.sp();
+    }
+    const parser: KeyParser = { reader, tracker, keys: 0, usesModseq: false };
+    const keys: SearchKey[] = [readKey(parser, 0)];
+    while (reader.maybeSp()) keys.push(readKey(parser, 0));
+    reader.end();
+    const key: SearchKey = keys.length === 1 ? keys[0]! : { type: 'and', keys };
+    const found = (await new SearchEvaluator(session.account, mailbox.id).search(key)).filter((u) =>
+      tracker.isLive(u),
+    );
+    const ids = uid ? found : tracker.seqsOf(found);
+    let modseq = '';
+    if (parser.usesModseq) {
+      session.condstore = true;
+      let highest = 0;
+      const ranges = found.map((u) => ({ start: u, end: u }));
+      if (ranges.length)
+        for await (const m of session.account.fetch(mailbox.id, ranges))
+          highest = Math.max(highest, m.modseq);
+      if (highest) modseq = ` (MODSEQ ${highest})`;
+    }
+    session.send(`* SEARCH${ids.map((n) => ' ' + n).join('')}${modseq}`);
+    return ok('SEARCH completed');
+  },
+};

@@ -1,0 +1,190 @@
+/**
+ * One session's view of its selected mailbox (after go-imap's tracker.go): the UID behind each
+ * sequence number, and the changes made elsewhere that this client has not been told about
+ * yet. Expunges wait until a command allows EXPUNGE responses (RFC 3501 7.4.1: never during
+ * FETCH, STORE or SEARCH), so sequence numbers never shift under a client's feet.
+ */
+import type { MailboxChange, MailboxSnapshot, UidRange } from './backend.js';
+import { flagList } from './protocol/encoder.js';
+import { ParseError, type SequenceSet } from './protocol/parser.js';
+
+export class MailboxTracker {
+  /** UIDs in sequence order as the client knows them (including expunges not yet reported). */
+  private readonly uids: number[];
+  private readonly pendingExpunges = new Set<number>();
+  private readonly pendingAdded: number[] = [];
+  private readonly pendingFlags = new Map<number, { flags: string[]; modseq: number }>();
+  private readonly snapshotModseq: number;
+  highestModseq: number;
+  /** The mailbox disappeared or its UIDs were reassigned: the session must end. */
+  invalidated = false;
+
+  constructor(
+    snapshot: MailboxSnapshot,
+    private readonly mailboxId: string,
+    /** Flag changes this session made itself are answered by its STORE, not again here. */
+    private readonly origin: unknown,
+  ) {
+    this.uids = Array.from(snapshot.uids);
+    this.snapshotModseq = snapshot.status.highestModseq;
+    this.highestModseq = snapshot.status.highestModseq;
+  }
+
+  get count(): number {
+    return this.uids.length + this.pendingAdded.length;
+  }
+
+  /** Highest UID this client knows of (0 when none). */
+  get lastUid(): number {
+    return this.uids.length ? this.uids[this.uids.length - 1]! : 0;
+  }
+
+  hasPending(): boolean {
+    return (
+      this.pendingAdded.length > 0 || this.pendingExpunges.size > 0 || this.pendingFlags.size > 0
+    );
+  }
+
+  apply(change: MailboxChange): void {
+    switch (change.type) {
+      case 'messages-added': {
+        if (change.mailboxId !== this.mailboxId) return;
+        const last = this.pendingAdded.at(-1) ?? this.lastUid;
+        let max = last;
+        for (const m of change.messages) {
+          if (m.modseq <= this.snapshotModseq || m.uid <= max) continue;
+          this.pendingAdded.push(m.uid);
+          max = m.uid;
+          this.highestModseq = Math.max(this.highestModseq, m.modseq);
+        }
+        return;
+      }
+      case 'flags-changed': {
+        if (change.mailboxId !== this.mailboxId) return;
+        for (const m of change.messages) {
+          if (m.modseq <= this.snapshotModseq) continue;
+          this.highestModseq = Math.max(this.highestModseq, m.modseq);
+          if (change.origin !== undefined && change.origin === this.origin) continue;
+          this.pendingFlags.set(m.uid, { flags: m.flags, modseq: m.modseq });
+        }
+        return;
+      }
+      case 'messages-expunged': {
+        if (change.mailboxId !== this.mailboxId || change.modseq <= this.snapshotModseq) return;
+        this.highestModseq = Math.max(this.highestModseq, change.modseq);
+        for (const uid of change.uids) {
+          const added = this.pendingAdded.indexOf(uid);
+          // A message added and removed before the client heard of it never existed for it.
+          if (added >= 0) this.pendingAdded.splice(added, 1);
+          else this.pendingExpunges.add(uid);
+          this.pendingFlags.delete(uid);
+        }
+        return;
+      }
+      case 'mailbox-deleted':
+      case 'uidvalidity-changed':
+        if (change.mailboxId === this.mailboxId) this.invalidated = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Sequence number of a UID, or 0 when the client does not know it. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  uidOf(seq: number): number {
+    return this.uids[seq - 1] ?? 0;
+  }
+
+  /** A message the client knows and that has not been expunged since. */
+  isLive(uid: number): boolean {
+    return this.seqOf(uid) > 0 && !this.pendingExpunges.has(uid);
+  }
+
+  /**
+   * Sequence numbers → UID ranges. `*` is the last message; a number beyond it is an error
+   * (RFC 3501 6.4.8 wants BAD), except in an empty mailbox where `*` means nothing.
+   */
+  sequenceToUids(set: SequenceSet): UidRange[] {
+    const n = this.uids.length;
+    const ranges: UidRange[] = [];
+    for (const r of set.ranges) {
+      const a = r.start === 0 ? n : r.start;
+      const b = r.end === 0 ? n : r.end;
+      if (n === 0 && (r.start === 0 || r.end === 0)) continue;
+      if (a > n || b > n) throw new ParseError('Invalid message sequence number.');
+      const lo = Math.min(a, b);
+      const hi = Math.max(a, b);
+      ranges.push({ start: this.uids[lo - 1]!, end: this.uids[hi - 1]! });
+    }
+    return ranges;
+  }
+
+  /** UID set → UID ranges, `*` being the highest UID the client knows (RFC 3501 6.4.8). */
+  uidSetToUids(set: SequenceSet): UidRange[] {
+    const last = this.lastUid;
+    return set.ranges
+      .map((r) => {
+        const a = r.start === 0 ? last : r.start;
+        const b = r.end === 0 ? last : r.end;
+        return { start: Math.min(a, b), end: Math.max(a, b) };
+      })
+      .filter((r) => r.end > 0);
+  }
+
+  /** Sequence numbers of the client-known UIDs in a set, ascending (for SEARCH and MODIFIED). */
+  seqsOf(uids: Iterable<number>): number[] {
+    const out: number[] = [];
+    for (const uid of uids) {
+      const seq = this.seqOf(uid);
+      if (seq) out.push(seq);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /**
+   * Untagged responses for what changed: EXPUNGE (only when allowed), FETCH FLAGS, EXISTS.
+   * `withModseq` adds MODSEQ to FETCH once CONDSTORE is enabled (RFC 7162 3.2).
+   */
+  flush(allowExpunge: boolean, withModseq: boolean): string[] {
+    const lines: string[] = [];
+    if (allowExpunge && this.pendingExpunges.size) {
+      // Each EXPUNGE renumbers the messages after it, so the number sent is the position
+      // among the messages kept so far; one pass keeps large mailboxes linear.
+      let kept = 0;
+      for (let i = 0; i < this.uids.length; i++) {
+        const uid = this.uids[i]!;
+        if (this.pendingExpunges.has(uid)) lines.push(`* ${kept + 1} EXPUNGE`);
+        else this.uids[kept++] = uid;
+      }
+      this.uids.length = kept;
+      this.pendingExpunges.clear();
+    }
+    for (const [uid, { flags, modseq }] of this.pendingFlags) {
+      const seq = this.seqOf(uid);
+      if (!seq || this.pendingExpunges.has(uid)) continue;
+      lines.push(
+        `* ${seq} FETCH (UID ${uid} FLAGS ${flagList(flags)}${withModseq ? ` MODSEQ (${modseq})` : ''})`,
+      );
+    }
+    this.pendingFlags.clear();
+    if (this.pendingAdded.length) {
+      this.uids.push(...this.pendingAdded);
+      this.pendingAdded.length = 0;
+      lines.push(`* ${this.uids.length} EXISTS`);
+    }
+    return lines;
+  }
+}
