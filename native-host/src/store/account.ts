@@ -34,7 +34,13 @@ import {
 } from '../imap/index.js';
 import { createMimeAnalyzer, type MessageAnalysis } from '../mime/index.js';
 import { BlobStore } from './blobs.js';
-import { openAccountDatabase, type AccountDatabase, type SqliteDatabase } from './database.js';
+import {
+  openAccountDatabase,
+  statementCache,
+  type AccountDatabase,
+  type SqliteDatabase,
+  type Statement,
+} from './database.js';
 import { StoreError } from './errors.js';
 import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.js';
 import { ChangeQueue } from './queue.js';
@@ -119,6 +125,7 @@ export class AccountStore implements AccountBackend {
   readonly queue: ChangeQueue;
   private readonly db: SqliteDatabase;
   private readonly listeners = new Set<MailboxChangeListener>();
+  private readonly sql: (text: string) => Statement;
 
   constructor(
     /** The account database, shared with other modules (RxDB storage) through registerMigrations. */
@@ -126,6 +133,7 @@ export class AccountStore implements AccountBackend {
     readonly blobs: BlobStore,
   ) {
     this.db = database.raw;
+    this.sql = statementCache(this.db);
     this.queue = new ChangeQueue(this.db);
     if (!this.mailboxRow('INBOX')) this.insertMailbox('INBOX', null);
   }
@@ -137,7 +145,7 @@ export class AccountStore implements AccountBackend {
   // --- Mailboxes -------------------------------------------------------------------------
 
   async listMailboxes(): Promise<MailboxInfo[]> {
-    const rows = this.db.prepare('SELECT * FROM mailboxes ORDER BY name').all() as MailboxRow[];
+    const rows = this.sql('SELECT * FROM mailboxes ORDER BY name').all() as MailboxRow[];
     return rows.map((row) => this.info(row));
   }
 
@@ -187,10 +195,10 @@ export class AccountStore implements AccountBackend {
           });
         }
       }
-      const affected = this.db
-        .prepare(`SELECT * FROM mailboxes WHERE name = ? OR substr(name, 1, ?) = ? ORDER BY name`)
-        .all(from, from.length + 1, from + MAILBOX_DELIMITER) as MailboxRow[];
-      const rename = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
+      const affected = this.sql(
+        `SELECT * FROM mailboxes WHERE name = ? OR substr(name, 1, ?) = ? ORDER BY name`,
+      ).all(from, from.length + 1, from + MAILBOX_DELIMITER) as MailboxRow[];
+      const rename = this.sql('UPDATE mailboxes SET name = ? WHERE id = ?');
       for (const row of affected) {
         const newName = to + row.name.slice(from.length);
         rename.run(newName, row.id);
@@ -234,11 +242,10 @@ export class AccountStore implements AccountBackend {
     if (!row) throw new BackendError('nonexistent', `There is no mailbox "${name}".`);
     if (row.name === 'INBOX') throw new BackendError('cannot', 'INBOX cannot be deleted.');
     const freed = this.transaction(() => {
-      const blobIds = this.db
-        .prepare('SELECT DISTINCT blob_id FROM messages WHERE mailbox_id = ?')
+      const blobIds = this.sql('SELECT DISTINCT blob_id FROM messages WHERE mailbox_id = ?')
         .pluck()
         .all(row.id) as string[];
-      this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(row.id);
+      this.sql('DELETE FROM mailboxes WHERE id = ?').run(row.id);
       if (!options.fromUpstream) this.queue.append('delete-mailbox', { mailbox: name });
       return this.dropUnreferenced(blobIds);
     });
@@ -249,8 +256,8 @@ export class AccountStore implements AccountBackend {
   async setSubscribed(name: string, subscribed: boolean, options: StoreChangeOptions = {}) {
     this.transaction(() => {
       const changed = subscribed
-        ? this.db.prepare('INSERT OR IGNORE INTO subscriptions (name) VALUES (?)').run(name).changes
-        : this.db.prepare('DELETE FROM subscriptions WHERE name = ?').run(name).changes;
+        ? this.sql('INSERT OR IGNORE INTO subscriptions (name) VALUES (?)').run(name).changes
+        : this.sql('DELETE FROM subscriptions WHERE name = ?').run(name).changes;
       if (changed && !options.fromUpstream) {
         this.queue.append(subscribed ? 'subscribe' : 'unsubscribe', { mailbox: name });
       }
@@ -258,10 +265,7 @@ export class AccountStore implements AccountBackend {
   }
 
   async listSubscriptions(): Promise<string[]> {
-    return this.db
-      .prepare('SELECT name FROM subscriptions ORDER BY name')
-      .pluck()
-      .all() as string[];
+    return this.sql('SELECT name FROM subscriptions ORDER BY name').pluck().all() as string[];
   }
 
   async status(mailboxId: string): Promise<MailboxStatus> {
@@ -271,19 +275,18 @@ export class AccountStore implements AccountBackend {
   async openMailbox(mailboxId: string): Promise<MailboxSnapshot> {
     return this.transaction(() => {
       const row = this.mailboxById(mailboxId);
-      const uids = this.db
-        .prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid')
+      const uids = this.sql('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid')
         .pluck()
         .all(row.id) as number[];
-      const keywords = this.db
-        .prepare(
-          `SELECT DISTINCT k.value FROM messages m, json_each(m.keywords) k
+      const keywords = this.sql(
+        `SELECT DISTINCT k.value FROM messages m, json_each(m.keywords) k
            WHERE m.mailbox_id = ? AND m.keywords <> '[]' ORDER BY k.value`,
-        )
+      )
         .pluck()
         .all(row.id) as string[];
-      const firstUnseen = this.db
-        .prepare(`SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (system_flags & 1) = 0`)
+      const firstUnseen = this.sql(
+        `SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (system_flags & 1) = 0`,
+      )
         .pluck()
         .get(row.id) as number | null;
       return {
@@ -313,7 +316,7 @@ export class AccountStore implements AccountBackend {
       WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ? AND (${filter.sql})
         ${options.changedSince !== undefined ? 'AND m.modseq > ?' : ''}
       ORDER BY m.uid LIMIT ${FETCH_PAGE}`;
-    const statement = this.db.prepare(sql);
+    const statement = this.sql(sql);
     // Pages, not one open cursor: a cursor held across awaits would block every writer.
     let after = filter.min - 1;
     while (true) {
@@ -348,8 +351,7 @@ export class AccountStore implements AccountBackend {
     range?: ByteRange,
   ): Promise<AsyncIterable<Uint8Array>> {
     const box = this.mailboxById(mailboxId);
-    const blobId = this.db
-      .prepare('SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?')
+    const blobId = this.sql('SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?')
       .pluck()
       .get(box.id, uid) as string | undefined;
     if (!blobId) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
@@ -368,7 +370,7 @@ export class AccountStore implements AccountBackend {
       const changed: MessageFlags[] = [];
       const conflicts: number[] = [];
       let modseq = box.highestmodseq;
-      const update = this.db.prepare(
+      const update = this.sql(
         'UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE id = ?',
       );
       for (const row of this.messagesIn(box.id, uids)) {
@@ -539,13 +541,11 @@ export class AccountStore implements AccountBackend {
   }
 
   findByUpstream(ref: UpstreamRef): (AppendResult & { mailboxId: string }) | null {
-    const row = this.db
-      .prepare(
-        `SELECT m.uid, m.mailbox_id, b.uidvalidity
+    const row = this.sql(
+      `SELECT m.uid, m.mailbox_id, b.uidvalidity
          FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
          WHERE m.upstream_mailbox = ? AND m.upstream_uidvalidity = ? AND m.upstream_uid = ?`,
-      )
-      .get(ref.mailbox, ref.uidValidity, ref.uid) as
+    ).get(ref.mailbox, ref.uidValidity, ref.uid) as
       { uid: number; mailbox_id: number; uidvalidity: number } | undefined;
     return row
       ? { uid: row.uid, uidValidity: row.uidvalidity, mailboxId: String(row.mailbox_id) }
@@ -585,28 +585,28 @@ export class AccountStore implements AccountBackend {
         }
         const modseq = target.highestmodseq + 1;
         this.insertContent(put.id, analysis);
-        this.db
-          .prepare(
-            `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date,
+        this.sql(
+          `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date,
                size, blob_id, upstream_mailbox, upstream_uidvalidity, upstream_uid)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            target.id,
-            uid,
-            modseq,
-            flags.bits,
-            JSON.stringify(flags.keywords),
-            internalDate,
-            put.size,
-            put.id,
-            request.upstream?.mailbox ?? null,
-            request.upstream?.uidValidity ?? null,
-            request.upstream?.uid ?? null,
-          );
-        this.db
-          .prepare('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?')
-          .run(uid + 1, modseq, target.id);
+        ).run(
+          target.id,
+          uid,
+          modseq,
+          flags.bits,
+          JSON.stringify(flags.keywords),
+          internalDate,
+          put.size,
+          put.id,
+          request.upstream?.mailbox ?? null,
+          request.upstream?.uidValidity ?? null,
+          request.upstream?.uid ?? null,
+        );
+        this.sql('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?').run(
+          uid + 1,
+          modseq,
+          target.id,
+        );
         if (!options.fromUpstream) {
           this.queue.append('append', { mailbox: target.name, uid }, `append:${target.id}:${uid}`);
         }
@@ -632,15 +632,13 @@ export class AccountStore implements AccountBackend {
    * was stored but before its row committed. Returns how many were removed.
    */
   async collectGarbage(): Promise<number> {
-    const referenced = new Set(
-      this.db.prepare('SELECT blob_id FROM contents').pluck().all() as string[],
-    );
+    const referenced = new Set(this.sql('SELECT blob_id FROM contents').pluck().all() as string[]);
     const orphans = (await this.blobs.list()).filter(
       (id) => !referenced.has(id) && !this.blobs.isInFlight(id),
     );
     // Checked again right before deleting: a write may have committed meanwhile.
     const stillOrphans = orphans.filter(
-      (id) => !this.db.prepare('SELECT 1 FROM contents WHERE blob_id = ?').get(id),
+      (id) => !this.sql('SELECT 1 FROM contents WHERE blob_id = ?').get(id),
     );
     this.unlinkBlobs(stillOrphans);
     return stillOrphans.length;
@@ -685,9 +683,7 @@ export class AccountStore implements AccountBackend {
   }
 
   private info(row: MailboxRow): MailboxInfo {
-    const subscribed = !!this.db
-      .prepare('SELECT 1 FROM subscriptions WHERE name = ?')
-      .get(row.name);
+    const subscribed = !!this.sql('SELECT 1 FROM subscriptions WHERE name = ?').get(row.name);
     return {
       id: String(row.id),
       name: row.name,
@@ -697,12 +693,10 @@ export class AccountStore implements AccountBackend {
   }
 
   private statusOf(row: MailboxRow): MailboxStatus {
-    const counts = this.db
-      .prepare(
-        `SELECT count(*) AS messages, count(*) FILTER (WHERE (system_flags & 1) = 0) AS unseen
+    const counts = this.sql(
+      `SELECT count(*) AS messages, count(*) FILTER (WHERE (system_flags & 1) = 0) AS unseen
          FROM messages WHERE mailbox_id = ?`,
-      )
-      .get(row.id) as { messages: number; unseen: number };
+    ).get(row.id) as { messages: number; unseen: number };
     return {
       uidValidity: row.uidvalidity,
       uidNext: row.uidnext,
@@ -721,15 +715,13 @@ export class AccountStore implements AccountBackend {
   }
 
   private mailboxRow(name: string): MailboxRow | undefined {
-    return this.db.prepare('SELECT * FROM mailboxes WHERE name = ?').get(name) as
-      MailboxRow | undefined;
+    return this.sql('SELECT * FROM mailboxes WHERE name = ?').get(name) as MailboxRow | undefined;
   }
 
   private mailboxById(id: string): MailboxRow {
     this.ensureOpen();
     const row = /^\d+$/.test(id)
-      ? (this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(Number(id)) as
-          MailboxRow | undefined)
+      ? (this.sql('SELECT * FROM mailboxes WHERE id = ?').get(Number(id)) as MailboxRow | undefined)
       : undefined;
     if (!row) throw new BackendError('nonexistent', 'The mailbox does not exist (any more).');
     return row;
@@ -737,57 +729,48 @@ export class AccountStore implements AccountBackend {
 
   private insertMailbox(name: string, specialUse: string | null): MailboxRow {
     const last =
-      (this.db
-        .prepare(`SELECT value FROM mail_counters WHERE name = 'uidvalidity'`)
-        .pluck()
-        .get() as number | undefined) ?? 0;
+      (this.sql(`SELECT value FROM mail_counters WHERE name = 'uidvalidity'`).pluck().get() as
+        number | undefined) ?? 0;
     const now = Math.floor((Date.now() - UIDVALIDITY_EPOCH) / 1000);
     const uidvalidity = Math.min(Math.max(last + 1, now), MAX_UID);
-    this.db
-      .prepare(
-        `INSERT INTO mail_counters (name, value) VALUES ('uidvalidity', ?)
+    this.sql(
+      `INSERT INTO mail_counters (name, value) VALUES ('uidvalidity', ?)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
-      )
-      .run(uidvalidity);
-    const id = this.db
-      .prepare(
-        'INSERT INTO mailboxes (name, special_use, uidvalidity, created_at) VALUES (?, ?, ?, ?)',
-      )
-      .run(name, specialUse, uidvalidity, Date.now()).lastInsertRowid;
-    return this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow;
+    ).run(uidvalidity);
+    const id = this.sql(
+      'INSERT INTO mailboxes (name, special_use, uidvalidity, created_at) VALUES (?, ?, ?, ?)',
+    ).run(name, specialUse, uidvalidity, Date.now()).lastInsertRowid;
+    return this.sql('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow;
   }
 
   private insertContent(blobId: string, analysis: MessageAnalysis): void {
-    this.db
-      .prepare(
-        `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout)
+    this.sql(
+      `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout)
          VALUES (?, ?, ?, ?, ?)`,
-      )
-      .run(
-        blobId,
-        analysis.size,
-        JSON.stringify(analysis.envelope),
-        JSON.stringify(analysis.bodyStructure),
-        JSON.stringify(analysis.layout),
-      );
+    ).run(
+      blobId,
+      analysis.size,
+      JSON.stringify(analysis.envelope),
+      JSON.stringify(analysis.bodyStructure),
+      JSON.stringify(analysis.layout),
+    );
   }
 
   private messagesIn(mailboxId: number, ranges: UidRange[]): MessageRow[] {
     const filter = rangeFilter(ranges, MAX_UID);
     if (!filter) return [];
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND (${filter.sql})
+    const rows = this.sql(
+      `SELECT * FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND (${filter.sql})
          ORDER BY uid`,
-      )
-      .all(mailboxId, filter.min, filter.max, ...filter.params) as MessageRow[];
+    ).all(mailboxId, filter.min, filter.max, ...filter.params) as MessageRow[];
     return rows.filter((row) => filter.contains(row.uid));
   }
 
   private setHighestModseq(mailboxId: number, modseq: number): void {
-    this.db
-      .prepare('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?')
-      .run(modseq, mailboxId);
+    this.sql('UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?) WHERE id = ?').run(
+      modseq,
+      mailboxId,
+    );
   }
 
   /** New rows in `target` for `rows` (same content and flags, fresh UIDs); in a transaction. */
@@ -795,7 +778,7 @@ export class AccountStore implements AccountBackend {
     if (target.uidnext + rows.length - 1 > MAX_UID) {
       throw new BackendError('cannot', `The mailbox "${target.name}" has used up its UIDs.`);
     }
-    const insert = this.db.prepare(
+    const insert = this.sql(
       `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, blob_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -815,9 +798,11 @@ export class AccountStore implements AccountBackend {
       );
       return this.flagsOf({ ...row, uid: uid++, modseq });
     });
-    this.db
-      .prepare('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?')
-      .run(uid, modseq, target.id);
+    this.sql('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?').run(
+      uid,
+      modseq,
+      target.id,
+    );
     return copies;
   }
 
@@ -825,8 +810,8 @@ export class AccountStore implements AccountBackend {
   private removeRows(box: MailboxRow, rows: MessageRow[], origin: unknown): MailboxChange {
     const current = this.mailboxById(String(box.id));
     const modseq = current.highestmodseq + 1;
-    const remove = this.db.prepare('DELETE FROM messages WHERE id = ?');
-    const tombstone = this.db.prepare(
+    const remove = this.sql('DELETE FROM messages WHERE id = ?');
+    const tombstone = this.sql(
       'INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)',
     );
     for (const row of rows) {
@@ -850,7 +835,7 @@ export class AccountStore implements AccountBackend {
 
   /** Drops content rows no message refers to any more; returns their blob ids. */
   private dropUnreferenced(blobIds: string[]): string[] {
-    const drop = this.db.prepare(
+    const drop = this.sql(
       `DELETE FROM contents WHERE blob_id = ?
        AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)`,
     );

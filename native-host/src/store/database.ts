@@ -10,6 +10,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { StoreError } from './errors.js';
 
 export type SqliteDatabase = Database.Database;
+export type Statement = Database.Statement;
 
 export interface Migration {
   /** 1, 2, 3, … without gaps; never renumber or edit one that has shipped. */
@@ -30,6 +31,19 @@ export interface AccountDatabase {
 export interface OpenDatabaseOptions {
   /** 32-byte raw SQLCipher key (from deriveStorageKeys). */
   key: Uint8Array;
+}
+
+/** Prepares each SQL text once: preparing costs more than most statements take to run. */
+export function statementCache(db: SqliteDatabase): (sql: string) => Statement {
+  const statements = new Map<string, Statement>();
+  return (sql) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
 }
 
 const NAMESPACE = /^[a-z][a-z0-9_]{0,31}$/;

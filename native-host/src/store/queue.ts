@@ -5,7 +5,7 @@
  * being applied. Order is `seq`; an idempotency key makes a repeated append a no-op; entries
  * never change once written (a trigger enforces it) except for their delivery bookkeeping.
  */
-import type { SqliteDatabase } from './database.js';
+import { statementCache, type SqliteDatabase, type Statement } from './database.js';
 
 export interface QueuedChange {
   seq: number;
@@ -28,7 +28,11 @@ interface Row {
 }
 
 export class ChangeQueue {
-  constructor(private readonly db: SqliteDatabase) {}
+  private readonly sql: (text: string) => Statement;
+
+  constructor(db: SqliteDatabase) {
+    this.sql = statementCache(db);
+  }
 
   /**
    * Appends a change (call inside the transaction that makes it). Returns its seq; for a key
@@ -36,24 +40,21 @@ export class ChangeQueue {
    */
   append(kind: string, payload: unknown, key?: string): number {
     const idempotencyKey = key ?? `${kind}:${JSON.stringify(payload)}`;
-    const inserted = this.db
-      .prepare(
-        `INSERT INTO change_queue (idempotency_key, kind, payload, created_at)
+    const inserted = this.sql(
+      `INSERT INTO change_queue (idempotency_key, kind, payload, created_at)
          VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-      )
-      .run(idempotencyKey, kind, JSON.stringify(payload), Date.now());
+    ).run(idempotencyKey, kind, JSON.stringify(payload), Date.now());
     if (inserted.changes) return Number(inserted.lastInsertRowid);
-    return this.db
-      .prepare('SELECT seq FROM change_queue WHERE idempotency_key = ?')
+    return this.sql('SELECT seq FROM change_queue WHERE idempotency_key = ?')
       .pluck()
       .get(idempotencyKey) as number;
   }
 
   /** Undelivered changes, oldest first. */
   pending(limit = 100): QueuedChange[] {
-    const rows = this.db
-      .prepare('SELECT * FROM change_queue WHERE done_at IS NULL ORDER BY seq LIMIT ?')
-      .all(limit) as Row[];
+    const rows = this.sql(
+      'SELECT * FROM change_queue WHERE done_at IS NULL ORDER BY seq LIMIT ?',
+    ).all(limit) as Row[];
     return rows.map((row) => ({
       seq: row.seq,
       key: row.idempotency_key,
@@ -66,20 +67,21 @@ export class ChangeQueue {
   }
 
   markDone(seq: number): void {
-    this.db.prepare('UPDATE change_queue SET done_at = ? WHERE seq = ?').run(Date.now(), seq);
+    this.sql('UPDATE change_queue SET done_at = ? WHERE seq = ?').run(Date.now(), seq);
   }
 
   /** Records a failed delivery; the entry stays pending, in its place. */
   markFailed(seq: number, reason: string): void {
-    this.db
-      .prepare('UPDATE change_queue SET attempts = attempts + 1, last_error = ? WHERE seq = ?')
-      .run(reason, seq);
+    this.sql('UPDATE change_queue SET attempts = attempts + 1, last_error = ? WHERE seq = ?').run(
+      reason,
+      seq,
+    );
   }
 
   /** Forgets delivered entries older than `before`; returns how many. */
   prune(before: Date): number {
-    return this.db
-      .prepare('DELETE FROM change_queue WHERE done_at IS NOT NULL AND done_at < ?')
-      .run(before.getTime()).changes;
+    return this.sql('DELETE FROM change_queue WHERE done_at IS NOT NULL AND done_at < ?').run(
+      before.getTime(),
+    ).changes;
   }
 }
