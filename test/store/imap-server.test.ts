@@ -44,7 +44,7 @@ describe('the local IMAP server serving from the encrypted store', () => {
         expect([...fetched[0]!.flags!]).toEqual(['\\Seen']);
         const part = await client.download(String(fetched[1]!.uid), '1', { uid: true });
         const chunks: Buffer[] = [];
-        for await (const c of part.content) chunks.push(c as Buffer);
+        for await (const c of part.content!) chunks.push(c as Buffer);
         expect(Buffer.concat(chunks).toString()).toContain('line of message 2');
         await client.messageFlagsAdd(String(fetched[1]!.uid), ['$Later'], { uid: true });
         await client.messageMove(String(fetched[0]!.uid), 'Archive', { uid: true });
