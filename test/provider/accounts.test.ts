@@ -1,10 +1,17 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import * as srp from 'secure-remote-password/client.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, logIn, newAccount, signUp, startTestProvider, type TestProvider } from './helpers.js';
+import {
+  allFiles,
+  api,
+  logIn,
+  newAccount,
+  signUp,
+  startTestProvider,
+  type TestProvider,
+} from './helpers.js';
 
 /** Sends one IMAP command over implicit TLS and returns everything up to its tagged reply. */
 function imapExchange(p: TestProvider, command: string): Promise<string> {
@@ -30,14 +37,6 @@ function imapExchange(p: TestProvider, command: string): Promise<string> {
     });
     socket.on('error', reject);
   });
-}
-
-/** Every file under `dir`, as bytes. */
-function allFiles(dir: string): Buffer[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((name) => join(dir, name))
-    .filter((path) => statSync(path).isFile())
-    .map((path) => readFileSync(path));
 }
 
 describe('accounts over SRP', () => {

@@ -3,9 +3,11 @@
  * that provider's CA, and a minimal SRP client built on the same package as the server.
  */
 import { request } from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
 import * as openpgp from 'openpgp';
 import * as srp from 'secure-remote-password/client.js';
 import {
@@ -186,4 +188,114 @@ export async function uploadKey(
     token: account.token,
     json: { user: { public_key: publicKey } },
   });
+}
+
+export interface MailAccount {
+  id: string;
+  token: string;
+  address: string;
+}
+
+function imapClient(p: TestProvider, account: MailAccount): ImapFlow {
+  return new ImapFlow({
+    host: p.host,
+    port: p.ports.imap,
+    secure: true,
+    tls: { ca: p.caCertPem, servername: p.domain },
+    auth: { user: account.address, accessToken: account.token },
+    logger: false,
+  });
+}
+
+/** The raw source of every message in the account's INBOX, read over IMAP with its token;
+ * waits (bounded) until at least `atLeast` are there. */
+export async function inbox(
+  p: TestProvider,
+  account: MailAccount,
+  atLeast = 0,
+  timeoutMs = 10_000,
+): Promise<Buffer[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const imap = imapClient(p, account);
+    await imap.connect();
+    try {
+      const lock = await imap.getMailboxLock('INBOX');
+      try {
+        const sources: Buffer[] = [];
+        const exists = imap.mailbox ? imap.mailbox.exists : 0;
+        if (exists > 0) {
+          for await (const msg of imap.fetch('1:*', { source: true }))
+            if (msg.source) sources.push(msg.source);
+        }
+        if (sources.length >= atLeast || Date.now() > deadline) return sources;
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await imap.logout();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The armored OpenPGP message inside a PGP/MIME source. */
+export function armoredPart(source: Buffer): string {
+  const text = source.toString('utf8');
+  const start = text.indexOf('-----BEGIN PGP MESSAGE-----');
+  const end = text.indexOf('-----END PGP MESSAGE-----');
+  if (start === -1 || end === -1) throw new Error('no PGP message in this source');
+  return text.slice(start, end + '-----END PGP MESSAGE-----'.length) + '\n';
+}
+
+export async function decryptWith(privateKeyArmored: string, source: Buffer): Promise<Buffer> {
+  const { data } = await openpgp.decrypt({
+    message: await openpgp.readMessage({ armoredMessage: armoredPart(source) }),
+    decryptionKeys: await openpgp.readPrivateKey({ armoredKey: privateKeyArmored }),
+    format: 'binary',
+  });
+  return Buffer.from(data);
+}
+
+/** Every file under `dir`, as bytes. */
+export function allFiles(dir: string): Buffer[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path).isFile())
+    .map((path) => readFileSync(path));
+}
+
+/** Sends a raw message to an SMTP server on loopback as an outside MTA would (no AUTH). */
+export async function sendToMx(
+  p: TestProvider,
+  from: string,
+  to: string[],
+  raw: Buffer,
+): Promise<void> {
+  const transport = nodemailer.createTransport({
+    host: p.host,
+    port: p.ports.mx,
+    secure: false,
+    tls: { ca: p.caCertPem, servername: p.domain },
+    connectionTimeout: 10_000,
+  });
+  try {
+    await transport.sendMail({ envelope: { from, to }, raw });
+  } finally {
+    transport.close();
+  }
+}
+
+/** A message as an outside client writes it, ending in CRLF (bytes compared after decryption). */
+export async function composeMessage(fields: {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+}): Promise<Buffer> {
+  const built = await nodemailer
+    .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
+    .sendMail({ ...fields, messageId: `<${Date.now()}.${Math.random()}@test>` });
+  const raw = built.message as Buffer;
+  return raw.subarray(-2).toString() === '\r\n' ? raw : Buffer.concat([raw, Buffer.from('\r\n')]);
 }
