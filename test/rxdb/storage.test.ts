@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3-multiple-ciphers';
+import { Blob } from 'node:buffer';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { RxDBAttachmentsPlugin } from 'rxdb/plugins/attachments';
 import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import {
@@ -423,5 +425,48 @@ describe('query results match RxDB memory storage', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('attachments', () => {
+  it('are stored, read back after a reopen, replaced and removed with their document', async () => {
+    addRxPlugin(RxDBAttachmentsPlugin);
+    const open = async () => {
+      const db = await createRxDatabase<{ files: RxCollection<SettingDoc> }>({
+        name: 'files',
+        storage: getRxStorageSqlite({ database: sqlite }),
+        multiInstance: false,
+      });
+      await db.addCollections({ files: { schema: { ...settingSchema, attachments: {} } } });
+      return db;
+    };
+    let db = await open();
+    const doc = await db.files.insert({ key: 'k', value: 'v' });
+    await doc.putAttachment({
+      id: 'a.txt',
+      data: new Blob(['hello attachment']),
+      type: 'text/plain',
+    });
+    await db.close();
+
+    db = await open();
+    const again = await db.files.findOne('k').exec(true);
+    const att = again.getAttachment('a.txt')!;
+    expect(await (await att.getData()).text()).toBe('hello attachment');
+    await again
+      .getLatest()
+      .putAttachment({ id: 'a.txt', data: new Blob(['second']), type: 'text/plain' });
+    expect(
+      await (
+        await db.files
+          .findOne('k')
+          .exec(true)
+          .then((d) => d.getAttachment('a.txt')!.getData())
+      ).text(),
+    ).toBe('second');
+    await (await db.files.findOne('k').exec(true)).remove();
+    const table = (db.files.storageInstance.internals as { table: string }).table;
+    expect(sqlite.prepare(`SELECT count(*) AS n FROM "${table}__att"`).get()).toEqual({ n: 0 });
+    await db.close();
   });
 });

@@ -11,3 +11,25 @@ export {
   type SqliteRxStorageSettings,
   type SqliteStorageInternals,
 } from './sqlite-storage.js';
+export {
+  createSyncedDatabase,
+  type SyncedCollectionSpec,
+  type SyncedDatabaseOptions,
+} from './database.js';
+export { SyncKeys, type WireDoc } from './sync-keys.js';
+export {
+  createSyncStoreClient,
+  type PullResult,
+  type PushRow,
+  type StoredWireDoc,
+  type SyncCheckpoint,
+  type SyncStoreClient,
+  type SyncStoreClientOptions,
+} from './sync-client.js';
+export {
+  encryptedConflictHandler,
+  replicateEncrypted,
+  RevisionLedger,
+  type EncryptedReplication,
+  type EncryptedReplicationOptions,
+} from './replication.js';

@@ -1,0 +1,60 @@
+import type { Database } from 'better-sqlite3-multiple-ciphers';
+import {
+  createRxDatabase,
+  type RxCollection,
+  type RxConflictHandlerInput,
+  type RxDatabase,
+  type RxJsonSchema,
+  type WithDeleted,
+} from 'rxdb';
+import { encryptedConflictHandler } from './replication.js';
+import { getRxStorageSqlite } from './sqlite-storage.js';
+import type { SyncKeys } from './sync-keys.js';
+
+export interface SyncedCollectionSpec<T> {
+  schema: RxJsonSchema<T>;
+  /** Resolves a real conflict with the provider's state; by default the provider's state wins. */
+  merge?: (input: RxConflictHandlerInput<T>) => WithDeleted<T> | Promise<WithDeleted<T>>;
+}
+
+export interface SyncedDatabaseOptions<C> {
+  /** The open (encrypted) account database; stays owned by the caller. */
+  database: Database;
+  tablePrefix?: string;
+  /** RxDB database name; unique per process (RxDB refuses a second open one with the same name). */
+  name: string;
+  keys: SyncKeys;
+  collections: { [K in keyof C]: SyncedCollectionSpec<C[K]> };
+}
+
+/**
+ * Opens an RxDB database on the account database whose collections are ready for
+ * `replicateEncrypted`: each gets the content-hash conflict handler. RxDB's open-source build
+ * allows 13 open collections per process; close databases you no longer use.
+ */
+export async function createSyncedDatabase<C>(
+  options: SyncedDatabaseOptions<C>,
+): Promise<RxDatabase<{ [K in keyof C]: RxCollection<C[K]> }>> {
+  const db = await createRxDatabase<{ [K in keyof C]: RxCollection<C[K]> }>({
+    name: options.name,
+    storage: getRxStorageSqlite({ database: options.database, tablePrefix: options.tablePrefix }),
+    multiInstance: false,
+  });
+  const creators: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(options.collections) as [
+    string,
+    SyncedCollectionSpec<unknown>,
+  ][]) {
+    creators[name] = {
+      schema: spec.schema,
+      conflictHandler: encryptedConflictHandler(options.keys, name, spec.schema, spec.merge),
+    };
+  }
+  try {
+    await db.addCollections(creators as never);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}
