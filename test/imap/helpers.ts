@@ -33,7 +33,7 @@ export async function startFixture(limits: Partial<ImapServerLimits> = {}): Prom
 }
 
 export class RawClient {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
   closed = false;
 
