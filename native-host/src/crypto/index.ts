@@ -8,6 +8,7 @@ export {
   certifyKey,
   generateOwnKey,
   inspectKey,
+  inspectKeys,
   isCertifiedBy,
   KEY_VALIDITY_DAYS,
   needsRenewal,

@@ -132,6 +132,16 @@ export async function inspectKey(
   return ok(await describeKey(key.value, now));
 }
 
+/** Describes every key of a block (a WKD answer or a keyring may hold several). */
+export async function inspectKeys(
+  data: string | Uint8Array,
+  now = new Date(),
+): Promise<Result<KeyInfo[]>> {
+  const keys = await readKeys(data);
+  if (!keys.ok) return keys;
+  return ok(await Promise.all(keys.value.map((key) => describeKey(key, now))));
+}
+
 /**
  * The user's key: v4, EdDSA primary for signing and certifying, ECDH Curve25519 subkey for
  * encryption, the address as the only user ID, expiring after a year.
