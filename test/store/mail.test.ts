@@ -72,6 +72,55 @@ describe('mail index', () => {
     }
   });
 
+  it('stores a batch from upstream in one go, skipping what is already there', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const ref = (uid: number) => ({ mailbox: 'INBOX', uidValidity: 3, uid });
+      const first = await store.appendFromUpstream(inbox.id, {
+        content: numberedMessage(2),
+        upstream: ref(2),
+      });
+      const events: number[] = [];
+      store.watch((c) => c.type === 'messages-added' && events.push(c.messages.length));
+      const batch = await store.appendManyFromUpstream(
+        inbox.id,
+        [1, 2, 3, 4, 5, 3].map((n) => ({
+          content: numberedMessage(n),
+          upstream: ref(n),
+          flags: n === 4 ? ['\\Seen'] : [],
+        })),
+      );
+      expect(batch.map((r) => r.duplicate)).toEqual([false, true, false, false, false, true]);
+      expect(batch[1]!.uid).toBe(first.uid);
+      expect(batch[5]!.uid).toBe(batch[2]!.uid);
+      expect(events).toEqual([4]);
+      const status = await store.status(inbox.id);
+      expect(status).toMatchObject({ messages: 5, unseen: 4 });
+      for (const [i, n] of [1, 2, 3, 4, 5].entries()) {
+        const body = await readAll(await store.readMessage(inbox.id, batch[i]!.uid));
+        expect(body.equals(numberedMessage(n))).toBe(true);
+      }
+      await expect(
+        store.appendManyFromUpstream(inbox.id, [
+          { content: numberedMessage(9), upstream: ref(9) },
+          {
+            content: (async function* () {
+              yield Buffer.from('From: x');
+              throw new Error('connection lost');
+            })(),
+            upstream: ref(10),
+          },
+        ]),
+      ).rejects.toThrow('connection lost');
+      // All or nothing: the good message of a failed batch is not half-stored.
+      expect(store.findByUpstream(ref(9))).toBeNull();
+      expect((await store.status(inbox.id)).messages).toBe(5);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('queues local changes in order, once each, in the same transaction as the change', async () => {
     const { store, cleanup } = await tempStore();
     try {

@@ -52,6 +52,14 @@ const MAX_UID = 0xffffffff;
 /** UIDVALIDITY counts seconds from 2020-01-01, so it fits 32 bits until 2156. */
 const UIDVALIDITY_EPOCH = Date.UTC(2020, 0, 1);
 const FETCH_PAGE = 256;
+/** Blobs written at once by the bulk path: enough to keep the disk busy during fsyncs. */
+const BLOB_WRITERS = 4;
+
+interface Staged {
+  blobId: string;
+  size: number;
+  analysis: MessageAnalysis;
+}
 
 /** Where an upstream copy of a message lives (the sync engine's key for idempotency). */
 export interface UpstreamRef {
@@ -552,12 +560,70 @@ export class AccountStore implements AccountBackend {
       : null;
   }
 
+  /**
+   * Several upstream messages in one transaction (blobs written a few at a time first): the
+   * sync engine's bulk path, which pays for one database commit per batch instead of one per
+   * message. Idempotent per upstream reference, like appendFromUpstream.
+   */
+  async appendManyFromUpstream(
+    mailboxId: string,
+    requests: (AppendRequest & { upstream: UpstreamRef })[],
+    options: ChangeOptions = {},
+  ): Promise<(AppendResult & { duplicate: boolean })[]> {
+    this.mailboxById(mailboxId);
+    const results: (AppendResult & { duplicate: boolean })[] = new Array(requests.length);
+    const fresh: number[] = [];
+    requests.forEach((request, i) => {
+      const found = this.findByUpstream(request.upstream);
+      if (found) results[i] = { uid: found.uid, uidValidity: found.uidValidity, duplicate: true };
+      else fresh.push(i);
+    });
+    const staged: Staged[] = new Array(fresh.length);
+    let next = 0;
+    let failure: { error: unknown } | null = null;
+    // Every worker finishes its current blob before the batch fails, so none is left pinned.
+    const worker = async () => {
+      while (next < fresh.length && !failure) {
+        const k = next++;
+        try {
+          staged[k] = await this.stage(requests[fresh[k]!]!);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(BLOB_WRITERS, fresh.length) }, worker));
+      if (failure) throw (failure as { error: unknown }).error;
+      const stored = this.commitStaged(
+        mailboxId,
+        fresh.map((i) => requests[i]!),
+        staged,
+        { ...options, fromUpstream: true },
+      );
+      fresh.forEach((i, k) => (results[i] = stored[k]!));
+      return results;
+    } finally {
+      for (const s of staged) if (s) this.blobs.release(s.blobId);
+    }
+  }
+
   private async insertMessage(
     mailboxId: string,
     request: AppendRequest & { upstream?: UpstreamRef },
     options: StoreChangeOptions,
   ): Promise<AppendResult & { duplicate: boolean }> {
     this.mailboxById(mailboxId);
+    const staged = await this.stage(request);
+    try {
+      return this.commitStaged(mailboxId, [request], [staged], options)[0]!;
+    } finally {
+      this.blobs.release(staged.blobId);
+    }
+  }
+
+  /** Writes the blob (durably) and analyses the MIME structure in the same single pass. */
+  private async stage(request: AppendRequest): Promise<Staged> {
     const analyzer = createMimeAnalyzer();
     const source = request.content instanceof Uint8Array ? [request.content] : request.content;
     const put = await this.blobs.put(
@@ -568,63 +634,70 @@ export class AccountStore implements AccountBackend {
         }
       })(),
     );
-    try {
-      const analysis = analyzer.end();
-      const flags = parseFlags(request.flags ?? []);
-      const internalDate = (request.internalDate ?? new Date()).getTime();
-      const outcome = this.transaction(() => {
-        if (request.upstream) {
-          // Another caller stored this upstream message while the blob was being written.
-          const found = this.findByUpstream(request.upstream);
-          if (found) return { uid: found.uid, uidValidity: found.uidValidity, added: null };
-        }
-        const target = this.mailboxById(mailboxId);
-        const uid = target.uidnext;
+    return { blobId: put.id, size: put.size, analysis: analyzer.end() };
+  }
+
+  /**
+   * Inserts the rows for staged blobs in one transaction and announces them. A request whose
+   * upstream reference was stored meanwhile (by a concurrent caller) yields that message as
+   * a duplicate.
+   */
+  private commitStaged(
+    mailboxId: string,
+    requests: (AppendRequest & { upstream?: UpstreamRef })[],
+    staged: Staged[],
+    options: StoreChangeOptions,
+  ): (AppendResult & { duplicate: boolean })[] {
+    const added: MessageFlags[] = [];
+    const results = this.transaction(() => {
+      const target = this.mailboxById(mailboxId);
+      let uid = target.uidnext;
+      let modseq = target.highestmodseq;
+      const insert = this.sql(
+        `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date,
+           size, blob_id, upstream_mailbox, upstream_uidvalidity, upstream_uid)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const out = requests.map((request, i) => {
+        const found = request.upstream ? this.findByUpstream(request.upstream) : null;
+        if (found) return { uid: found.uid, uidValidity: found.uidValidity, duplicate: true };
+        const stage = staged[i]!;
         if (uid > MAX_UID) {
           throw new BackendError('cannot', `The mailbox "${target.name}" has used up its UIDs.`);
         }
-        const modseq = target.highestmodseq + 1;
-        this.insertContent(put.id, analysis);
-        this.sql(
-          `INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date,
-               size, blob_id, upstream_mailbox, upstream_uidvalidity, upstream_uid)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
+        modseq += 1;
+        const flags = parseFlags(request.flags ?? []);
+        this.insertContent(stage.blobId, stage.analysis);
+        insert.run(
           target.id,
           uid,
           modseq,
           flags.bits,
           JSON.stringify(flags.keywords),
-          internalDate,
-          put.size,
-          put.id,
+          (request.internalDate ?? new Date()).getTime(),
+          stage.size,
+          stage.blobId,
           request.upstream?.mailbox ?? null,
           request.upstream?.uidValidity ?? null,
           request.upstream?.uid ?? null,
         );
-        this.sql('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?').run(
-          uid + 1,
-          modseq,
-          target.id,
-        );
         if (!options.fromUpstream) {
           this.queue.append('append', { mailbox: target.name, uid }, `append:${target.id}:${uid}`);
         }
-        const added: MessageFlags = { uid, modseq, flags: formatFlags(flags.bits, flags.keywords) };
-        return { uid, uidValidity: target.uidvalidity, added };
+        added.push({ uid, modseq, flags: formatFlags(flags.bits, flags.keywords) });
+        return { uid: uid++, uidValidity: target.uidvalidity, duplicate: false };
       });
-      if (outcome.added) {
-        this.emit({
-          type: 'messages-added',
-          mailboxId,
-          messages: [outcome.added],
-          origin: options.origin,
-        });
-      }
-      return { uid: outcome.uid, uidValidity: outcome.uidValidity, duplicate: !outcome.added };
-    } finally {
-      this.blobs.release(put.id);
+      this.sql('UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?').run(
+        uid,
+        modseq,
+        target.id,
+      );
+      return out;
+    });
+    if (added.length) {
+      this.emit({ type: 'messages-added', mailboxId, messages: added, origin: options.origin });
     }
+    return results;
   }
 
   /**
