@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { MailboxChange } from '../../native-host/src/imap/index.js';
 import { openAccountStore } from '../../native-host/src/store/index.js';
 import { numberedMessage, tempStore } from './helpers.js';
 
@@ -116,6 +117,80 @@ describe('mail index', () => {
       // All or nothing: the good message of a failed batch is not half-stored.
       expect(store.findByUpstream(ref(9))).toBeNull();
       expect((await store.status(inbox.id)).messages).toBe(5);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('fetches large mailboxes page by page and honours long UID lists exactly', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const tiny = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+      await store.appendManyFromUpstream(
+        inbox.id,
+        Array.from({ length: 700 }, (_, i) => ({
+          content: Buffer.concat([tiny, Buffer.from(String(i))]),
+          upstream: { mailbox: 'INBOX', uidValidity: 1, uid: i + 1 },
+        })),
+      );
+      const uidsOf = async (ranges: { start: number; end: number }[], changedSince?: number) => {
+        const out: number[] = [];
+        for await (const m of store.fetch(inbox.id, ranges, { changedSince })) out.push(m.uid);
+        return out;
+      };
+      const all = await uidsOf([{ start: 1, end: Infinity }]);
+      expect(all).toEqual(Array.from({ length: 700 }, (_, i) => i + 1));
+      // Every third UID: 200+ separate ranges, out of order, with overlaps.
+      const wanted = all.filter((u) => u % 3 === 0);
+      const ranges = [...wanted].reverse().map((u) => ({ start: u, end: u }));
+      ranges.push({ start: 9, end: 9 }, { start: 650, end: 651 });
+      const expected = [...new Set([...wanted, 650, 651])].sort((a, b) => a - b);
+      expect(await uidsOf(ranges)).toEqual(expected);
+      // Reversed range ends (IMAP allows 10:5) and ranges beyond the last UID.
+      expect(await uidsOf([{ start: 10, end: 5 }])).toEqual([5, 6, 7, 8, 9, 10]);
+      expect(await uidsOf([{ start: 800, end: Infinity }])).toEqual([]);
+      const { highestModseq } = await store.status(inbox.id);
+      await store.storeFlags(
+        inbox.id,
+        [
+          { start: 300, end: 302 },
+          { start: 690, end: 690 },
+        ],
+        {
+          operation: 'add',
+          flags: ['\\Flagged'],
+        },
+      );
+      expect(await uidsOf([{ start: 1, end: Infinity }], highestModseq)).toEqual([
+        300, 301, 302, 690,
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('announces renames and deletions of mailboxes with their ids', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const events: MailboxChange[] = [];
+      store.watch((c) => events.push(c));
+      const a = await store.createMailbox('a');
+      const child = await store.createMailbox('a/b');
+      await store.renameMailbox('a', 'x/y');
+      await store.deleteMailbox('x/y/b');
+      expect(events.map((e) => e.type)).toEqual([
+        'mailbox-created',
+        'mailbox-created',
+        'mailbox-created',
+        'mailbox-renamed',
+        'mailbox-renamed',
+        'mailbox-deleted',
+      ]);
+      expect(events[3]).toMatchObject({ mailbox: { id: a.id, name: 'x/y' }, oldName: 'a' });
+      expect(events[4]).toMatchObject({ mailbox: { id: child.id, name: 'x/y/b' }, oldName: 'a/b' });
+      expect(events[5]).toMatchObject({ mailboxId: child.id, name: 'x/y/b' });
+      await expect(store.renameMailbox('x', 'x/inner')).rejects.toMatchObject({ code: 'cannot' });
     } finally {
       await cleanup();
     }
