@@ -67,12 +67,14 @@ async function prepareUser(p: RunningProvider): Promise<string> {
   });
   const eph = srp.generateEphemeral();
   const hello = await call(p, 'POST', '/1/sessions', { login, A: eph.public });
+  const B = String(hello['B']);
+  const userSalt = String(hello['salt']);
   const session = srp.deriveSession(
     eph.secret,
-    hello.B,
-    hello.salt,
+    B,
+    userSalt,
     login,
-    srp.derivePrivateKey(hello.salt, login, password),
+    srp.derivePrivateKey(userSalt, login, password),
   );
   const proof = await call(p, 'PUT', `/1/sessions/${login}`, {
     client_auth: session.proof,
