@@ -27,6 +27,7 @@ import {
   type MailboxStatus,
   type MessageFlags,
   type MessageMeta,
+  type SearchKey,
   type SpecialUse,
   type StoreFlagsRequest,
   type StoreFlagsResult,
@@ -46,6 +47,7 @@ import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.
 import { ChangeQueue } from './queue.js';
 import { MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
+import { compileSearch } from './search.js';
 import { rangeFilter } from './uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
@@ -715,6 +717,22 @@ export class AccountStore implements AccountBackend {
     );
     this.unlinkBlobs(stillOrphans);
     return stillOrphans.length;
+  }
+
+  /**
+   * SEARCH from the index alone when every criterion is in it (flags, UIDs, sizes, internal
+   * dates, MODSEQ and their combinations); null for header and text criteria, which the
+   * server then evaluates on the decrypted messages. EXPUNGE's \Deleted lookup lands here.
+   */
+  async search(mailboxId: string, key: SearchKey): Promise<number[] | null> {
+    const box = this.mailboxById(mailboxId);
+    const compiled = compileSearch(key);
+    if (!compiled) return null;
+    return this.sql(
+      `SELECT uid FROM messages WHERE mailbox_id = ? AND (${compiled.sql}) ORDER BY uid`,
+    )
+      .pluck()
+      .all(box.id, ...compiled.params) as number[];
   }
 
   watch(listener: MailboxChangeListener): () => void {

@@ -8,6 +8,11 @@ import { SYSTEM_FLAGS } from '../imap/index.js';
 
 const BITS = new Map<string, number>(SYSTEM_FLAGS.map((flag, i) => [flag.toLowerCase(), 1 << i]));
 
+/** The bit of a system flag (any case), or undefined for keywords and unknown flags. */
+export function systemFlagBit(flag: string): number | undefined {
+  return BITS.get(flag.toLowerCase());
+}
+
 export interface StoredFlags {
   bits: number;
   keywords: string[];

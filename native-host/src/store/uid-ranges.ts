@@ -11,8 +11,10 @@ const MAX_SQL_RANGES = 32;
 export interface RangeFilter {
   min: number;
   max: number;
+  /** Condition on `uid`; exact when `exact`, else only a bound to refine with `contains`. */
   sql: string;
   params: number[];
+  exact: boolean;
   contains(uid: number): boolean;
 }
 
@@ -47,6 +49,7 @@ export function rangeFilter(ranges: readonly UidRange[], maxUid: number): RangeF
   return {
     min: merged[0]!.start,
     max: merged.at(-1)!.end,
+    exact: small,
     sql: small ? merged.map(() => 'uid BETWEEN ? AND ?').join(' OR ') : '1',
     params: small ? merged.flatMap((r) => [r.start, r.end]) : [],
     contains,
