@@ -74,8 +74,9 @@ mail_uid = ${c.owner.uid}
 mail_gid = ${c.owner.gid}
 mail_location = maildir:~/Maildir
 mail_home = ${value(c.mailDir)}/%d/%n
-# The API is the only way in; the loopback listeners carry session tokens, not passwords.
-disable_plaintext_auth = no
+# With TLS configured, credentials (session tokens) travel only inside TLS; a Dovecot
+# without TLS (tests on loopback) accepts them in the clear.
+disable_plaintext_auth = ${c.tls ? 'yes' : 'no'}
 auth_mechanisms = ${mechanisms}
 auth_username_format = %Lu
 login_greeting = Dovecot ready.
