@@ -36,7 +36,7 @@ type RxPullStreamItem<T> = { documents: WithDeleted<T>[]; checkpoint: SyncCheckp
  */
 export class RevisionLedger {
   readonly #get;
-  readonly #raise;
+  readonly #raiseAll;
 
   constructor(database: Database, tablePrefix = 'rx_') {
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(tablePrefix)) {
@@ -53,19 +53,28 @@ export class RevisionLedger {
     this.#get = database.prepare<[string, string], { revision: number }>(
       `SELECT revision FROM ${table} WHERE scope = ? AND wire_id = ?`,
     );
-    this.#raise = database.prepare(
+    const raise = database.prepare(
       `INSERT INTO ${table} (scope, wire_id, revision) VALUES (?, ?, ?)` +
         ` ON CONFLICT (scope, wire_id) DO UPDATE SET revision = max(revision, excluded.revision)`,
     );
+    // One transaction per batch: a commit per document would cost a sync to disk each.
+    this.#raiseAll = database.transaction((scope: string, seen: Seen[]) => {
+      for (const s of seen) raise.run(scope, s.wireId, s.revision);
+    });
   }
 
   get(scope: string, wireId: string): number {
     return this.#get.get(scope, wireId)?.revision ?? 0;
   }
 
-  raise(scope: string, wireId: string, revision: number): void {
-    this.#raise.run(scope, wireId, revision);
+  raiseAll(scope: string, seen: Seen[]): void {
+    if (seen.length > 0) this.#raiseAll(scope, seen);
   }
+}
+
+interface Seen {
+  wireId: string;
+  revision: number;
 }
 
 export interface EncryptedReplicationOptions<T> {
@@ -113,7 +122,7 @@ export function replicateEncrypted<T>(
   const idOf = (doc: PlainDoc) => getComposedPrimaryKeyOfDocumentData(schema, doc as Partial<T>);
 
   /** Opens a provider document; throws on tampering or rollback. */
-  const open = (wire: WireDoc): WithDeleted<T> => {
+  const open = (wire: WireDoc): Seen & { doc: WithDeleted<T> } => {
     const { doc, revision } = keys.decrypt(remote, wire, primaryPath);
     const seen = ledger.get(scope, wire.id);
     if (revision < seen) {
@@ -122,23 +131,23 @@ export function replicateEncrypted<T>(
         `The provider served an older version (${revision}) of a synced document than this device has seen (${seen}).`,
       );
     }
-    ledger.raise(scope, wire.id, revision);
-    return doc as unknown as WithDeleted<T>;
+    return { doc: doc as unknown as WithDeleted<T>, wireId: wire.id, revision };
   };
 
   /** Pulled batches: bad documents are reported and skipped so one cannot stall the rest. */
   const openAll = (docs: StoredWireDoc[]): WithDeleted<T>[] => {
-    const out: WithDeleted<T>[] = [];
+    const opened: (Seen & { doc: WithDeleted<T> })[] = [];
     for (const wire of docs) {
       try {
-        out.push(open(wire));
+        opened.push(open(wire));
       } catch (err) {
         rejected$.next(
           err instanceof RxdbStoreError ? err : new RxdbStoreError('decrypt_failed', String(err)),
         );
       }
     }
-    return out;
+    ledger.raiseAll(scope, opened);
+    return opened.map((o) => o.doc);
   };
 
   const stream$ = new Subject<RxPullStreamItem<T>>();
@@ -191,10 +200,10 @@ export function replicateEncrypted<T>(
           sealed.map((s) => s.row),
         );
         const conflicted = new Set(conflicts.map((c) => c.id));
-        for (const s of sealed)
-          if (!conflicted.has(s.wireId)) ledger.raise(scope, s.wireId, s.revision);
         // Decrypted here because RxDB passes conflicts on without the pull modifier.
-        return conflicts.map(open);
+        const opened = conflicts.map(open);
+        ledger.raiseAll(scope, [...sealed.filter((s) => !conflicted.has(s.wireId)), ...opened]);
+        return opened.map((o) => o.doc);
       },
     },
   });

@@ -68,13 +68,11 @@ export class SyncKeys {
 
   /** Keyed hash of a document's content (not of RxDB's per-device metadata). */
   contentHash(collection: string, id: string, doc: PlainDoc): string {
-    return hmac(
-      this.#hashKey,
-      collection,
-      id,
-      doc._deleted ? '1' : '0',
-      canonicalBody(doc),
-    ).toString('base64url');
+    return this.#hashBody(collection, id, doc._deleted, canonicalBody(doc));
+  }
+
+  #hashBody(collection: string, id: string, deleted: boolean, body: string): string {
+    return hmac(this.#hashKey, collection, id, deleted ? '1' : '0', body).toString('base64url');
   }
 
   encrypt(collection: string, id: string, doc: PlainDoc, revision: number): WireDoc {
@@ -100,7 +98,7 @@ export class SyncKeys {
       id: wireId,
       deleted: doc._deleted,
       ciphertext: sealed.toString('base64'),
-      hash: this.contentHash(collection, id, doc),
+      hash: this.#hashBody(collection, id, doc._deleted, body),
     };
   }
 
@@ -141,7 +139,7 @@ export class SyncKeys {
       throw fail('its id does not match the id it was stored under');
     }
     const doc: PlainDoc = { ...fields, _deleted: wire.deleted };
-    const expected = Buffer.from(this.contentHash(collection, id, doc));
+    const expected = Buffer.from(this.#hashBody(collection, id, wire.deleted, body));
     const claimed = Buffer.from(wire.hash);
     if (expected.length !== claimed.length || !timingSafeEqual(expected, claimed)) {
       throw fail('the provider reported a content hash that does not match its content');
