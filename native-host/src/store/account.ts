@@ -145,7 +145,9 @@ export class AccountStore implements AccountBackend {
     this.db = database.raw;
     this.sql = statementCache(this.db);
     this.queue = new ChangeQueue(this.db);
-    if (!this.mailboxRow('INBOX')) this.insertMailbox('INBOX', null);
+    this.transaction(() => {
+      if (!this.mailboxRow('INBOX')) this.insertMailbox('INBOX', null);
+    });
   }
 
   close(): void {
