@@ -193,6 +193,41 @@ describe('we read what gpg sends', () => {
     });
   });
 
+  it('decrypts gpg mail whose inside is multipart/signed (RFC 3156 section 6.1, as Enigmail sent it)', async () => {
+    const signature = await gpg.run(
+      ['--armor', '--detach-sign', '--digest-algo', 'SHA512', '-u', bobFingerprint],
+      inner,
+    );
+    const signedEntity = [
+      'Content-Type: multipart/signed; micalg=pgp-sha512; protocol="application/pgp-signature";',
+      ' boundary="inner-sig"',
+      '',
+      '--inner-sig',
+      inner,
+      '--inner-sig',
+      'Content-Type: application/pgp-signature',
+      '',
+      signature.stdout.toString().trim(),
+      '--inner-sig--',
+      '',
+    ].join('\r\n');
+    const made = await gpg.run(['--armor', '--encrypt', '-r', alice.fingerprint], signedEntity);
+    expect(made.code).toBe(0);
+    const opened = await openMessage(wrapEncrypted(made.stdout.toString()), {
+      decryptionKeys: [alice.privateArmored],
+      senderKeys: () => [bobPublic],
+    });
+    if (!opened.ok) throw new Error(opened.error.message);
+    expect(opened.value.encryption).toBe('pgp-mime');
+    expect(opened.value.verification).toMatchObject({
+      status: 'valid',
+      signerFingerprint: bobFingerprint,
+    });
+    expect(header(opened.value.message, 'subject')).toBe('Real subject from Bob');
+    expect(header(opened.value.message, 'content-type')).toMatch(/^text\/plain/);
+    expect(opened.value.message.toString()).not.toContain('BEGIN PGP SIGNATURE');
+  });
+
   it('verifies a multipart/signed message with a gpg detached signature (text mode too)', async () => {
     for (const mode of [[], ['--textmode']]) {
       const signed = await gpg.run(

@@ -4,6 +4,8 @@
  * messages, and broken input that must give an error value instead of a crash.
  */
 import { Readable } from 'node:stream';
+import fc from 'fast-check';
+import { createMessage, encrypt, readKey } from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   encryptMessage,
@@ -16,6 +18,8 @@ import {
   signMessage,
   type OwnKey,
 } from '../../native-host/src/crypto/index.js';
+import { parseEntity, toCRLF } from '../../native-host/src/crypto/mime.js';
+import { decodeTransfer } from '../../native-host/src/crypto/transfer.js';
 import {
   bodyOf,
   header,
@@ -234,6 +238,51 @@ describe('sign only', () => {
     expect(header(opened.value.message, 'content-type')).toMatch(/^multipart\/mixed/);
   });
 
+  it('signs any body so that it verifies after transport and decodes to the same content', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Lines of any bytes but line breaks, including the ones relays damage: trailing
+        // spaces, "From " starts, a lone dot, 8-bit text, very long lines.
+        fc.array(
+          fc.oneof(
+            fc
+              .uint8Array({ maxLength: 1200 })
+              .map((b) => Buffer.from(b.filter((x) => x !== 10 && x !== 13))),
+            fc
+              .constantFrom('From me', '.', 'trailing  ', 'tab\t', '', 'Grüße')
+              .map((t) => Buffer.from(t)),
+          ),
+          { maxLength: 8 },
+        ),
+        fc.constantFrom('text/plain; charset=utf-8', 'application/octet-stream'),
+        async (lines, type) => {
+          const body = Buffer.from(lines.map((l) => l.toString('latin1')).join('\r\n'), 'latin1');
+          const raw = Buffer.concat([
+            Buffer.from(
+              `From: alice@alpha.test\r\nSubject: x\r\nContent-Type: ${type}\r\nContent-Transfer-Encoding: binary\r\n\r\n`,
+            ),
+            body,
+          ]);
+          const sent = await signMessage(raw, fromAlice());
+          if (!sent.ok) throw new Error(sent.error.message);
+          expect([...sent.value].every((b) => b < 128)).toBe(true);
+          const viaLf = Buffer.from(sent.value.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+          const opened = await openMessage(viaLf, {
+            decryptionKeys: [],
+            senderKeys: () => [alice.publicArmored],
+          });
+          if (!opened.ok) throw new Error(opened.error.message);
+          expect(opened.value.verification.status).toBe('valid');
+          const part = parseEntity(opened.value.message);
+          const encoding = part.headers.find((h) => h.key === 'content-transfer-encoding')?.value;
+          // The relay's LF line ends stay in what the reader stores; the content is the same.
+          expect(toCRLF(decodeTransfer(part.body, encoding)).equals(body)).toBe(true);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('detects a changed body and a changed protected Subject', async () => {
     const sent = await signMessage(plainMessage(), fromAlice());
     if (!sent.ok) throw new Error(sent.error.message);
@@ -248,6 +297,41 @@ describe('sign only', () => {
         senderKeys: () => [alice.publicArmored],
       });
       expect(opened.ok && opened.value.verification.status).toBe('invalid');
+    }
+  });
+});
+
+describe('sender key attachment', () => {
+  it('attaches the public key inside the protection when asked, and the reader harvests it', async () => {
+    const options = { ...fromAlice(), attachPublicKey: true, autocrypt: false };
+    const encrypted = await encryptMessage(plainMessage(), {
+      ...options,
+      recipientKeys: [bob.publicArmored],
+    });
+    const signed = await signMessage(plainMessage(), options);
+    for (const sent of [encrypted, signed]) {
+      if (!sent.ok) throw new Error(sent.error.message);
+      expect(header(sent.value, 'autocrypt')).toBeUndefined();
+      const opened = await openMessage(sent.value, {
+        decryptionKeys: [bob.privateArmored],
+        senderKeys: () => [alice.publicArmored],
+      });
+      if (!opened.ok) throw new Error(opened.error.message);
+      expect(opened.value.verification.status).toBe('valid');
+      expect(header(opened.value.message, 'subject')).toBe('Quarterly numbers (confidential)');
+      expect(header(opened.value.message, 'content-type')).toMatch(/^multipart\/mixed/);
+      const [text, key] = topParts(opened.value.message);
+      expect(header(text!, 'content-type')).toBe('text/plain; charset=UTF-8; format=flowed');
+      expect(header(key!, 'content-type')).toBe(
+        'application/pgp-keys; name="alice@alpha.test-email-key.asc"',
+      );
+      expect(opened.value.harvestedKeys).toEqual([
+        expect.objectContaining({
+          source: 'attachment',
+          address: 'alice@alpha.test',
+          fingerprint: alice.fingerprint,
+        }),
+      ]);
     }
   });
 });
@@ -288,8 +372,6 @@ describe('incoming oddities', () => {
   });
 
   it('decrypts inline PGP and harvests attached keys', async () => {
-    const { createMessage, encrypt } = await import('openpgp');
-    const { readKey } = await import('openpgp');
     const armored = await encrypt({
       message: await createMessage({ text: 'inline secret' }),
       encryptionKeys: await readKey({ armoredKey: bob.publicArmored }),

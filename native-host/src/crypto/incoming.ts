@@ -307,6 +307,12 @@ async function decrypt(armored: string, privateKeys: string[]): Promise<Result<D
   }
 }
 
+/** One signature to check: the key it names, and how to check it with a key. */
+interface Check {
+  keyId: openpgp.KeyID | undefined;
+  run: (key: openpgp.PublicKey) => Promise<openpgp.VerifyMessageResult>;
+}
+
 async function verify(
   signed: Signed,
   armoredKeys: string[],
@@ -318,22 +324,43 @@ async function verify(
     const read = await readKeys(armored);
     if (read.ok) keys.push(...read.value.map((k) => k.toPublic()));
   }
-  // A cleartext message verifies its own signature; it is represented by null here.
-  let signatures: (openpgp.Signature | null)[];
+  const options = (key: openpgp.PublicKey) => ({
+    verificationKeys: [key],
+    date: now,
+    config: pgpConfig,
+  });
+  let checks: Check[];
   if (signed.kind === 'cleartext') {
-    signatures = [null];
-  } else if (signed.kind === 'detached') {
-    try {
-      signatures = [await openpgp.readSignature({ armoredSignature: signed.armoredSignature })];
-    } catch {
-      return { ...NO_SIGNATURE, status: 'invalid' };
-    }
+    const message = signed.message;
+    checks = [
+      {
+        keyId: message.getSigningKeyIDs()[0],
+        run: (key) => openpgp.verify({ message, ...options(key) }),
+      },
+    ];
   } else {
-    signatures = signed.signatures;
+    let signatures = signed.kind === 'combined' ? signed.signatures : [];
+    if (signed.kind === 'detached') {
+      try {
+        signatures = [await openpgp.readSignature({ armoredSignature: signed.armoredSignature })];
+      } catch {
+        return { ...NO_SIGNATURE, status: 'invalid' };
+      }
+    }
+    const data = signed.data;
+    checks = signatures.map((signature) => ({
+      keyId: signature.getSigningKeyIDs()[0],
+      run: async (key) =>
+        openpgp.verify({
+          message: await openpgp.createMessage({ binary: data }),
+          signature,
+          ...options(key),
+        }),
+    }));
   }
   let best: Verification | null = null;
-  for (const signature of signatures) {
-    const result = await verifyOne(signed, signature, keys, sender, now);
+  for (const check of checks) {
+    const result = await verifyOne(check, keys, sender, now);
     if (result.status === 'valid') return result;
     if (!best || (best.status === 'unknown_key' && result.status === 'invalid')) best = result;
   }
@@ -341,15 +368,12 @@ async function verify(
 }
 
 async function verifyOne(
-  signed: Signed,
-  signature: openpgp.Signature | null,
+  check: Check,
   keys: openpgp.PublicKey[],
   sender: string | null,
   now?: Date,
 ): Promise<Verification> {
-  const keyId = (
-    signature ?? (signed.kind === 'cleartext' ? signed.message : null)
-  )?.getSigningKeyIDs()[0];
+  const keyId = check.keyId;
   const signerKeyId = keyId ? keyId.toHex().toUpperCase() : null;
   const signer = keyId ? keys.find((k) => k.getKeys(keyId).length > 0) : undefined;
   if (!signer)
@@ -361,18 +385,7 @@ async function verifyOne(
     signerKeyId,
   };
   try {
-    const common = { verificationKeys: [signer], date: now, config: pgpConfig };
-    const result =
-      signed.kind === 'cleartext'
-        ? await openpgp.verify({ message: signed.message, ...common })
-        : signature === null
-          ? null
-          : await openpgp.verify({
-              message: await openpgp.createMessage({ binary: signed.data }),
-              signature,
-              ...common,
-            });
-    const outcome = result?.signatures[0];
+    const outcome = (await check.run(signer)).signatures[0];
     if (!outcome) return { status: 'invalid', ...identity };
     await outcome.verified;
     return { status: 'valid', ...identity };

@@ -38,6 +38,8 @@ export interface SenderOptions {
   senderPrivateKey: string;
   /** Add an Autocrypt header with the sender's public key (default true). */
   autocrypt?: boolean;
+  /** Also attach the sender's public key as application/pgp-keys, as LEAP did (default false). */
+  attachPublicKey?: boolean;
 }
 
 export interface EncryptOptions extends SenderOptions {
@@ -48,6 +50,7 @@ export interface EncryptOptions extends SenderOptions {
 interface Prepared {
   signingKey: openpgp.PrivateKey;
   autocrypt: string | null;
+  keyAttachment: { address: string; armored: string } | null;
 }
 
 async function prepareSender(options: SenderOptions): Promise<Result<Prepared>> {
@@ -67,19 +70,62 @@ async function prepareSender(options: SenderOptions): Promise<Result<Prepared>> 
     if (!header.ok) return header;
     autocrypt = header.value;
   }
-  return ok({ signingKey: signingKey.value, autocrypt });
+  const keyAttachment = options.attachPublicKey
+    ? { address: options.senderAddress, armored: signingKey.value.toPublic().armor() }
+    : null;
+  return ok({ signingKey: signingKey.value, autocrypt, keyAttachment });
 }
 
 function boundary(): string {
   return `----=_leapbird_${randomBytes(12).toString('hex')}`;
 }
 
-/** The Content-Type of the protected part, marked as carrying protected headers. */
-function protectedContentType(headers: HeaderField[]): string {
-  const value = headerValue(headers, 'content-type') ?? 'text/plain; charset=us-ascii';
-  return /protected-headers\s*=/i.test(value)
-    ? `Content-Type: ${value}`
-    : `Content-Type: ${value}; protected-headers="v1"`;
+const isContentHeader = (h: HeaderField) => h.key.startsWith('content-');
+
+/**
+ * The protected part around the original body: `head` goes before it, `tail` after. The
+ * part carries `headers` (marked `protected-headers="v1"`) and the original content
+ * headers; with a key attachment it becomes multipart/mixed of the original content and
+ * the sender's key.
+ */
+function protectedPart(
+  headers: HeaderField[],
+  original: HeaderField[],
+  keyAttachment: Prepared['keyAttachment'],
+): { head: Buffer; tail: Buffer } {
+  const content = original.filter(isContentHeader);
+  const type = headerValue(original, 'content-type') ?? 'text/plain; charset=us-ascii';
+  if (!keyAttachment) {
+    const marked = /protected-headers\s*=/i.test(type) ? type : `${type}; protected-headers="v1"`;
+    const fields = [
+      ...headers,
+      ...content.filter((h) => h.key !== 'content-type'),
+      `Content-Type: ${marked}`,
+    ];
+    return { head: buildEntity(fields, Buffer.alloc(0)), tail: Buffer.alloc(0) };
+  }
+  const b = boundary();
+  const file = `${keyAttachment.address}-email-key.asc`;
+  const head = Buffer.concat([
+    buildEntity(
+      [...headers, `Content-Type: multipart/mixed; boundary="${b}"; protected-headers="v1"`],
+      Buffer.from(`--${b}\r\n`),
+    ),
+    buildEntity(content.length > 0 ? content : [`Content-Type: ${type}`], Buffer.alloc(0)),
+  ]);
+  const tail = Buffer.from(
+    [
+      '',
+      `--${b}`,
+      `Content-Type: application/pgp-keys; name="${file}"`,
+      `Content-Disposition: attachment; filename="${file}"`,
+      '',
+      toCRLF(Buffer.from(keyAttachment.armored)).toString('latin1').trimEnd(),
+      `--${b}--`,
+      '',
+    ].join('\r\n'),
+  );
+  return { head, tail };
 }
 
 /** A Message-Id both sides agree on, so a reply threads even when the client added none. */
@@ -135,17 +181,19 @@ export async function encryptMessageStream(
     head.value.headers.filter((h) => h.key !== 'bcc'),
     options.senderAddress,
   );
-  const innerHeaders = [
-    ...original.filter((h) => h.key !== 'content-type'),
-    protectedContentType(original),
-  ];
+  const inner = protectedPart(
+    original.filter((h) => !isContentHeader(h)),
+    original,
+    sender.value.keyAttachment,
+  );
   const normalise = createCRLFNormaliser();
   async function* plaintext(): AsyncGenerator<Uint8Array> {
-    yield buildEntity(innerHeaders, Buffer.alloc(0));
+    yield inner.head;
     if (head.ok && head.value.bodyStart.length > 0) yield normalise(head.value.bodyStart);
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       yield normalise(next.value);
     }
+    yield inner.tail;
   }
 
   let armored: ReadableStream<string>;
@@ -267,13 +315,12 @@ export async function signMessage(
     entity.headers.filter((h) => h.key !== 'bcc'),
     options.senderAddress,
   );
-  const isContent = (h: HeaderField) => h.key.startsWith('content-') || h.key === 'mime-version';
-  const signedHeaders = [
-    ...headers.filter((h) => PROTECTED.includes(h.key)),
-    ...headers.filter((h) => isContent(h) && h.key !== 'content-type' && h.key !== 'mime-version'),
-    protectedContentType(headers),
-  ];
-  const signedPart = makeSevenBitSafe(buildEntity(signedHeaders, entity.body));
+  const part = protectedPart(
+    headers.filter((h) => PROTECTED.includes(h.key)),
+    headers,
+    sender.value.keyAttachment,
+  );
+  const signedPart = makeSevenBitSafe(Buffer.concat([part.head, entity.body, part.tail]));
   if (!signedPart.ok) return signedPart;
 
   let signature: string;
@@ -295,7 +342,7 @@ export async function signMessage(
 
   const b = boundary();
   const outer = [
-    ...headers.filter((h) => !isContent(h)),
+    ...headers.filter((h) => !isContentHeader(h) && h.key !== 'mime-version'),
     'MIME-Version: 1.0',
     ...(sender.value.autocrypt ? [sender.value.autocrypt] : []),
     `Content-Type: multipart/signed; micalg=${micalg}; protocol="application/pgp-signature"; boundary="${b}"`,
