@@ -24,13 +24,14 @@ let server: SyncStandin;
 let secret: Buffer;
 let devices: Device[] = [];
 
-function client(ca = tls.ca, token = TOKEN): SyncStoreClient {
+function client(ca = tls.ca, token = TOKEN, streamIdleMs?: number): SyncStoreClient {
   return createSyncStoreClient({
     baseUrl: server.url,
     token: () => token,
     agent: new https.Agent({ ca }),
     servername: 'sync.test',
     timeoutMs: 5000,
+    streamIdleMs,
   });
 }
 
@@ -264,6 +265,23 @@ describe('encrypted replication (against the unit-test sync store stand-in)', ()
       async () => (await contactOn(b, 'ivan'))?.level === 5,
       10_000,
       'ivan update on b',
+    );
+  });
+
+  it('reopens a stream that went silent without closing', async () => {
+    const a = await device('deva');
+    const b = await device('devb', client(tls.ca, TOKEN, 500));
+    a.startSync();
+    b.startSync();
+    await a.db.contacts.insert(contact('kim'));
+    await waitFor(async () => (await contactOn(b, 'kim')) !== null, 10_000, 'kim on b');
+
+    server.freezeStreams();
+    await a.db.contacts.insert(contact('lou'));
+    await waitFor(
+      async () => (await contactOn(b, 'lou')) !== null,
+      10_000,
+      'lou on b after the stall',
     );
   });
 

@@ -19,7 +19,12 @@ import {
   type RxStorageInstance,
 } from 'rxdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { getRxStorageSqlite } from '../../native-host/src/store/rxdb/index.js';
+import { randomBytes } from 'node:crypto';
+import {
+  createSyncedDatabase,
+  getRxStorageSqlite,
+  SyncKeys,
+} from '../../native-host/src/store/rxdb/index.js';
 import { openEncrypted, randomDbKey, tempDir } from './helpers/sqlite.js';
 import {
   contactSchema,
@@ -468,5 +473,29 @@ describe('attachments', () => {
     const table = (db.files.storageInstance.internals as { table: string }).table;
     expect(sqlite.prepare(`SELECT count(*) AS n FROM "${table}__att"`).get()).toEqual({ n: 0 });
     await db.close();
+  });
+});
+
+describe('the open-source limit of 13 open collections', () => {
+  it('is reported as a clear error, and closing a database frees its collections', async () => {
+    const keys = new SyncKeys(randomBytes(32));
+    const open = (name: string) =>
+      createSyncedDatabase<{ a: SettingDoc; b: SettingDoc; c: SettingDoc }>({
+        database: sqlite,
+        name,
+        keys,
+        collections: {
+          a: { schema: settingSchema },
+          b: { schema: settingSchema },
+          c: { schema: settingSchema },
+        },
+      });
+    const dbs = [];
+    for (let i = 0; i < 4; i++) dbs.push(await open(`acct${i}`));
+    await expect(open('acct4')).rejects.toMatchObject({ code: 'too_many_collections' });
+    await dbs.pop()!.close();
+    const fifth = await open('acct4');
+    expect(Object.keys(fifth.collections).sort()).toEqual(['a', 'b', 'c']);
+    for (const db of [...dbs, fifth]) await db.close();
   });
 });

@@ -27,6 +27,8 @@ export interface SyncStandin {
   tamper(user: string, collection: string, doc: Stored): void;
   /** Drops all open change streams, as a restarting provider would. */
   dropStreams(): void;
+  /** Keeps open streams connected but sends nothing more on them: a silently dead link. */
+  freezeStreams(): void;
   close(): Promise<void>;
 }
 
@@ -197,6 +199,9 @@ export async function startSyncStandin(
     },
     dropStreams() {
       for (const set of listeners.values()) for (const res of set) res.destroy();
+    },
+    freezeStreams() {
+      for (const set of listeners.values()) set.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import {
 } from 'rxdb';
 import { encryptedConflictHandler } from './replication.js';
 import { getRxStorageSqlite } from './sqlite-storage.js';
+import { RxdbStoreError } from './errors.js';
 import type { SyncKeys } from './sync-keys.js';
 
 export interface SyncedCollectionSpec<T> {
@@ -54,6 +55,12 @@ export async function createSyncedDatabase<C>(
     await db.addCollections(creators as never);
   } catch (err) {
     await db.close();
+    if ((err as { code?: unknown }).code === 'COL23') {
+      throw new RxdbStoreError(
+        'too_many_collections',
+        'Too many synced collections are open at once (RxDB allows 13 per process); close an account database first.',
+      );
+    }
     throw err;
   }
   return db;

@@ -51,6 +51,11 @@ export interface SyncStoreClientOptions {
   servername?: string;
   /** Bound on each request (not on the stream); default 30 s. */
   timeoutMs?: number;
+  /**
+   * The stream is reopened when nothing (not even the provider's 15 s keep-alive) arrived for
+   * this long, so a connection that died silently does not stop live sync; default 45 s.
+   */
+  streamIdleMs?: number;
 }
 
 const COLLECTION_NAME = /^[a-z0-9_-]{1,64}$/;
@@ -58,6 +63,7 @@ const COLLECTION_NAME = /^[a-z0-9_-]{1,64}$/;
 export function createSyncStoreClient(options: SyncStoreClientOptions): SyncStoreClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const streamIdleMs = options.streamIdleMs ?? 45_000;
 
   const url = (collection: string, action: string, query?: Record<string, string>) => {
     if (!COLLECTION_NAME.test(collection)) {
@@ -173,6 +179,9 @@ export function createSyncStoreClient(options: SyncStoreClientOptions): SyncStor
         }
         throw httpError(res.statusCode ?? 0, parsed);
       }
+      res.setTimeout(streamIdleMs, () =>
+        res.destroy(new RxdbStoreError('sync_http', 'The change stream went silent.')),
+      );
       onOpen();
       try {
         for await (const data of serverSentEvents(res)) yield asPullResult(JSON.parse(data));
