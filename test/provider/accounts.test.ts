@@ -180,6 +180,20 @@ describe('accounts over SRP', () => {
     expect(after.json.error.code).toBe('unauthorized');
   });
 
+  it('changes nothing when one field of an account change is invalid', async () => {
+    const account = await newAccount(p, 'iris', 'kept password');
+    const salt = srp.generateSalt();
+    const verifier = srp.deriveVerifier(srp.derivePrivateKey(salt, 'iris', 'new password'));
+    const res = await api(p, 'PUT', `/1/users/${account.id}`, {
+      token: account.token,
+      json: { user: { password_salt: salt, password_verifier: verifier, public_key: 'not a key' } },
+    });
+    expect(res.status).toBe(422);
+    expect(res.json.error.code).toBe('invalid_key');
+    expect((await logIn(p, 'iris', 'kept password')).status).toBe(200);
+    expect((await logIn(p, 'iris', 'new password')).status).toBe(422);
+  });
+
   it('lets one session change only its own account', async () => {
     const a = await newAccount(p, 'judy');
     const b = await newAccount(p, 'kurt');

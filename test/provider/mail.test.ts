@@ -178,6 +178,26 @@ describe('incoming mail is encrypted before it is stored', () => {
     expect(readdirSync(join(p.dataDir, 'spool'))).toHaveLength(0);
   });
 
+  it('delivers held mail on the next sweep if the key arrived without triggering delivery', async () => {
+    const dora = await newAccount(p, 'dora');
+    const raw = await composeMessage({
+      from: 'x@elsewhere.example',
+      to: dora.address,
+      subject: 'late',
+      text: 'late body',
+    });
+    await sendToMx(p, 'x@elsewhere.example', [dora.address], raw);
+    expect(p.store.heldFor(dora.id)).toHaveLength(1);
+    // As after a crash between storing the key and delivering: the key is there, the mail held.
+    const key = await makeKey(dora.address);
+    const fingerprint = (await openpgp.readKey({ armoredKey: key.publicKey })).getFingerprint();
+    p.store.setPublicKey(dora.id, key.publicKey, fingerprint);
+    await p.sweepHeldMail();
+    const [stored] = await inbox(p, dora, 1);
+    expect((await decryptWith(key.privateKey, stored as Buffer)).equals(raw)).toBe(true);
+    expect(p.store.heldFor(dora.id)).toHaveLength(0);
+  });
+
   it('bounces held mail after the hold time without quoting it, and deletes it', async () => {
     const carol = await newAccount(p, 'carol');
     const raw = await composeMessage({

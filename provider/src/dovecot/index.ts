@@ -88,21 +88,23 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotInst
   const passwdPath = join(confDir, 'passwd');
   const oauth2ConfPath = join(confDir, 'oauth2.conf.ext');
 
-  const writePasswd = (users: { user: string; password: string }[]) => {
-    writeFileSync(passwdPath, renderPasswd(users), { mode: 0o640 });
-    // The auth process runs as Dovecot's internal user and reads this file itself.
-    if (process.getuid?.() === 0) chownSync(passwdPath, 0, groupOf(owner.internalUser));
+  // Files with secrets (passwords, the introspection password) are read by the auth process,
+  // which runs as Dovecot's internal user: readable by its group, by nobody else.
+  const writeAuthFile = (path: string, content: string) => {
+    writeFileSync(path, content, { mode: 0o640 });
+    chmodSync(path, 0o640);
+    if (process.getuid?.() === 0) chownSync(path, 0, groupOf(owner.internalUser));
   };
+  const writePasswd = (users: { user: string; password: string }[]) =>
+    writeAuthFile(passwdPath, renderPasswd(users));
   if (options.auth.kind === 'passwd-file') writePasswd(options.auth.users);
   else {
-    // The auth process runs unprivileged and cannot enter the provider's private CA folder:
-    // it gets its own readable copy of the (public) CA certificate.
+    // The auth process cannot enter the provider's private CA folder: it gets its own copy
+    // of the (public) CA certificate.
     const auth = options.auth;
     const caCopy = auth.caCertPath ? join(confDir, 'introspection-ca.crt') : undefined;
     if (auth.caCertPath && caCopy) copyFileSync(auth.caCertPath, caCopy);
-    writeFileSync(oauth2ConfPath, renderOauth2Conf({ ...auth, caCertPath: caCopy }), {
-      mode: 0o644,
-    });
+    writeAuthFile(oauth2ConfPath, renderOauth2Conf({ ...auth, caCertPath: caCopy }));
   }
 
   const timeoutMs = options.startTimeoutMs ?? 15_000;

@@ -87,8 +87,20 @@ export class LocalDelivery {
     }
   }
 
-  /** Bounces and deletes mail held longer than the limit. */
+  /** Bounces and deletes mail held longer than the limit, and delivers held mail of users who
+   * have a key by now (a delivery that failed, or a crash, right after the upload). */
   async sweep(now = Date.now()): Promise<void> {
+    await this.expire(now);
+    const owners = new Set(
+      this.o.ctx.store.heldBefore(Number.MAX_SAFE_INTEGER).map((h) => h.userId),
+    );
+    for (const id of owners) {
+      const user = this.o.ctx.store.userById(id);
+      if (user?.publicKey) await this.releaseFor(user);
+    }
+  }
+
+  private async expire(now: number): Promise<void> {
     for (const held of this.o.ctx.store.heldBefore(now - this.o.ctx.limits.holdMs)) {
       const user = this.o.ctx.store.userById(held.userId);
       if (held.sender && user) {
