@@ -115,6 +115,27 @@ describe('encrypt and sign', () => {
     ]);
   });
 
+  it('gossips the keys of visible recipients to each other, never a Bcc recipient', async () => {
+    const [carol, dave] = await Promise.all([
+      generateOwnKey({ address: 'carol@gamma.test' }),
+      generateOwnKey({ address: 'secret-dave@delta.test' }),
+    ]);
+    const sent = await encryptMessage(plainMessage(), {
+      ...fromAlice(),
+      recipientKeys: [bob.publicArmored, carol.publicArmored, dave.publicArmored],
+    });
+    if (!sent.ok) throw new Error(sent.error.message);
+    expect(headerNames(sent.value)).not.toContain('autocrypt-gossip');
+    const opened = await openMessage(sent.value, { decryptionKeys: [dave.privateArmored] });
+    if (!opened.ok) throw new Error(opened.error.message);
+    const gossip = opened.value.harvestedKeys.filter((h) => h.source === 'autocrypt-gossip');
+    expect(gossip.map((g) => [g.address, g.fingerprint])).toEqual([
+      ['bob@beta.test', bob.fingerprint],
+      ['carol@gamma.test', carol.fingerprint],
+    ]);
+    expect(opened.value.message.toString('latin1')).not.toContain('secret-dave');
+  });
+
   it('keeps the sent copy readable by the sender', async () => {
     const sent = await encryptMessage(plainMessage(), {
       ...fromAlice(),

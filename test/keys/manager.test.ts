@@ -221,6 +221,8 @@ describe('discovery', () => {
     const mark = web.seen.length;
     await km.lookup('bob@beta.test');
     await km.lookup('BOB+newsletters@Beta.Test');
+    const named = await km.lookup('Bob Example <bob@BETA.test>');
+    expect(named.ok && named.value?.address).toBe('bob@beta.test');
     await km.lookup('x@nowhere.test');
     expect(web.seen.length).toBe(mark);
     now += 61_000;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
-import { autocryptHeaderFor } from './autocrypt.js';
+import { autocryptHeaderFor, formatAutocryptHeader } from './autocrypt.js';
 import { describe, fail, ok, type Result } from './errors.js';
 import { pgpConfig, readKey, readPrivateKey } from './keys.js';
 import {
@@ -89,7 +89,7 @@ const isContentHeader = (h: HeaderField) => h.key.startsWith('content-');
  * the sender's key.
  */
 function protectedPart(
-  headers: HeaderField[],
+  headers: (HeaderField | string)[],
   original: HeaderField[],
   keyAttachment: Prepared['keyAttachment'],
 ): { head: Buffer; tail: Buffer } {
@@ -182,7 +182,7 @@ export async function encryptMessageStream(
     options.senderAddress,
   );
   const inner = protectedPart(
-    original.filter((h) => !isContentHeader(h)),
+    [...original.filter((h) => !isContentHeader(h)), ...gossipHeaders(original, recipients.value)],
     original,
     sender.value.keyAttachment,
   );
@@ -251,6 +251,37 @@ export async function encryptMessageStream(
     yield Buffer.from(`\r\n--${b}--\r\n`);
   }
   return ok(Readable.from(output(), { objectMode: false }));
+}
+
+/**
+ * Autocrypt-Gossip (Autocrypt Level 1 section 2.7): with several recipients, each learns the
+ * others' keys from inside the encryption, so a reply to all can be encrypted too. Only
+ * for addresses the To and Cc headers already show: a Bcc recipient is never revealed.
+ */
+function gossipHeaders(headers: HeaderField[], keys: openpgp.PublicKey[]): string[] {
+  const visible = new Set(
+    headers
+      .filter((h) => h.key === 'to' || h.key === 'cc')
+      .flatMap((h) => h.value.match(/[^\s<>,;:"()@]+@[^\s<>,;:"()@]+/g) ?? [])
+      .map((a) => a.toLowerCase()),
+  );
+  if (keys.length < 2) return [];
+  const gossip: string[] = [];
+  for (const key of keys) {
+    const address = key
+      .getUserIDs()
+      .map((uid) => (/<([^<>]+)>/.exec(uid)?.[1] ?? uid).toLowerCase())
+      .find((a) => visible.has(a));
+    if (address) {
+      gossip.push(
+        formatAutocryptHeader(
+          { addr: address, preferEncrypt: 'nopreference', keydata: key.write() },
+          'Autocrypt-Gossip',
+        ),
+      );
+    }
+  }
+  return gossip;
 }
 
 async function readRecipientKeys(armoredKeys: string[]): Promise<Result<openpgp.PublicKey[]>> {
