@@ -211,7 +211,11 @@ describe('mail index', () => {
       const kinds = store.queue.pending().map((c) => c.kind);
       expect(kinds).toEqual(['create-mailbox', 'flags', 'move']);
       const move = store.queue.pending()[2]!;
-      expect(move.payload).toMatchObject({ from: 'INBOX', to: 'Archive', upstream });
+      expect(move.payload).toMatchObject({
+        from: 'INBOX',
+        to: 'Archive',
+        messages: [{ uid: m.uid, upstream, destinationUid: 1 }],
+      });
       // The same key again is a no-op that returns the first entry.
       expect(store.queue.append('move', { other: true }, move.key)).toBe(move.seq);
       expect(store.queue.pending()).toHaveLength(3);
@@ -227,6 +231,25 @@ describe('mail index', () => {
         ['flags', 0],
         ['move', 1],
       ]);
+      // One entry per command; repeating a mailbox operation is a new change, not a duplicate.
+      const before = store.queue.pending().length;
+      await store.append(archive.id, { content: numberedMessage(2) });
+      await store.storeFlags(archive.id, [{ start: 1, end: Infinity }], {
+        operation: 'add',
+        flags: ['$Later'],
+      });
+      await store.createMailbox('T');
+      await store.deleteMailbox('T');
+      await store.createMailbox('T');
+      const added = store.queue.pending().slice(before);
+      expect(added.map((c) => c.kind)).toEqual([
+        'append',
+        'flags',
+        'create-mailbox',
+        'delete-mailbox',
+        'create-mailbox',
+      ]);
+      expect((added[1]!.payload as { messages: unknown[] }).messages).toHaveLength(2);
     } finally {
       await cleanup();
     }

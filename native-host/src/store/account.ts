@@ -323,7 +323,14 @@ export class AccountStore implements AccountBackend {
     const filter = rangeFilter(ranges, MAX_UID);
     if (!filter) return;
     const withContent = want.envelope || want.bodyStructure || want.layout;
-    const sql = `SELECT m.*${withContent ? ', c.envelope, c.body_structure, c.layout' : ''}
+    // Only the columns a FETCH can use, and the JSON ones only when asked for.
+    const columns = [
+      'm.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.size',
+      ...(want.envelope ? ['c.envelope'] : []),
+      ...(want.bodyStructure ? ['c.body_structure'] : []),
+      ...(want.layout ? ['c.layout'] : []),
+    ].join(', ');
+    const sql = `SELECT ${columns}
       FROM messages m ${withContent ? 'JOIN contents c ON c.blob_id = m.blob_id' : ''}
       WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ? AND (${filter.sql})
         ${options.changedSince !== undefined ? 'AND m.modseq > ?' : ''}
@@ -335,7 +342,10 @@ export class AccountStore implements AccountBackend {
       this.ensureOpen();
       const params: unknown[] = [box.id, after, filter.max, ...filter.params];
       if (options.changedSince !== undefined) params.push(options.changedSince);
-      const rows = statement.all(...params) as (MessageRow & {
+      const rows = statement.all(...params) as (Pick<
+        MessageRow,
+        'uid' | 'modseq' | 'system_flags' | 'keywords' | 'internal_date' | 'size'
+      > & {
         envelope?: string;
         body_structure?: string;
         layout?: string;
@@ -381,6 +391,7 @@ export class AccountStore implements AccountBackend {
       const box = this.mailboxById(mailboxId);
       const changed: MessageFlags[] = [];
       const conflicts: number[] = [];
+      const replay: { uid: number; upstream: UpstreamRef | null; result: string[] }[] = [];
       let modseq = box.highestmodseq;
       const update = this.sql(
         'UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE id = ?',
@@ -397,22 +408,22 @@ export class AccountStore implements AccountBackend {
         update.run(next.bits, JSON.stringify(next.keywords), modseq, row.id);
         const flags = formatFlags(next.bits, next.keywords);
         changed.push({ uid: row.uid, flags, modseq });
-        if (!options.fromUpstream) {
-          this.queue.append(
-            'flags',
-            {
-              mailbox: box.name,
-              uid: row.uid,
-              upstream: upstreamOf(row),
-              operation: request.operation,
-              flags: request.flags,
-              result: flags,
-            },
-            `flags:${box.id}:${row.uid}:${modseq}`,
-          );
-        }
+        replay.push({ uid: row.uid, upstream: upstreamOf(row), result: flags });
       }
       this.setHighestModseq(box.id, modseq);
+      // One entry per command (modseqs are unique, so the first one names it).
+      if (replay.length && !options.fromUpstream) {
+        this.queue.append(
+          'flags',
+          {
+            mailbox: box.name,
+            operation: request.operation,
+            flags: request.flags,
+            messages: replay,
+          },
+          `flags:${box.id}:${changed[0]!.modseq}`,
+        );
+      }
       return { changed, conflicts };
     });
     if (result.changed.length) {
@@ -466,19 +477,19 @@ export class AccountStore implements AccountBackend {
       if (kind === 'move' && rows.length) {
         events.push(this.removeRows(source, rows, options.origin));
       }
-      if (!options.fromUpstream) {
-        rows.forEach((row, i) =>
-          this.queue.append(
-            kind,
-            {
-              from: source.name,
+      if (rows.length && !options.fromUpstream) {
+        this.queue.append(
+          kind,
+          {
+            from: source.name,
+            to: target.name,
+            messages: rows.map((row, i) => ({
               uid: row.uid,
               upstream: upstreamOf(row),
-              to: target.name,
               destinationUid: copies[i]!.uid,
-            },
-            `${kind}:${target.id}:${copies[i]!.uid}`,
-          ),
+            })),
+          },
+          `${kind}:${target.id}:${copies[0]!.uid}`,
         );
       }
       return {
@@ -504,19 +515,17 @@ export class AccountStore implements AccountBackend {
       const box = this.mailboxById(mailboxId);
       const rows = this.messagesIn(box.id, uids);
       if (!rows.length) return { removed: [], freed: [] };
-      event = this.removeRows(box, rows, options.origin);
+      const removal = this.removeRows(box, rows, options.origin);
+      event = removal;
       if (!options.fromUpstream) {
-        for (const row of rows) {
-          this.queue.append(
-            'expunge',
-            {
-              mailbox: box.name,
-              uid: row.uid,
-              upstream: upstreamOf(row),
-            },
-            `expunge:${box.id}:${row.uid}`,
-          );
-        }
+        this.queue.append(
+          'expunge',
+          {
+            mailbox: box.name,
+            messages: rows.map((row) => ({ uid: row.uid, upstream: upstreamOf(row) })),
+          },
+          `expunge:${box.id}:${removal.modseq}`,
+        );
       }
       return {
         removed: rows.map((r) => r.uid),
@@ -799,12 +808,11 @@ export class AccountStore implements AccountBackend {
     };
   }
 
-  private flagsOf(row: MessageRow): MessageFlags {
-    return {
-      uid: row.uid,
-      modseq: row.modseq,
-      flags: formatFlags(row.system_flags, JSON.parse(row.keywords) as string[]),
-    };
+  private flagsOf(
+    row: Pick<MessageRow, 'uid' | 'modseq' | 'system_flags' | 'keywords'>,
+  ): MessageFlags {
+    const keywords = row.keywords === '[]' ? [] : (JSON.parse(row.keywords) as string[]);
+    return { uid: row.uid, modseq: row.modseq, flags: formatFlags(row.system_flags, keywords) };
   }
 
   private mailboxRow(name: string): MailboxRow | undefined {
@@ -900,7 +908,11 @@ export class AccountStore implements AccountBackend {
   }
 
   /** Deletes rows and leaves tombstones at one new modseq; in a transaction. */
-  private removeRows(box: MailboxRow, rows: MessageRow[], origin: unknown): MailboxChange {
+  private removeRows(
+    box: MailboxRow,
+    rows: MessageRow[],
+    origin: unknown,
+  ): Extract<MailboxChange, { type: 'messages-expunged' }> {
     const current = this.mailboxById(String(box.id));
     const modseq = current.highestmodseq + 1;
     const remove = this.sql('DELETE FROM messages WHERE id = ?');

@@ -5,6 +5,7 @@
  * being applied. Order is `seq`; an idempotency key makes a repeated append a no-op; entries
  * never change once written (a trigger enforces it) except for their delivery bookkeeping.
  */
+import { randomUUID } from 'node:crypto';
 import { statementCache, type SqliteDatabase, type Statement } from './database.js';
 
 export interface QueuedChange {
@@ -36,10 +37,11 @@ export class ChangeQueue {
 
   /**
    * Appends a change (call inside the transaction that makes it). Returns its seq; for a key
-   * already queued, the seq of the first entry, and nothing is written.
+   * already queued, the seq of the first entry, and nothing is written. Without a key the
+   * entry is unique: creating, deleting and creating a mailbox again are three changes.
    */
-  append(kind: string, payload: unknown, key?: string): number {
-    const idempotencyKey = key ?? `${kind}:${JSON.stringify(payload)}`;
+  append(kind: string, payload: unknown, key: string = `${kind}:${randomUUID()}`): number {
+    const idempotencyKey = key;
     const inserted = this.sql(
       `INSERT INTO change_queue (idempotency_key, kind, payload, created_at)
          VALUES (?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
