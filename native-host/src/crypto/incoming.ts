@@ -141,9 +141,11 @@ async function unwrap(bytes: Buffer, options: OpenOptions): Promise<Result<Unwra
   const type = contentType(entity.headers);
   if (type.mime === 'multipart/encrypted') {
     const parts = type.params.boundary ? splitMultipart(entity.body, type.params.boundary) : null;
-    const payload = parts
-      ?.map(parseEntity)
-      .find((p) => contentType(p.headers).mime === 'application/octet-stream');
+    const entities = parts?.map(parseEntity) ?? [];
+    // RFC 3156 says application/octet-stream; some senders label the second part otherwise.
+    const payload =
+      entities.find((p) => contentType(p.headers).mime === 'application/octet-stream') ??
+      entities[1];
     if (!payload) {
       return fail(
         'malformed_message',
