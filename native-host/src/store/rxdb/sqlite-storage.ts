@@ -133,7 +133,7 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
   private closed = false;
 
   private readonly upsertStmt: Statement;
-  private readonly byIdsStatements = new Map<number, Statement<unknown[], DocRow>>();
+  private readonly statements = new Map<string, Statement<unknown[], unknown>>();
   private readonly changesStmt: Statement<unknown[], DocRow>;
   private readonly writeBatch: (
     rows: { id: string; doc: RxDocumentData<RxDocType> }[],
@@ -294,13 +294,18 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
   }
 
   private byIdsStatement(n: number): Statement<unknown[], DocRow> {
-    let stmt = this.byIdsStatements.get(n);
+    const marks = new Array<string>(n).fill('?').join(',');
+    return this.statement(`SELECT json FROM ${this.quotedTable} WHERE id IN (${marks})`);
+  }
+
+  /** Prepared statements by SQL text; queries repeat, and preparing costs more than running. */
+  private statement<R = DocRow>(sql: string): Statement<unknown[], R> {
+    let stmt = this.statements.get(sql);
     if (!stmt) {
-      const marks = new Array<string>(n).fill('?').join(',');
-      stmt = this.db.prepare(`SELECT json FROM ${this.quotedTable} WHERE id IN (${marks})`);
-      this.byIdsStatements.set(n, stmt);
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
     }
-    return stmt;
+    return stmt as Statement<unknown[], R>;
   }
 
   async findDocumentsById(
@@ -328,19 +333,18 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
         : getQueryMatcher(this.schema, query);
     const mustSort = !(queryPlan.sortSatisfiedByIndex && indexed);
 
+    const scan = indexed
+      ? `SELECT json FROM ${this.quotedTable} WHERE ${indexed.where} ORDER BY ${indexed.column}`
+      : `SELECT json FROM ${this.quotedTable}`;
+    const params = indexed ? indexed.params : [];
     if (!matcher && !mustSort) {
       // Fully answered by the index: let SQLite skip and limit too.
-      const sql = `${indexed!.sql} LIMIT ? OFFSET ?`;
-      return this.db
-        .prepare<unknown[], DocRow>(sql)
-        .all(...indexed!.params, Number.isFinite(limit) ? limit : -1, skip)
+      return this.statement(`${scan} LIMIT ? OFFSET ?`)
+        .all(...params, Number.isFinite(limit) ? limit : -1, skip)
         .map((r) => JSON.parse(r.json) as RxDocumentData<RxDocType>);
     }
 
-    const stmt = indexed
-      ? this.db.prepare<unknown[], DocRow>(indexed.sql)
-      : this.db.prepare<unknown[], DocRow>(`SELECT json FROM ${this.quotedTable}`);
-    const params = indexed ? indexed.params : [];
+    const stmt = this.statement(scan);
     const found: RxDocumentData<RxDocType>[] = [];
     for (const row of stmt.iterate(...params)) {
       const doc = JSON.parse(row.json) as RxDocumentData<RxDocType>;
@@ -356,7 +360,7 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
   /** The SQL range scan for the query plan's index, or undefined if no column backs it. */
   private indexRange(
     prepared: PreparedQuery<RxDocType>,
-  ): { sql: string; params: string[] } | undefined {
+  ): { where: string; column: string; params: string[] } | undefined {
     const plan = prepared.queryPlan;
     const key = plan.index.join(',');
     const col = this.indexColumns.find((c) => c.fields.join(',') === key);
@@ -366,9 +370,8 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
     const ge = plan.inclusiveStart ? '>=' : '>';
     const le = plan.inclusiveEnd ? '<=' : '<';
     return {
-      sql:
-        `SELECT json FROM ${this.quotedTable} WHERE ${col.column} ${ge} ? AND ${col.column} ${le} ?` +
-        ` ORDER BY ${col.column}`,
+      where: `${col.column} ${ge} ? AND ${col.column} ${le} ?`,
+      column: col.column,
       params: [lower, upper],
     };
   }
@@ -378,10 +381,9 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
     const indexed = this.indexRange(preparedQuery);
     const { skip = 0, limit } = preparedQuery.query;
     if (indexed && preparedQuery.queryPlan.selectorSatisfiedByIndex) {
-      const sql = indexed.sql
-        .replace(/^SELECT json/, 'SELECT COUNT(*) AS n')
-        .replace(/ ORDER BY .*$/, '');
-      const { n } = this.db.prepare<unknown[], { n: number }>(sql).get(...indexed.params)!;
+      const { n } = this.statement<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM ${this.quotedTable} WHERE ${indexed.where}`,
+      ).get(...indexed.params)!;
       const afterSkip = Math.max(0, n - skip);
       return {
         count: typeof limit === 'number' ? Math.min(afterSkip, limit) : afterSkip,
