@@ -1,6 +1,7 @@
 /**
  * What the API, the MX and the relay share inside one provider process.
  */
+import type { Logger } from '../../native-host/src/log/index.js';
 import type { CertificateAuthority } from './ca/index.js';
 import type { Resolver } from './resolver/index.js';
 import type { ProviderStore, StoredDoc, UserRecord } from './store/index.js';
@@ -46,6 +47,8 @@ export interface ProviderContext {
   endpoints: () => PublicEndpoints;
   /** Sync changes for the live stream. */
   syncListeners: Set<(event: SyncEvent) => void>;
+  /** Structured log in the data directory; never given secrets or message content. */
+  log: Logger;
   /** Called after a user uploads a key (the MX delivers mail held for them). */
   onKeyUploaded: (user: UserRecord) => void;
 }

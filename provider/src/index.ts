@@ -106,6 +106,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     secret: loadSecret(dataDir),
     endpoints: () => endpoints,
     syncListeners: new Set(),
+    log: logger,
     onKeyUploaded: (user: UserRecord) => {
       void delivery?.releaseFor(user);
     },
@@ -144,7 +145,6 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       lmtp,
       spoolDir: join(dataDir, 'spool'),
       encrypt: options.encryptIncoming ?? true,
-      log: (event, fields) => logger.info(event, fields),
     });
     delivery = local;
     const deliverLocal = async (raw: Buffer, sender: string, users: UserRecord[]) => {

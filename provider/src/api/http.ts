@@ -36,6 +36,16 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export class Router {
   private routes: Route[] = [];
 
+  /** `onInternalError` hears about failures that are not a ProviderError (bugs, I/O): the
+   * client gets a generic 500, the log gets the detail. */
+  constructor(
+    private readonly onInternalError: (
+      err: unknown,
+      method: string,
+      path: string,
+    ) => void = () => {},
+  ) {}
+
   add(method: string, pattern: RegExp, handler: Handler): this {
     this.routes.push({ method, pattern, handler });
     return this;
@@ -44,7 +54,12 @@ export class Router {
   /** The request listener for node:http(s). */
   listener() {
     return (req: IncomingMessage, res: ServerResponse) => {
-      this.dispatch(req, res).catch((err) => sendError(res, err));
+      this.dispatch(req, res).catch((err) => {
+        if (!(err instanceof ProviderError)) {
+          this.onInternalError(err, req.method ?? '', (req.url ?? '').split('?')[0] ?? '');
+        }
+        sendError(res, err);
+      });
     };
   }
 

@@ -14,7 +14,14 @@ export { checkLogin } from './accounts.js';
 export { MAX_DOC_BYTES, MAX_PUSH_ROWS } from './sync.js';
 
 export function createApiRouter(ctx: ProviderContext): Router {
-  const router = new Router();
+  // Only method, path and the error: never query strings, headers or bodies (tokens, keys).
+  const router = new Router((err, method, path) =>
+    ctx.log.error('api_internal_error', {
+      method,
+      path,
+      error: err instanceof Error ? err.message : String(err),
+    }),
+  );
   addBootstrapRoutes(router, ctx);
   addAccountRoutes(router, ctx);
   addKeyRoutes(router, ctx);

@@ -21,7 +21,6 @@ export interface LocalDeliveryOptions {
   spoolDir: string;
   /** Off only for the benchmark's baseline. */
   encrypt: boolean;
-  log: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export class LocalDelivery {
@@ -64,7 +63,7 @@ export class LocalDelivery {
     const path = join(this.o.spoolDir, `${id}.eml`);
     writeFileSync(path, raw, { mode: 0o600, flag: 'wx' });
     this.o.ctx.store.holdMessage({ id, userId: user.id, path, sender, receivedAt: Date.now() });
-    this.o.log('mail_held', { user: user.id, bytes: raw.length });
+    this.o.ctx.log.info('mail_held', { user: user.id, bytes: raw.length });
   }
 
   /** Delivers everything held for `user` (called when the user uploads a key). */
@@ -78,9 +77,12 @@ export class LocalDelivery {
         // delivers twice rather than never.
         this.o.ctx.store.releaseHeld(held.id);
         rmSync(held.path, { force: true });
-        this.o.log('mail_released', { user: user.id });
+        this.o.ctx.log.info('mail_released', { user: user.id });
       } catch (err) {
-        this.o.log('mail_release_failed', { user: user.id, error: (err as Error).message });
+        this.o.ctx.log.warn('mail_release_failed', {
+          user: user.id,
+          error: (err as Error).message,
+        });
       } finally {
         this.releasing.delete(held.id);
       }
@@ -107,11 +109,11 @@ export class LocalDelivery {
         await this.bounce(
           held.sender,
           bounceMessage(this.o.ctx.domain, held.sender, user.address, held.receivedAt),
-        ).catch((err) => this.o.log('bounce_failed', { error: (err as Error).message }));
+        ).catch((err) => this.o.ctx.log.warn('bounce_failed', { error: (err as Error).message }));
       }
       this.o.ctx.store.releaseHeld(held.id);
       rmSync(held.path, { force: true });
-      this.o.log('mail_expired', { user: held.userId });
+      this.o.ctx.log.info('mail_expired', { user: held.userId });
     }
   }
 }
