@@ -187,9 +187,15 @@ export function replicateEncrypted<T>(
             wireId,
             revision: seen + 1,
             row: {
-              // The provider compares only `hash` and `deleted` of the assumed state.
+              // The provider compares only `hash` and `deleted` of the assumed state, so it is
+              // not sealed again: that would cost an encryption and double the upload.
               assumedMasterState: assumed
-                ? keys.encrypt(remote, id, assumed, Math.max(seen, 1))
+                ? {
+                    id: wireId,
+                    deleted: assumed._deleted,
+                    ciphertext: '',
+                    hash: keys.contentHash(remote, id, assumed),
+                  }
                 : null,
               newDocumentState: keys.encrypt(remote, id, doc, seen + 1),
             },
