@@ -48,7 +48,7 @@ import { ChangeQueue } from './queue.js';
 import { MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
 import { compileSearch } from './search.js';
-import { rangeFilter } from './uid-ranges.js';
+import { mergeRanges } from './uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
 /** UIDVALIDITY counts seconds from 2020-01-01, so it fits 32 bits until 2156. */
@@ -320,8 +320,6 @@ export class AccountStore implements AccountBackend {
   ): AsyncGenerator<MessageMeta> {
     const box = this.mailboxById(mailboxId);
     const want = options.want ?? {};
-    const filter = rangeFilter(ranges, MAX_UID);
-    if (!filter) return;
     const withContent = want.envelope || want.bodyStructure || want.layout;
     // Only the columns a FETCH can use, and the JSON ones only when asked for.
     const columns = [
@@ -330,40 +328,40 @@ export class AccountStore implements AccountBackend {
       ...(want.bodyStructure ? ['c.body_structure'] : []),
       ...(want.layout ? ['c.layout'] : []),
     ].join(', ');
-    const sql = `SELECT ${columns}
+    const statement = this.sql(`SELECT ${columns}
       FROM messages m ${withContent ? 'JOIN contents c ON c.blob_id = m.blob_id' : ''}
-      WHERE m.mailbox_id = ? AND m.uid > ? AND m.uid <= ? AND (${filter.sql})
+      WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?
         ${options.changedSince !== undefined ? 'AND m.modseq > ?' : ''}
-      ORDER BY m.uid LIMIT ${FETCH_PAGE}`;
-    const statement = this.sql(sql);
-    // Pages, not one open cursor: a cursor held across awaits would block every writer.
-    let after = filter.min - 1;
-    while (true) {
-      this.ensureOpen();
-      const params: unknown[] = [box.id, after, filter.max, ...filter.params];
-      if (options.changedSince !== undefined) params.push(options.changedSince);
-      const rows = statement.all(...params) as (Pick<
-        MessageRow,
-        'uid' | 'modseq' | 'system_flags' | 'keywords' | 'internal_date' | 'size'
-      > & {
-        envelope?: string;
-        body_structure?: string;
-        layout?: string;
-      })[];
-      for (const row of rows) {
-        if (!filter.contains(row.uid)) continue;
-        const meta: MessageMeta = {
-          ...this.flagsOf(row),
-          internalDate: new Date(row.internal_date),
-          size: row.size,
-        };
-        if (want.envelope) meta.envelope = JSON.parse(row.envelope!);
-        if (want.bodyStructure) meta.bodyStructure = JSON.parse(row.body_structure!);
-        if (want.layout) meta.layout = JSON.parse(row.layout!);
-        yield meta;
+      ORDER BY m.uid LIMIT ${FETCH_PAGE}`);
+    for (const range of mergeRanges(ranges, MAX_UID)) {
+      // Pages, not one open cursor: a cursor held across awaits would block every writer.
+      let from = range.start;
+      while (from <= range.end) {
+        this.ensureOpen();
+        const params: unknown[] = [box.id, from, range.end];
+        if (options.changedSince !== undefined) params.push(options.changedSince);
+        const rows = statement.all(...params) as (Pick<
+          MessageRow,
+          'uid' | 'modseq' | 'system_flags' | 'keywords' | 'internal_date' | 'size'
+        > & {
+          envelope?: string;
+          body_structure?: string;
+          layout?: string;
+        })[];
+        for (const row of rows) {
+          const meta: MessageMeta = {
+            ...this.flagsOf(row),
+            internalDate: new Date(row.internal_date),
+            size: row.size,
+          };
+          if (want.envelope) meta.envelope = JSON.parse(row.envelope!);
+          if (want.bodyStructure) meta.bodyStructure = JSON.parse(row.body_structure!);
+          if (want.layout) meta.layout = JSON.parse(row.layout!);
+          yield meta;
+        }
+        if (rows.length < FETCH_PAGE) break;
+        from = rows.at(-1)!.uid + 1;
       }
-      if (rows.length < FETCH_PAGE) return;
-      after = rows.at(-1)!.uid;
     }
   }
 
@@ -858,13 +856,12 @@ export class AccountStore implements AccountBackend {
   }
 
   private messagesIn(mailboxId: number, ranges: UidRange[]): MessageRow[] {
-    const filter = rangeFilter(ranges, MAX_UID);
-    if (!filter) return [];
-    const rows = this.sql(
-      `SELECT * FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND (${filter.sql})
-         ORDER BY uid`,
-    ).all(mailboxId, filter.min, filter.max, ...filter.params) as MessageRow[];
-    return rows.filter((row) => filter.contains(row.uid));
+    const select = this.sql(
+      'SELECT * FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid',
+    );
+    return mergeRanges(ranges, MAX_UID).flatMap(
+      (range) => select.all(mailboxId, range.start, range.end) as MessageRow[],
+    );
   }
 
   private setHighestModseq(mailboxId: number, modseq: number): void {

@@ -5,7 +5,7 @@
  */
 import type { SearchKey } from '../imap/index.js';
 import { systemFlagBit } from './flags.js';
-import { rangeFilter } from './uid-ranges.js';
+import { rangesSql } from './uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
 
@@ -20,11 +20,8 @@ export function compileSearch(key: SearchKey): CompiledSearch | null {
     case 'all':
       return { sql: '1', params: [] };
     case 'uid': {
-      const filter = rangeFilter(key.ranges, MAX_UID);
-      if (!filter) return { sql: '0', params: [] };
-      // A long list is not a pure SQL condition (it is filtered in memory): use the fallback.
-      if (!filter.exact) return null;
-      return { sql: filter.sql, params: filter.params };
+      // A long list is left to the server's evaluator rather than a huge statement.
+      return rangesSql(key.ranges, MAX_UID);
     }
     case 'flag': {
       const lower = key.flag.toLowerCase();
