@@ -253,6 +253,32 @@ describe('RxDB on the SQLite storage', () => {
     expect(after.documents.map((d) => d.id)).toEqual(['c000010']);
   });
 
+  it('pages through documents written at the same instant without losing or repeating one', async () => {
+    const db = await openDb();
+    const instance = db.settings.storageInstance;
+    const lwt = now();
+    const rows = Array.from({ length: 10 }, (_, i) => ({
+      document: {
+        key: `same${9 - i}`,
+        value: String(i),
+        _deleted: false,
+        _attachments: {},
+        _rev: createRevision('devicex'),
+        _meta: { lwt },
+      },
+    }));
+    expect((await instance.bulkWrite(rows, 'same-time')).error).toEqual([]);
+    const seen: string[] = [];
+    let checkpoint: unknown = undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await instance.getChangedDocumentsSince!(3, checkpoint);
+      seen.push(...res.documents.map((d) => d.key));
+      checkpoint = res.checkpoint;
+      if (res.documents.length < 3) break;
+    }
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `same${i}`));
+  });
+
   it('emits change events for inserts, updates and deletes with a usable checkpoint', async () => {
     const db = await openDb();
     const events: { op: string; id: string }[] = [];
