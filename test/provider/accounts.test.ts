@@ -8,6 +8,7 @@ import {
   api,
   logIn,
   newAccount,
+  sentRequests,
   signUp,
   startTestProvider,
   type TestProvider,
@@ -58,6 +59,9 @@ describe('accounts over SRP', () => {
     expect(session.token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     expect(session.id).toBe(created.json.id);
 
+    // Every byte sent to the API (all requests go through the helper) lacks the password.
+    expect(sentRequests.length).toBeGreaterThanOrEqual(3);
+    expect(sentRequests.some((r) => r.includes(password))).toBe(false);
     // Nothing the provider keeps (database, WAL, logs, Dovecot files) contains the password
     // or the token in clear.
     for (const file of allFiles(p.dataDir)) {

@@ -45,6 +45,9 @@ export interface ApiResponse {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+/** Every request this helper sent (method, path, headers and body): all the API ever saw. */
+export const sentRequests: string[] = [];
+
 /** One HTTPS request to the provider, trusting only its CA, servername = its domain. */
 export function api(
   p: Pick<RunningProvider, 'host' | 'ports' | 'caCertPem' | 'domain'>,
@@ -63,6 +66,14 @@ export function api(
       : options.json !== undefined
         ? JSON.stringify(options.json)
         : undefined;
+  const headers = {
+    ...(body !== undefined
+      ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+      : {}),
+    ...(options.token ? { authorization: `Token token="${options.token}"` } : {}),
+    ...options.headers,
+  };
+  sentRequests.push(`${method} ${path}\n${JSON.stringify(headers)}\n${body?.toString() ?? ''}`);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -73,13 +84,7 @@ export function api(
         ca: p.caCertPem,
         servername: p.domain,
         timeout: 15_000,
-        headers: {
-          ...(body !== undefined
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
-            : {}),
-          ...(options.token ? { authorization: `Token token="${options.token}"` } : {}),
-          ...options.headers,
-        },
+        headers,
       },
       (res) => {
         const chunks: Buffer[] = [];
