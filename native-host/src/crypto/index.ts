@@ -6,6 +6,7 @@
 export { fail, ok, type CryptoError, type CryptoErrorCode, type Result } from './errors.js';
 export {
   certifyKey,
+  forgetParsedKeys,
   generateOwnKey,
   inspectKey,
   inspectKeys,

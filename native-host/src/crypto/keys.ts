@@ -51,8 +51,35 @@ export function normaliseFingerprint(fingerprint: string): string {
   return fingerprint.replace(/\s+/g, '').toUpperCase();
 }
 
+/**
+ * Parsed keys by their text. The same few keys (the user's, frequent correspondents') are
+ * read for every message, and a parsed key remembers which self-signatures it has already
+ * verified, so reuse saves most of the work of each message. OpenPGP.js key methods return
+ * modified copies, so the shared objects are never changed by their users.
+ */
+const parsed = new Map<string, Promise<Result<openpgp.Key[]>>>();
+const PARSED_MAX = 256;
+
+/** Drops every parsed key (the cache holds private keys too): on logout. */
+export function forgetParsedKeys(): void {
+  parsed.clear();
+}
+
 /** Reads every key in an armoured or binary block (a keyring, a WKD answer). */
-export async function readKeys(data: string | Uint8Array): Promise<Result<openpgp.Key[]>> {
+export function readKeys(data: string | Uint8Array): Promise<Result<openpgp.Key[]>> {
+  const id = typeof data === 'string' ? data : Buffer.from(data).toString('base64');
+  let entry = parsed.get(id);
+  if (entry) {
+    parsed.delete(id);
+  } else {
+    entry = parseKeys(data);
+  }
+  parsed.set(id, entry);
+  if (parsed.size > PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+  return entry;
+}
+
+async function parseKeys(data: string | Uint8Array): Promise<Result<openpgp.Key[]>> {
   try {
     const keys =
       typeof data === 'string'
@@ -61,8 +88,9 @@ export async function readKeys(data: string | Uint8Array): Promise<Result<openpg
     return ok(keys);
   } catch (error) {
     // An armoured key pasted into a binary channel still deserves to be read.
-    if (typeof data !== 'string' && looksArmored(data))
-      return readKeys(Buffer.from(data).toString('utf8'));
+    if (typeof data !== 'string' && looksArmored(data)) {
+      return parseKeys(Buffer.from(data).toString('utf8'));
+    }
     return fail('invalid_key', `This is not a readable OpenPGP key: ${describe(error)}`);
   }
 }
