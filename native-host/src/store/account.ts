@@ -285,30 +285,34 @@ export class AccountStore implements AccountBackend {
   }
 
   async openMailbox(mailboxId: string): Promise<MailboxSnapshot> {
-    return this.transaction(() => {
-      const row = this.mailboxById(mailboxId);
-      const uids = this.sql('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid')
-        .pluck()
-        .all(row.id) as number[];
-      const keywords = this.sql(
-        `SELECT DISTINCT k.value FROM messages m, json_each(m.keywords) k
+    // One read transaction: UIDs, counts and HIGHESTMODSEQ from the same instant.
+    this.ensureOpen();
+    return this.db
+      .transaction(() => {
+        const row = this.mailboxById(mailboxId);
+        const uids = this.sql('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid')
+          .pluck()
+          .all(row.id) as number[];
+        const keywords = this.sql(
+          `SELECT DISTINCT k.value FROM messages m, json_each(m.keywords) k
            WHERE m.mailbox_id = ? AND m.keywords <> '[]' ORDER BY k.value`,
-      )
-        .pluck()
-        .all(row.id) as string[];
-      const firstUnseen = this.sql(
-        `SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (system_flags & 1) = 0`,
-      )
-        .pluck()
-        .get(row.id) as number | null;
-      return {
-        mailbox: this.info(row),
-        status: this.statusOf(row),
-        uids: Uint32Array.from(uids),
-        keywords,
-        firstUnseenUid: firstUnseen,
-      };
-    });
+        )
+          .pluck()
+          .all(row.id) as string[];
+        const firstUnseen = this.sql(
+          `SELECT min(uid) FROM messages WHERE mailbox_id = ? AND (system_flags & 1) = 0`,
+        )
+          .pluck()
+          .get(row.id) as number | null;
+        return {
+          mailbox: this.info(row),
+          status: this.statusOf(row),
+          uids: Uint32Array.from(uids),
+          keywords,
+          firstUnseenUid: firstUnseen,
+        };
+      })
+      .deferred();
   }
 
   // --- Messages ----------------------------------------------------------------------------
