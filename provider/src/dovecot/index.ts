@@ -56,14 +56,13 @@ export interface DovecotInstance {
   stop(): Promise<void>;
 }
 
-const NOBODY = { uid: 65534, gid: 65534 };
-
 /** As root, Dovecot refuses to run mail processes as root; `nobody` is on every Debian system
  * and is not Dovecot's own internal or login user, which Dovecot also rejects for mail. */
 function mailOwner(): MailOwner {
   const me = userInfo();
   if (me.uid === 0) {
-    return { ...NOBODY, internalUser: 'dovecot', loginUser: 'dovenull' };
+    const nobody = systemUser('nobody');
+    return { uid: nobody.uid, gid: nobody.gid, internalUser: 'dovecot', loginUser: 'dovenull' };
   }
   return { uid: me.uid, gid: me.gid, internalUser: me.username, loginUser: me.username };
 }
@@ -93,7 +92,7 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotInst
   const writeAuthFile = (path: string, content: string) => {
     writeFileSync(path, content, { mode: 0o640 });
     chmodSync(path, 0o640);
-    if (process.getuid?.() === 0) chownSync(path, 0, groupOf(owner.internalUser));
+    if (process.getuid?.() === 0) chownSync(path, 0, systemUser(owner.internalUser).gid);
   };
   const writePasswd = (users: { user: string; password: string }[]) =>
     writeAuthFile(passwdPath, renderPasswd(users));
@@ -173,12 +172,14 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotInst
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
-/** Group id of a system user (Dovecot's internal user has its own group on Debian). */
-function groupOf(user: string): number {
-  const line = readFileSync('/etc/passwd', 'utf8')
+/** uid and primary gid of a system user, from /etc/passwd. */
+function systemUser(name: string): { uid: number; gid: number } {
+  const fields = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
-    .find((l) => l.startsWith(`${user}:`));
-  return Number(line?.split(':')[3] ?? 0);
+    .find((l) => l.startsWith(`${name}:`))
+    ?.split(':');
+  if (!fields) throw new Error(`Dovecot needs the system user "${name}", which does not exist`);
+  return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
 /** SIGTERM, then wait for the exit (Dovecot stops its own children); SIGKILL after 10 s. */
