@@ -8,7 +8,7 @@
 import * as openpgp from 'openpgp';
 import { parseAutocryptHeader, type PreferEncrypt } from './autocrypt.js';
 import { describe, fail, ok, type Result } from './errors.js';
-import { describeKey, normaliseFingerprint, pgpConfig, readKeys, readPrivateKey } from './keys.js';
+import { addressesOf, normaliseFingerprint, pgpConfig, readKeys, readPrivateKey } from './keys.js';
 import {
   buildEntity,
   contentType,
@@ -362,7 +362,7 @@ async function verify(
   }
   let best: Verification | null = null;
   for (const check of checks) {
-    const result = await verifyOne(check, keys, sender, now);
+    const result = await verifyOne(check, keys, sender);
     if (result.status === 'valid') return result;
     if (!best || (best.status === 'unknown_key' && result.status === 'invalid')) best = result;
   }
@@ -373,17 +373,16 @@ async function verifyOne(
   check: Check,
   keys: openpgp.PublicKey[],
   sender: string | null,
-  now?: Date,
 ): Promise<Verification> {
   const keyId = check.keyId;
   const signerKeyId = keyId ? keyId.toHex().toUpperCase() : null;
   const signer = keyId ? keys.find((k) => k.getKeys(keyId).length > 0) : undefined;
   if (!signer)
     return { status: 'unknown_key', signerFingerprint: null, signerAddress: null, signerKeyId };
-  const info = await describeKey(signer, now);
+  const addresses = addressesOf(signer);
   const identity = {
     signerFingerprint: normaliseFingerprint(signer.getFingerprint()),
-    signerAddress: sender && info.addresses.includes(sender) ? sender : (info.addresses[0] ?? null),
+    signerAddress: sender && addresses.includes(sender) ? sender : (addresses[0] ?? null),
     signerKeyId,
   };
   try {
@@ -426,15 +425,16 @@ async function harvestKeys(
     const keys = await readKeys(data);
     if (!keys.ok) return;
     for (const key of keys.value) {
-      const info = await describeKey(key);
-      const owner = address ?? info.addresses[0];
-      if (!owner || !info.addresses.includes(owner)) continue;
-      if (found.some((f) => f.fingerprint === info.fingerprint && f.address === owner)) continue;
+      const addresses = addressesOf(key);
+      const fingerprint = normaliseFingerprint(key.getFingerprint());
+      const owner = address ?? addresses[0];
+      if (!owner || !addresses.includes(owner)) continue;
+      if (found.some((f) => f.fingerprint === fingerprint && f.address === owner)) continue;
       found.push({
         source,
         address: owner,
-        fingerprint: info.fingerprint,
-        armored: info.publicArmored,
+        fingerprint,
+        armored: key.toPublic().armor(),
         preferEncrypt,
       });
     }

@@ -120,6 +120,15 @@ export async function readPrivateKey(armored: string): Promise<Result<openpgp.Pr
   return ok(key.value);
 }
 
+/** Lower-case e-mail addresses in a key's user IDs (no signature checked: cheap). */
+export function addressesOf(key: openpgp.Key): string[] {
+  return key
+    .getUserIDs()
+    .map((uid) => /<([^<>]+@[^<>]+)>/.exec(uid)?.[1] ?? (/^\S+@\S+$/.test(uid) ? uid : null))
+    .filter((a): a is string => a !== null)
+    .map((a) => a.toLowerCase());
+}
+
 export async function describeKey(key: openpgp.Key, now = new Date()): Promise<KeyInfo> {
   const expiration = await key.getExpirationTime(undefined, undefined).catch(() => null);
   const expires = expiration instanceof Date ? expiration : null;
@@ -129,10 +138,7 @@ export async function describeKey(key: openpgp.Key, now = new Date()): Promise<K
     fingerprint: normaliseFingerprint(key.getFingerprint()),
     keyIds: key.getKeyIDs().map((id) => id.toHex().toUpperCase()),
     userIds,
-    addresses: userIds
-      .map((uid) => /<([^<>]+@[^<>]+)>/.exec(uid)?.[1] ?? (/^\S+@\S+$/.test(uid) ? uid : null))
-      .filter((a): a is string => a !== null)
-      .map((a) => a.toLowerCase()),
+    addresses: addressesOf(key),
     created: key.getCreationTime(),
     expires,
     expired: expires !== null && expires.getTime() <= now.getTime(),
