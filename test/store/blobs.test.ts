@@ -135,6 +135,14 @@ describe('blob store', () => {
       expect(await blobs.list()).toEqual([]);
     }));
 
+  it('clears unfinished writes of dead processes at open, never those of live ones', () =>
+    withBlobs(async (_blobs, dir) => {
+      writeFileSync(`${dir}/tmp/99999999-1-0`, 'left by a crashed host');
+      writeFileSync(`${dir}/tmp/${process.pid}-1-0`, 'being written by a live host');
+      new BlobStore({ dir, key: randomBytes(32), nameKey: randomBytes(32) });
+      expect(readdirSync(`${dir}/tmp`)).toEqual([`${process.pid}-1-0`]);
+    }));
+
   it('streams a 200 MB message in and out without holding it in memory', async () => {
     await withBlobs(async (blobs) => {
       const total = 200 * 1024 * 1024;

@@ -97,7 +97,7 @@ describe('kill -9 durability', () => {
           }
           expect(status.messages).toBe(rows.length);
           expect(status.uidNext).toBeGreaterThan(Math.max(0, ...rows.map((r) => r.uid)));
-          await store.collectGarbage();
+          await store.collectGarbage({ minAgeMs: 0 });
           const referenced = new Set(rows.map((r) => r.blob_id));
           expect(new Set(await store.blobs.list())).toEqual(referenced);
           maxUidBefore = Math.max(0, ...rows.map((r) => r.uid));

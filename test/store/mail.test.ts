@@ -274,6 +274,24 @@ describe('mail index', () => {
     }
   });
 
+  it('collects orphaned blobs once they are old enough, and never referenced ones', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      await store.append(inbox.id, { content: numberedMessage(1) });
+      // A blob whose row never committed (as after a crash between the two).
+      const orphan = await store.blobs.put([numberedMessage(2)]);
+      store.blobs.release(orphan.id);
+      expect(await store.collectGarbage()).toBe(0);
+      expect(await store.blobs.has(orphan.id)).toBe(true);
+      expect(await store.collectGarbage({ minAgeMs: 0 })).toBe(1);
+      expect(await store.blobs.has(orphan.id)).toBe(false);
+      expect(await store.blobs.list()).toHaveLength(1);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('reports a damaged body as unavailable instead of serving wrong bytes', async () => {
     const { store, cleanup } = await tempStore();
     try {

@@ -717,19 +717,26 @@ export class AccountStore implements AccountBackend {
 
   /**
    * Removes blob files that no row refers to: writes interrupted by a crash after the blob
-   * was stored but before its row committed. Returns how many were removed.
+   * was stored but before its row committed. Blobs younger than `minAgeMs` are kept, since
+   * another host process on the same account may be about to commit their rows. Returns
+   * how many were removed.
    */
-  async collectGarbage(): Promise<number> {
+  async collectGarbage(options: { minAgeMs?: number } = {}): Promise<number> {
+    const cutoff = Date.now() - (options.minAgeMs ?? 10 * 60 * 1000);
     const referenced = new Set(this.sql('SELECT blob_id FROM contents').pluck().all() as string[]);
-    const orphans = (await this.blobs.list()).filter(
-      (id) => !referenced.has(id) && !this.blobs.isInFlight(id),
-    );
-    // Checked again right before deleting: a write may have committed meanwhile.
-    const stillOrphans = orphans.filter(
+    const candidates: string[] = [];
+    for (const id of await this.blobs.list()) {
+      if (referenced.has(id) || this.blobs.isInFlight(id)) continue;
+      const writtenAt = await this.blobs.writtenAt(id);
+      if (writtenAt !== null && writtenAt <= cutoff) candidates.push(id);
+    }
+    // Checked again right before deleting, with no await in between: a write may have
+    // committed meanwhile.
+    const orphans = candidates.filter(
       (id) => !this.sql('SELECT 1 FROM contents WHERE blob_id = ?').get(id),
     );
-    this.unlinkBlobs(stillOrphans);
-    return stillOrphans.length;
+    this.unlinkBlobs(orphans);
+    return orphans.length;
   }
 
   /**

@@ -76,8 +76,13 @@ export class BlobStore {
       throw new RangeError('The blob chunk size must be between 16 bytes and 16 MiB.');
     }
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
-    // Temporary files belong to writes that never finished (a crash): nothing refers to them.
-    for (const name of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, name), { force: true });
+    // Temporary files of a dead process belong to writes that never finished (a crash):
+    // nothing refers to them. A live process (this one, or a second host) may still be
+    // writing its own.
+    for (const name of readdirSync(this.tmpDir)) {
+      const pid = Number(name.split('-')[0]);
+      if (!isAlive(pid)) rmSync(join(this.tmpDir, name), { force: true });
+    }
   }
 
   /** The blob id the given content would get, without storing it. */
@@ -221,6 +226,15 @@ export class BlobStore {
     });
   }
 
+  /** When the blob was last written (milliseconds since the epoch), or null when absent. */
+  async writtenAt(id: string): Promise<number | null> {
+    try {
+      return (await stat(this.pathOf(id))).mtimeMs;
+    } catch {
+      return null;
+    }
+  }
+
   /** Every blob id on disk (for garbage collection against the database's references). */
   async list(): Promise<string[]> {
     const ids: string[] = [];
@@ -355,5 +369,16 @@ async function readExactly(handle: FileHandle, into: Buffer, position: number): 
     const { bytesRead } = await handle.read(into, filled, into.length - filled, position + filled);
     if (bytesRead === 0) throw new StoreError('blob_corrupt', 'A stored message ends too early.');
     filled += bytesRead;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
