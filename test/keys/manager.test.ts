@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   certifyKey,
   generateOwnKey,
+  openMessage,
   renewOwnKey,
+  signMessage,
   type OwnKey,
 } from '../../native-host/src/crypto/index.js';
 import {
@@ -382,6 +384,41 @@ describe('replacement and verification', () => {
     expect(right.ok && right.value).toMatchObject({ validation: 'Fingerprint', source: 'manual' });
     const [status] = await km.recipientStatus(['carol@gamma.test']);
     expect(status!.validation).toBe('Fingerprint');
+  });
+});
+
+describe('verifying incoming mail', () => {
+  it('learns a new sender from Autocrypt, and does not let a forger bring their own key', async () => {
+    const km = manager();
+    const raw = (from: string) =>
+      `From: ${from}\r\nTo: alice@alpha.test\r\nSubject: hi\r\nMessage-ID: <m@x>\r\n\r\nhello\r\n`;
+    const fromErin = await signMessage(raw('erin@epsilon.test'), {
+      senderAddress: 'erin@epsilon.test',
+      senderPrivateKey: k['erin@epsilon.test']!.privateArmored,
+    });
+    if (!fromErin.ok) throw new Error(fromErin.error.message);
+    const opened = await openMessage(fromErin.value, {
+      decryptionKeys: [],
+      senderKeys: (s, h) => km.keysForSender(s, h),
+    });
+    expect(opened.ok && opened.value.verification.status).toBe('valid');
+    const erin = await km.lookup('erin@epsilon.test', { network: false });
+    expect(erin.ok && erin.value).toMatchObject({ source: 'autocrypt', validation: 'Weak_Chain' });
+
+    // Bob's key comes from his provider; a forger signs as Bob and attaches an Autocrypt key.
+    await km.lookup('bob@beta.test');
+    const forged = await signMessage(raw('bob@beta.test'), {
+      senderAddress: 'bob@beta.test',
+      senderPrivateKey: k['bob@beta.test#attacker']!.privateArmored,
+    });
+    if (!forged.ok) throw new Error(forged.error.message);
+    const check = await openMessage(forged.value, {
+      decryptionKeys: [],
+      senderKeys: (s, h) => km.keysForSender(s, h),
+    });
+    expect(check.ok && check.value.verification.status).toBe('unknown_key');
+    const bob = await km.lookup('bob@beta.test', { network: false });
+    expect(bob.ok && bob.value!.fingerprint).toBe(k['bob@beta.test']!.fingerprint);
   });
 });
 

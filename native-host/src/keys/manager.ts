@@ -268,6 +268,18 @@ export class KeyManager {
     };
   }
 
+  /**
+   * For `openMessage`'s `senderKeys`: files the keys the message carried, then returns the
+   * key the manager holds for the sender (looked up if needed). A signature is thus checked
+   * against the key trusted for that address, not merely the one the message brought along.
+   */
+  async keysForSender(sender: string | null, harvested: HarvestedKey[]): Promise<string[]> {
+    await this.learn(harvested);
+    if (!sender) return [];
+    const found = await this.lookup(sender);
+    return found.ok && found.value ? [found.value.armored] : [];
+  }
+
   /** Files keys a message carried (Autocrypt, gossip, attachments) at Weak_Chain. */
   async learn(harvested: HarvestedKey[]): Promise<ConsiderOutcome[]> {
     const outcomes: ConsiderOutcome[] = [];
