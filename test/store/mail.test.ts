@@ -196,6 +196,40 @@ describe('mail index', () => {
     }
   });
 
+  it('links local messages to their upstream copies and lists them for diffing', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const synced = await store.appendFromUpstream(inbox.id, {
+        content: numberedMessage(1),
+        upstream: { mailbox: 'INBOX', uidValidity: 5, uid: 30 },
+      });
+      const local = await store.append(inbox.id, { content: numberedMessage(2) });
+      expect(store.listUpstream('INBOX', 5)).toEqual([
+        { mailboxId: inbox.id, uid: synced.uid, upstreamUid: 30 },
+      ]);
+      // The replayed APPEND got UID 12 upstream.
+      store.linkUpstream(inbox.id, local.uid, { mailbox: 'INBOX', uidValidity: 5, uid: 12 });
+      expect(store.listUpstream('INBOX', 5).map((m) => m.upstreamUid)).toEqual([12, 30]);
+      expect(store.listUpstream('INBOX', 6)).toEqual([]);
+      // Two local messages cannot claim the same upstream message.
+      expect(() =>
+        store.linkUpstream(inbox.id, local.uid, { mailbox: 'INBOX', uidValidity: 5, uid: 30 }),
+      ).toThrow(expect.objectContaining({ code: 'already-exists' }));
+      expect(() => store.linkUpstream(inbox.id, 999, null)).toThrow(/no longer exists/);
+      await store.storeFlags(inbox.id, [{ start: local.uid, end: local.uid }], {
+        operation: 'add',
+        flags: ['\\Seen'],
+      });
+      const flags = store.queue.pending().find((c) => c.kind === 'flags')!;
+      expect(flags.payload).toMatchObject({
+        messages: [{ uid: local.uid, upstream: { mailbox: 'INBOX', uidValidity: 5, uid: 12 } }],
+      });
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('queues local changes in order, once each, in the same transaction as the change', async () => {
     const { store, cleanup } = await tempStore();
     try {

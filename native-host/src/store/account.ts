@@ -623,6 +623,61 @@ export class AccountStore implements AccountBackend {
     }
   }
 
+  /**
+   * Records where a local message now lives upstream (after the sync engine replayed an
+   * APPEND, COPY or MOVE and got the upstream UID), so later changes can be replayed on it.
+   */
+  linkUpstream(mailboxId: string, uid: number, ref: UpstreamRef | null): void {
+    this.transaction(() => {
+      const box = this.mailboxById(mailboxId);
+      let changed: number;
+      try {
+        changed = this.sql(
+          `UPDATE messages SET upstream_mailbox = ?, upstream_uidvalidity = ?, upstream_uid = ?
+           WHERE mailbox_id = ? AND uid = ?`,
+        ).run(
+          ref?.mailbox ?? null,
+          ref?.uidValidity ?? null,
+          ref?.uid ?? null,
+          box.id,
+          uid,
+        ).changes;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+        throw new BackendError(
+          'already-exists',
+          'Another local message is already linked to that upstream message.',
+        );
+      }
+      if (!changed) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
+    });
+  }
+
+  /**
+   * The local copies of one upstream mailbox (at one UIDVALIDITY), ascending by upstream
+   * UID: what the sync engine diffs against the server's UID list to find what was removed
+   * upstream.
+   */
+  listUpstream(
+    upstreamMailbox: string,
+    uidValidity: number,
+  ): { mailboxId: string; uid: number; upstreamUid: number }[] {
+    const rows = this.sql(
+      `SELECT mailbox_id, uid, upstream_uid FROM messages
+       WHERE upstream_mailbox = ? AND upstream_uidvalidity = ? AND upstream_uid IS NOT NULL
+       ORDER BY upstream_uid`,
+    ).all(upstreamMailbox, uidValidity) as {
+      mailbox_id: number;
+      uid: number;
+      upstream_uid: number;
+    }[];
+    return rows.map((r) => ({
+      mailboxId: String(r.mailbox_id),
+      uid: r.uid,
+      upstreamUid: r.upstream_uid,
+    }));
+  }
+
   private async insertMessage(
     mailboxId: string,
     request: AppendRequest & { upstream?: UpstreamRef },
