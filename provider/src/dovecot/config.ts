@@ -61,6 +61,9 @@ instance_name = ${value(c.instance)}
 base_dir = ${value(c.baseDir)}
 state_dir = ${value(c.baseDir)}/state
 protocols = imap lmtp
+# No statistics: processes would otherwise wait for the stats service (up to 5 s on a stop
+# right after a start).
+stats_writer_socket_path =
 listen = ${c.host}
 log_path = ${value(c.logPath)}
 info_log_path = ${value(c.logPath)}
