@@ -157,7 +157,7 @@ export interface ScryptParams {
 /** OWASP's scrypt recommendation (128 MiB, about half a second on these machines). */
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
 /** What a record from the provider may ask of us; beyond it a record is refused. */
-const SCRYPT_BOUNDS = { minLogN: 10, maxLogN: 20, maxR: 32, maxP: 16 };
+const SCRYPT_BOUNDS = { minLogN: 10, maxLogN: 20, maxR: 32, maxP: 16, maxBytes: 256 * 2 ** 20 };
 
 interface RecoveryRecordV1 {
   v: 1;
@@ -182,7 +182,8 @@ function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<B
     N: params.N,
     r: params.r,
     p: params.p,
-    maxmem: 256 * params.N * params.r + 1024 * 1024,
+    // scrypt needs 128·N·r bytes; Node refuses anything above maxmem.
+    maxmem: 128 * params.N * params.r + 1024 * 1024,
   };
   return new Promise((resolve, reject) =>
     scryptCallback(password.normalize('NFC'), salt, 32, options, (error, key) =>
@@ -200,7 +201,8 @@ function checkScryptParams(params: ScryptParams): boolean {
     logN >= SCRYPT_BOUNDS.minLogN &&
     logN <= SCRYPT_BOUNDS.maxLogN &&
     r <= SCRYPT_BOUNDS.maxR &&
-    p <= SCRYPT_BOUNDS.maxP
+    p <= SCRYPT_BOUNDS.maxP &&
+    128 * N * r <= SCRYPT_BOUNDS.maxBytes
   );
 }
 
