@@ -85,8 +85,12 @@ describe('incoming mail is encrypted before it is stored', () => {
         expect(file.includes(secret)).toBe(false);
     }
     // The original Message-ID and Date stay outside, for threading and sorting.
-    const messageId = /^Message-ID: (.+)$/im.exec(raw.toString())?.[1]?.trim() as string;
-    expect(source.toString()).toContain(messageId);
+    for (const name of ['Message-ID', 'Date']) {
+      const value = new RegExp(`^${name}: (.+)$`, 'im').exec(raw.toString())?.[1]?.trim() as string;
+      expect(source.toString()).toMatch(
+        new RegExp(`^${name}: ${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'im'),
+      );
+    }
 
     // Alice's private key gives back the original, byte for byte.
     expect((await decryptWith(aliceKey.privateKey, source)).equals(raw)).toBe(true);
@@ -119,19 +123,20 @@ describe('incoming mail is encrypted before it is stored', () => {
     }
   });
 
-  it('stores a message already PGP/MIME-encrypted to the recipient as it came', async () => {
+  /** An RFC 3156 message as another client would send it, encrypted to `armoredKey`. */
+  async function sealedMessage(armoredKey: string, messageId: string): Promise<Buffer> {
     const inner = await openpgp.encrypt({
       message: await openpgp.createMessage({
         text: 'Content-Type: text/plain\r\n\r\nalready sealed\r\n',
       }),
-      encryptionKeys: await openpgp.readKey({ armoredKey: aliceKey.publicKey }),
+      encryptionKeys: await openpgp.readKey({ armoredKey }),
     });
-    const raw = Buffer.from(
+    return Buffer.from(
       [
         'From: bob@elsewhere.example',
         `To: ${alice.address}`,
         'Subject: ...',
-        'Message-ID: <sealed-1@elsewhere.example>',
+        `Message-ID: <${messageId}>`,
         'MIME-Version: 1.0',
         'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b1"',
         '',
@@ -148,11 +153,26 @@ describe('incoming mail is encrypted before it is stored', () => {
         '',
       ].join('\r\n'),
     );
+  }
+
+  it('stores a message already PGP/MIME-encrypted to the recipient as it came', async () => {
+    const raw = await sealedMessage(aliceKey.publicKey, 'sealed-1@elsewhere.example');
     const before = (await inbox(p, alice)).length;
     await sendToMx(p, 'bob@elsewhere.example', [alice.address], raw);
     const after = await inbox(p, alice, before + 1);
     const stored = after.find((m) => m.includes('sealed-1@elsewhere.example')) as Buffer;
     expect(stored.includes(raw)).toBe(true);
+  });
+
+  it('encrypts a PGP/MIME message sealed to someone else like any other message', async () => {
+    const stranger = await makeKey('stranger@elsewhere.example');
+    const raw = await sealedMessage(stranger.publicKey, 'sealed-2@elsewhere.example');
+    const before = (await inbox(p, alice)).length;
+    await sendToMx(p, 'bob@elsewhere.example', [alice.address], raw);
+    const after = await inbox(p, alice, before + 1);
+    const stored = after.find((m) => m.includes('sealed-2@elsewhere.example')) as Buffer;
+    expect(stored.includes(raw)).toBe(false);
+    expect((await decryptWith(aliceKey.privateKey, stored)).equals(raw)).toBe(true);
   });
 
   it('holds mail for a user without a key, then delivers it encrypted when the key arrives', async () => {
