@@ -474,6 +474,28 @@ describe('background refresh', () => {
   });
 });
 
+describe('expired keys', () => {
+  it('looks again at once when the stored key has expired, and finds the renewed one', async () => {
+    const store = new MemoryKeyStore();
+    await manager({ store }).lookup('gina@gamma.test');
+    const renewed = await renewOwnKey(k['gina@gamma.test']!.privateArmored);
+    if (!renewed.ok) throw new Error(renewed.error.message);
+    ginaDirect = () => renewed.value.publicArmored;
+    try {
+      const later = manager({ store, now: () => Date.now() + 50 * 86_400_000 });
+      const stale = await later.lookup('gina@gamma.test', { network: false });
+      expect(stale.ok && stale.value!.expires).toBeLessThan(Date.now() + 50 * 86_400_000);
+      const found = await later.lookup('gina@gamma.test');
+      expect(found.ok && found.value).toMatchObject({
+        fingerprint: k['gina@gamma.test']!.fingerprint,
+        expires: renewed.value.expires.getTime(),
+      });
+    } finally {
+      ginaDirect = () => k['gina@gamma.test']!.publicArmored;
+    }
+  });
+});
+
 describe('own key', () => {
   it('is generated once, published, renewed near expiry with the same fingerprint, and republished', async () => {
     const store = new MemoryKeyStore();

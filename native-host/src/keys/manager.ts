@@ -210,9 +210,14 @@ export class KeyManager {
     if (!normalised) return keyFail('invalid_address', `"${address}" is not an e-mail address.`);
     if (normalised === this.address) return keyOk(await this.ownAsContact());
     const stored = await this.store.getContact(normalised);
-    if (stored) {
+    const expired = stored !== null && stored.expires !== null && stored.expires <= this.now();
+    if (stored && (!expired || options.network === false)) {
       this.scheduleRefresh(stored);
       return keyOk(stored);
+    }
+    if (stored) {
+      // Its owner has most likely renewed it (or moved on): ask now rather than at the next refresh.
+      return keyOk((await this.discoverAndStore(normalised)) ?? stored);
     }
     if (options.network === false) return keyOk(null);
     const miss = this.misses.get(normalised);
