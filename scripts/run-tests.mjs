@@ -6,7 +6,14 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 const out = '.test-output';
 mkdirSync(out, { recursive: true });
 const report = `${out}/vitest.json`;
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
 const run = spawnSync('npx', args, { stdio: 'inherit' });
 
 if (!existsSync(report)) {

@@ -7,10 +7,20 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Server } from 'node:net';
-import { HOST_TO_ADDON_MAX_BYTES, RPC_PROTOCOL_VERSION, VERSION } from '../../shared/src/constants.js';
+import {
+  HOST_TO_ADDON_MAX_BYTES,
+  RPC_PROTOCOL_VERSION,
+  VERSION,
+} from '../../shared/src/constants.js';
 import { RpcError } from '../../shared/src/errors.js';
 import { RpcPeer } from '../../shared/src/rpc-peer.js';
-import type { AddonEvents, AddonMethods, HostEvents, HostMethods, HostStatus } from '../../shared/src/rpc.js';
+import type {
+  AddonEvents,
+  AddonMethods,
+  HostEvents,
+  HostMethods,
+  HostStatus,
+} from '../../shared/src/rpc.js';
 import type { HostConfig } from './config/index.js';
 import { createFileLogger, type Logger } from './log/index.js';
 import { openControlSocket, openStdioChannel } from './messaging/index.js';
@@ -30,7 +40,9 @@ export async function startHost(
   io: { input: Readable; output: Writable } = { input: process.stdin, output: process.stdout },
 ): Promise<RunningHost> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const logger = createFileLogger(join(config.dataDir, 'logs', 'host.log'), config.logLevel, { pid: process.pid });
+  const logger = createFileLogger(join(config.dataDir, 'logs', 'host.log'), config.logLevel, {
+    pid: process.pid,
+  });
   logger.info('host.start', { version: VERSION, argv: process.argv.slice(2) });
 
   let markReady: () => void = () => {};
@@ -43,7 +55,8 @@ export async function startHost(
     output: io.output,
     maxIncomingBytes: config.maxIncomingMessageBytes,
     onMessage: (message) => peer.receive(message),
-    onFramingError: (error) => logger.warn('messaging.framing_error', { code: error.code, message: error.message }),
+    onFramingError: (error) =>
+      logger.warn('messaging.framing_error', { code: error.code, message: error.message }),
     onClose: ({ truncatedBytes }) => {
       logger.info('messaging.closed', { truncatedBytes });
       void stop('stdin closed');
@@ -55,10 +68,16 @@ export async function startHost(
     maxMessageBytes: HOST_TO_ADDON_MAX_BYTES,
     idPrefix: 'h',
     timeoutMs: 60_000,
-    onProtocolError: (error) => logger.warn('rpc.protocol_error', { code: error.code, message: error.message }),
+    onProtocolError: (error) =>
+      logger.warn('rpc.protocol_error', { code: error.code, message: error.message }),
   });
 
-  const status = (): HostStatus => ({ state: 'connected', hostVersion: VERSION, accounts: [], lastError: null });
+  const status = (): HostStatus => ({
+    state: 'connected',
+    hostVersion: VERSION,
+    accounts: [],
+    lastError: null,
+  });
 
   peer.handle('host.hello', (params) => {
     if (params?.protocol !== RPC_PROTOCOL_VERSION) {
@@ -67,7 +86,10 @@ export async function startHost(
         `The add-on speaks protocol ${String(params?.protocol)} but this host speaks ${RPC_PROTOCOL_VERSION}; update both to the same version.`,
       );
     }
-    logger.info('addon.hello', { addonVersion: params.addonVersion, thunderbirdVersion: params.thunderbirdVersion });
+    logger.info('addon.hello', {
+      addonVersion: params.addonVersion,
+      thunderbirdVersion: params.thunderbirdVersion,
+    });
     markReady();
     peer.emit('status', status());
     return { hostVersion: VERSION, protocol: RPC_PROTOCOL_VERSION };
@@ -89,7 +111,9 @@ export async function startHost(
         await addonReady;
         return { ready: true };
       }
-      return peer.call(method as keyof AddonMethods & string, params as never, { timeoutMs: 120_000 });
+      return peer.call(method as keyof AddonMethods & string, params as never, {
+        timeoutMs: 120_000,
+      });
     });
     logger.info('control.listening', { path: config.controlSocket });
   }

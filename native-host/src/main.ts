@@ -11,7 +11,12 @@ import { install, nativeManifest, uninstall } from './messaging/index.js';
 import { startHost } from './host.js';
 
 const mainPath = fileURLToPath(import.meta.url);
-const launcherPath = join(dirname(mainPath), '..', '..', process.platform === 'win32' ? 'leapbird-host.bat' : 'leapbird-host');
+const launcherPath = join(
+  dirname(mainPath),
+  '..',
+  '..',
+  process.platform === 'win32' ? 'leapbird-host.bat' : 'leapbird-host',
+);
 
 async function main(args: string[]): Promise<number> {
   const command = args[0];
@@ -25,16 +30,23 @@ async function main(args: string[]): Promise<number> {
       process.stdout.write(`Removed the native host registration (${removed.manifestPath}).\n`);
     } else {
       const done = install({ mainPath, launcherPath });
-      process.stdout.write(`Registered the native host for Thunderbird:\n  manifest ${done.manifestPath}\n  launcher ${done.launcherPath}\n`);
+      process.stdout.write(
+        `Registered the native host for Thunderbird:\n  manifest ${done.manifestPath}\n  launcher ${done.launcherPath}\n`,
+      );
     }
     return 0;
   }
   if (command !== undefined && !command.endsWith('.json') && command !== 'native') {
-    process.stderr.write(`Unknown command "${command}". Use: install [--uninstall] | print-manifest\n`);
+    process.stderr.write(
+      `Unknown command "${command}". Use: install [--uninstall] | print-manifest\n`,
+    );
     return 2;
   }
   // Started by Thunderbird. stdout is the channel: nothing else may write to it.
-  console.log = console.info = console.debug = (...parts: unknown[]) => process.stderr.write(parts.join(' ') + '\n');
+  console.log =
+    console.info =
+    console.debug =
+      (...parts: unknown[]) => process.stderr.write(parts.join(' ') + '\n');
   const host = await startHost(loadConfig());
   process.on('SIGTERM', () => void host.stop('SIGTERM').then(() => process.exit(0)));
   process.on('uncaughtException', (error) => {

@@ -35,12 +35,20 @@ export function toSendable(envelope: Envelope, maxBytes: number, chunkId: string
 
 /** Collects chunks per id; returns the whole envelope's JSON text once the last one is in. */
 export class ChunkAssembler {
-  private readonly pending = new Map<string, { count: number; parts: Uint8Array[]; have: number }>();
+  private readonly pending = new Map<
+    string,
+    { count: number; parts: Uint8Array[]; have: number }
+  >();
 
   constructor(private readonly maxTotalBytes = 256 * 1024 * 1024) {}
 
   add(chunk: ChunkEnvelope): string | null {
-    if (!Number.isInteger(chunk.count) || chunk.count < 1 || chunk.index < 0 || chunk.index >= chunk.count) {
+    if (
+      !Number.isInteger(chunk.count) ||
+      chunk.count < 1 ||
+      chunk.index < 0 ||
+      chunk.index >= chunk.count
+    ) {
       this.pending.delete(chunk.id);
       throw new Error(`chunk ${chunk.index}/${chunk.count} of ${chunk.id} is out of range`);
     }

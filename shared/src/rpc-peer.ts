@@ -49,7 +49,10 @@ export class RpcPeer<
     this.handlers.set(method, handler as Handler<unknown, unknown>);
   }
 
-  on<E extends keyof InEvents & string>(name: E, listener: (data: InEvents[E]) => void): () => void {
+  on<E extends keyof InEvents & string>(
+    name: E,
+    listener: (data: InEvents[E]) => void,
+  ): () => void {
     let set = this.listeners.get(name);
     if (!set) this.listeners.set(name, (set = new Set()));
     const wrapped = listener as (data: unknown) => void;
@@ -68,7 +71,12 @@ export class RpcPeer<
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new RpcError('timeout', `No answer to ${method} within ${Math.round(timeoutMs / 1000)} s.`));
+        reject(
+          new RpcError(
+            'timeout',
+            `No answer to ${method} within ${Math.round(timeoutMs / 1000)} s.`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.send({ type: 'request', id, method, params });
@@ -165,7 +173,9 @@ export class RpcPeer<
   private send(envelope: Envelope): void {
     const max = this.options.maxMessageBytes ?? Infinity;
     const parts =
-      max === Infinity ? [envelope] : toSendable(envelope, max, `${this.options.idPrefix}c${this.nextId++}`);
+      max === Infinity
+        ? [envelope]
+        : toSendable(envelope, max, `${this.options.idPrefix}c${this.nextId++}`);
     for (const part of parts) this.options.send(part);
   }
 }

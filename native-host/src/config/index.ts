@@ -47,7 +47,9 @@ function parseConfigFile(file: string): Partial<HostConfig> {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new Error(`The configuration file ${file} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(
+      `The configuration file ${file} is not valid JSON: ${(error as Error).message}`,
+    );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(`The configuration file ${file} must hold a JSON object.`);

@@ -22,7 +22,8 @@ export interface Logger {
 
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6) return '[deep]';
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  if (value instanceof Error)
+    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
@@ -34,11 +35,20 @@ export function redact(value: unknown, depth = 0): unknown {
   return value;
 }
 
-export function createFileLogger(file: string, minLevel: LogLevel = 'info', base: Record<string, unknown> = {}): Logger {
+export function createFileLogger(
+  file: string,
+  minLevel: LogLevel = 'info',
+  base: Record<string, unknown> = {},
+): Logger {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const write = (level: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
     if (LEVELS[level] < LEVELS[minLevel]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, event, ...(redact({ ...base, ...fields }) as object) });
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      level,
+      event,
+      ...(redact({ ...base, ...fields }) as object),
+    });
     try {
       appendFileSync(file, line + '\n', { mode: 0o600 });
     } catch {

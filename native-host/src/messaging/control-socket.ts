@@ -29,7 +29,12 @@ function serve(socket: Socket, handle: ControlHandler): void {
   socket.on('data', (text: string) => {
     buffer += text;
     if (buffer.length > MAX_LINE_BYTES) {
-      socket.end(JSON.stringify({ id: null, error: { code: 'message_too_large', message: 'Line too long.' } }) + '\n');
+      socket.end(
+        JSON.stringify({
+          id: null,
+          error: { code: 'message_too_large', message: 'Line too long.' },
+        }) + '\n',
+      );
       return;
     }
     let newline: number;
@@ -47,11 +52,15 @@ async function answer(socket: Socket, line: string, handle: ControlHandler): Pro
   try {
     const request = JSON.parse(line) as { id?: unknown; method?: unknown; params?: unknown };
     id = request.id ?? null;
-    if (typeof request.method !== 'string') throw new RpcError('bad_message', 'A request needs a method.');
+    if (typeof request.method !== 'string')
+      throw new RpcError('bad_message', 'A request needs a method.');
     const result = await handle(request.method, request.params ?? {});
     reply(socket, { id, result: result ?? null });
   } catch (error) {
-    const rpcError = error instanceof SyntaxError ? new RpcError('bad_message', 'Not JSON.') : RpcError.from(error);
+    const rpcError =
+      error instanceof SyntaxError
+        ? new RpcError('bad_message', 'Not JSON.')
+        : RpcError.from(error);
     reply(socket, { id, error: rpcError.toValue() });
   }
 }

@@ -73,7 +73,8 @@ export class FrameDecoder {
   }
 
   private peekHeader(): number {
-    const head = this.chunks[0]!.byteLength >= HEADER_BYTES ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const head =
+      this.chunks[0]!.byteLength >= HEADER_BYTES ? this.chunks[0]! : Buffer.concat(this.chunks);
     return head.readUInt32LE(0);
   }
 
@@ -100,7 +101,10 @@ function parseBody(body: Buffer): Decoded {
   try {
     text = utf8.decode(body);
   } catch {
-    return { kind: 'error', error: new FramingError('bad_utf8', 'The message is not valid UTF-8.') };
+    return {
+      kind: 'error',
+      error: new FramingError('bad_utf8', 'The message is not valid UTF-8.'),
+    };
   }
   try {
     return { kind: 'message', value: JSON.parse(text) as unknown };

@@ -1,4 +1,10 @@
-export { FrameDecoder, FramingError, encodeFrame, type Decoded, type FramingErrorCode } from './framing.js';
+export {
+  FrameDecoder,
+  FramingError,
+  encodeFrame,
+  type Decoded,
+  type FramingErrorCode,
+} from './framing.js';
 export { openStdioChannel, type Channel, type StdioChannelOptions } from './stdio-channel.js';
 export { openControlSocket, type ControlHandler } from './control-socket.js';
 export {

@@ -14,7 +14,11 @@ export interface InstallPaths {
   launcherPath: string;
 }
 
-export function launcherScript(nodePath: string, mainPath: string, platform: NodeJS.Platform): string {
+export function launcherScript(
+  nodePath: string,
+  mainPath: string,
+  platform: NodeJS.Platform,
+): string {
   if (platform === 'win32') return `@echo off\r\n"${nodePath}" "${mainPath}" %*\r\n`;
   return `#!/bin/sh\n# Started by Thunderbird through native messaging.\nexec "${nodePath}" "${mainPath}" "$@"\n`;
 }
@@ -31,12 +35,24 @@ export function install(options: {
   const home = options.home ?? homedir();
   const manifestPath = userManifestPath(platform, home, options.env ?? process.env);
   mkdirSync(dirname(options.launcherPath), { recursive: true });
-  writeFileSync(options.launcherPath, launcherScript(options.nodePath ?? process.execPath, options.mainPath, platform));
+  writeFileSync(
+    options.launcherPath,
+    launcherScript(options.nodePath ?? process.execPath, options.mainPath, platform),
+  );
   chmodSync(options.launcherPath, 0o755);
   mkdirSync(dirname(manifestPath), { recursive: true });
   writeFileSync(manifestPath, JSON.stringify(nativeManifest(options.launcherPath), null, 2) + '\n');
   if (platform === 'win32') {
-    execFileSync('reg', ['add', WINDOWS_REGISTRY_KEY, '/ve', '/t', 'REG_SZ', '/d', manifestPath, '/f']);
+    execFileSync('reg', [
+      'add',
+      WINDOWS_REGISTRY_KEY,
+      '/ve',
+      '/t',
+      'REG_SZ',
+      '/d',
+      manifestPath,
+      '/f',
+    ]);
   }
   return { manifestPath, launcherPath: options.launcherPath };
 }
@@ -48,7 +64,11 @@ export function uninstall(options: {
   platform?: NodeJS.Platform;
 }): InstallPaths {
   const platform = options.platform ?? process.platform;
-  const manifestPath = userManifestPath(platform, options.home ?? homedir(), options.env ?? process.env);
+  const manifestPath = userManifestPath(
+    platform,
+    options.home ?? homedir(),
+    options.env ?? process.env,
+  );
   if (existsSync(manifestPath)) rmSync(manifestPath);
   if (existsSync(options.launcherPath)) rmSync(options.launcherPath);
   if (platform === 'win32') {

@@ -27,7 +27,11 @@ export function nativeManifest(launcherPath: string): NativeManifest {
  * Per-user manifest file. On Windows the file may live anywhere; Thunderbird finds it
  * through the registry key HKCU\Software\Mozilla\NativeMessagingHosts\<name>.
  */
-export function userManifestPath(platform: NodeJS.Platform, home: string, env: NodeJS.ProcessEnv): string {
+export function userManifestPath(
+  platform: NodeJS.Platform,
+  home: string,
+  env: NodeJS.ProcessEnv,
+): string {
   const file = `${NATIVE_HOST_NAME}.json`;
   switch (platform) {
     case 'darwin':

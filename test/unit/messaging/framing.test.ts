@@ -20,7 +20,11 @@ describe('native-messaging framing', () => {
   it('decodes several frames arriving in one chunk, in order', () => {
     const decoder = new FrameDecoder(1024);
     const chunk = Buffer.concat([encodeFrame(1), encodeFrame('two'), encodeFrame({ three: [3] })]);
-    expect(decoder.push(chunk).map((d) => d.kind === 'message' && d.value)).toEqual([1, 'two', { three: [3] }]);
+    expect(decoder.push(chunk).map((d) => d.kind === 'message' && d.value)).toEqual([
+      1,
+      'two',
+      { three: [3] },
+    ]);
   });
 
   it('keeps a partial frame until the rest arrives', () => {
@@ -35,16 +39,27 @@ describe('native-messaging framing', () => {
   it('reports a zero-length frame as an empty message and stays usable', () => {
     const decoder = new FrameDecoder(1024);
     const results = decoder.push(Buffer.concat([frameOf(Buffer.alloc(0)), encodeFrame('after')]));
-    expect(results[0]).toMatchObject({ kind: 'error', error: { code: 'bad_json', message: 'The message is an empty message.' } });
+    expect(results[0]).toMatchObject({
+      kind: 'error',
+      error: { code: 'bad_json', message: 'The message is an empty message.' },
+    });
     expect(results[1]).toEqual({ kind: 'message', value: 'after' });
   });
 
   it('rejects invalid UTF-8 and invalid JSON with clear errors, then carries on', () => {
     const decoder = new FrameDecoder(1024);
     const results = decoder.push(
-      Buffer.concat([frameOf(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), frameOf(Buffer.from('{"a":')), encodeFrame({ ok: true })]),
+      Buffer.concat([
+        frameOf(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])),
+        frameOf(Buffer.from('{"a":')),
+        encodeFrame({ ok: true }),
+      ]),
     );
-    expect(results.map((r) => (r.kind === 'error' ? r.error.code : 'message'))).toEqual(['bad_utf8', 'bad_json', 'message']);
+    expect(results.map((r) => (r.kind === 'error' ? r.error.code : 'message'))).toEqual([
+      'bad_utf8',
+      'bad_json',
+      'message',
+    ]);
     expect(results[2]).toEqual({ kind: 'message', value: { ok: true } });
   });
 

@@ -3,7 +3,10 @@ import { RpcPeer } from '../../../shared/src/rpc-peer.js';
 import type { Envelope, MethodSpec } from '../../../shared/src/rpc.js';
 import { RpcError } from '../../../shared/src/errors.js';
 
-type AMethods = { echo: MethodSpec<{ text: string }, { text: string }>; fail: MethodSpec<object, never> };
+type AMethods = {
+  echo: MethodSpec<{ text: string }, { text: string }>;
+  fail: MethodSpec<object, never>;
+};
 type BMethods = { big: MethodSpec<{ size: number }, { data: string }> };
 type Events = { progress: { done: number } };
 
@@ -39,7 +42,10 @@ describe('typed RPC peer', () => {
     a.handle('fail', () => {
       throw new RpcError('invalid_params', 'That does not work.');
     });
-    await expect(b.call('fail', {})).rejects.toMatchObject({ code: 'invalid_params', message: 'That does not work.' });
+    await expect(b.call('fail', {})).rejects.toMatchObject({
+      code: 'invalid_params',
+      message: 'That does not work.',
+    });
   });
 
   it('reports an unknown method', async () => {
@@ -48,7 +54,10 @@ describe('typed RPC peer', () => {
   });
 
   it('times out a call nobody answers, with a readable message', async () => {
-    const silent = new RpcPeer<AMethods, BMethods, Events, Events>({ idPrefix: 's', send: () => {} });
+    const silent = new RpcPeer<AMethods, BMethods, Events, Events>({
+      idPrefix: 's',
+      send: () => {},
+    });
     await expect(silent.call('big', { size: 1 }, { timeoutMs: 20 })).rejects.toMatchObject({
       code: 'timeout',
       message: expect.stringContaining('big'),
@@ -71,16 +80,24 @@ describe('typed RPC peer', () => {
     const { data } = await a.call('big', { size: 100_000 });
     expect(data).toBe('ü€'.repeat(100_000));
     expect(sentByB.length).toBeGreaterThan(5);
-    for (const e of sentByB) expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThanOrEqual(64 * 1024);
+    for (const e of sentByB)
+      expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('answers a malformed envelope that has an id with bad_message', () => {
     const replies: Envelope[] = [];
-    const peer = new RpcPeer<AMethods, BMethods, Events, Events>({ idPrefix: 'p', send: (e) => replies.push(e) });
+    const peer = new RpcPeer<AMethods, BMethods, Events, Events>({
+      idPrefix: 'p',
+      send: (e) => replies.push(e),
+    });
     peer.receive({ id: '7', type: 'nonsense' });
     peer.receive(42);
     expect(replies).toEqual([
-      { type: 'response', id: '7', error: { code: 'bad_message', message: 'The message is not a valid RPC envelope.' } },
+      {
+        type: 'response',
+        id: '7',
+        error: { code: 'bad_message', message: 'The message is not a valid RPC envelope.' },
+      },
     ]);
   });
 

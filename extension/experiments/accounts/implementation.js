@@ -1,0 +1,226 @@
+/* Experiment (privileged, parent process): create, find and remove the Thunderbird account
+ * that talks to the LeapBird native host on 127.0.0.1. Modelled on Thunderbird's own
+ * CreateInBackend.sys.mjs (128+: MailServices.outgoingServer, addLoginAsync, folder URIs).
+ * Kept minimal: everything that is not Thunderbird plumbing lives in the background page.
+ *
+ * Experiment scripts share one global with Thunderbird's own API scripts, so this file
+ * declares a single top-level name (the API class) and keeps everything else inside it. */
+
+var leapbirdAccounts = (() => {
+  'use strict';
+
+  const { MailServices } = ChromeUtils.importESModule('resource:///modules/MailServices.sys.mjs');
+  const { ExtensionError } = ChromeUtils.importESModule(
+    'resource://gre/modules/ExtensionUtils.sys.mjs',
+  );
+
+  /** Errors thrown in the parent reach the add-on only as ExtensionError; anything else
+   * becomes "An unexpected error occurred". Keep the message, and dump the stack for logs. */
+  function withClearErrors(fn) {
+    return async (...args) => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        dump(`LeapBird experiment error: ${error}\n${error && error.stack}\n`);
+        throw new ExtensionError(String((error && error.message) || error));
+      }
+    };
+  }
+
+  const LOOPBACK = '127.0.0.1';
+
+  function incomingAccountFor(email) {
+    const wanted = String(email).toLowerCase();
+    for (const account of MailServices.accounts.accounts) {
+      const server = account.incomingServer;
+      // `hostName` became `hostname` after 128.
+      const host = server && (server.hostname ?? server.hostName);
+      if (!server || server.type !== 'imap' || host !== LOOPBACK) continue;
+      for (const identity of account.identities) {
+        if ((identity.email || '').toLowerCase() === wanted) return account;
+      }
+    }
+    return null;
+  }
+
+  function loginOrigin(scheme) {
+    return `${scheme}://${LOOPBACK}`;
+  }
+
+  // 153 has only the async form; 128 has only the sync one.
+  async function removeLogin(login) {
+    if (typeof Services.logins.removeLoginAsync === 'function')
+      await Services.logins.removeLoginAsync(login);
+    else Services.logins.removeLogin(login);
+  }
+
+  async function rememberPassword(scheme, username, password) {
+    const origin = loginOrigin(scheme);
+    const existing = await Services.logins.searchLoginsAsync({ origin, httpRealm: origin });
+    for (const old of existing) {
+      if (old.username === username) await removeLogin(old);
+    }
+    const login = Cc['@mozilla.org/login-manager/loginInfo;1'].createInstance(Ci.nsILoginInfo);
+    login.init(origin, null, origin, username, password, '', '');
+    await Services.logins.addLoginAsync(login);
+  }
+
+  async function forgetPassword(scheme, username) {
+    const origin = loginOrigin(scheme);
+    const existing = await Services.logins.searchLoginsAsync({ origin, httpRealm: origin });
+    for (const old of existing) {
+      if (old.username === username) await removeLogin(old);
+    }
+  }
+
+  function outgoingServerFor(account) {
+    const key = account.defaultIdentity && account.defaultIdentity.smtpServerKey;
+    if (!key) return null;
+    for (const server of MailServices.outgoingServer.servers) {
+      if (server.key === key) return server;
+    }
+    return null;
+  }
+
+  function validateSpec(spec) {
+    const problems = [];
+    if (!spec || typeof spec !== 'object') throw new Error('The account description is missing.');
+    if (typeof spec.email !== 'string' || !spec.email.includes('@'))
+      problems.push('an email address');
+    if (typeof spec.username !== 'string' || !spec.username) problems.push('a user name');
+    if (typeof spec.password !== 'string' || !spec.password) problems.push('a password');
+    for (const part of ['imap', 'smtp']) {
+      const s = spec[part];
+      if (!s || s.host !== LOOPBACK || !Number.isInteger(s.port) || s.port < 1 || s.port > 65535) {
+        problems.push(`${part.toUpperCase()} on ${LOOPBACK} with a valid port`);
+      }
+    }
+    if (problems.length) throw new Error(`The account description needs ${problems.join(', ')}.`);
+  }
+
+  function configureOutgoing(out, spec) {
+    const smtp = out.QueryInterface(Ci.nsISmtpServer);
+    smtp.hostname = LOOPBACK;
+    smtp.port = spec.smtp.port;
+    out.socketType = Ci.nsMsgSocketType.plain;
+    out.authMethod = Ci.nsMsgAuthMethod.passwordCleartext;
+    out.username = spec.username;
+    out.description = `LeapBird (${spec.email})`;
+  }
+
+  async function ensure(spec) {
+    validateSpec(spec);
+    const existing = incomingAccountFor(spec.email);
+    if (existing) {
+      // Same address again: keep the one account, bring its ports and password up to date.
+      const server = existing.incomingServer;
+      server.port = spec.imap.port;
+      server.password = spec.password;
+      const out = outgoingServerFor(existing);
+      if (out) configureOutgoing(out, spec);
+      await rememberPassword('imap', spec.username, spec.password);
+      await rememberPassword('smtp', spec.username, spec.password);
+      MailServices.accounts.saveAccountInfo();
+      return { accountId: existing.key, created: false };
+    }
+
+    const server = MailServices.accounts.createIncomingServer(spec.username, LOOPBACK, 'imap');
+    server.port = spec.imap.port;
+    server.socketType = Ci.nsMsgSocketType.plain;
+    server.authMethod = Ci.nsMsgAuthMethod.passwordCleartext;
+    server.password = spec.password;
+    server.prettyName = spec.email;
+    server.doBiff = true;
+    server.valid = true;
+    await rememberPassword('imap', spec.username, spec.password);
+
+    const out = MailServices.outgoingServer.createServer('smtp');
+    configureOutgoing(out, spec);
+    out.password = spec.password;
+    await rememberPassword('smtp', spec.username, spec.password);
+
+    const identity = MailServices.accounts.createIdentity();
+    identity.fullName = spec.fullName || '';
+    identity.email = spec.email;
+    identity.smtpServerKey = out.key;
+    identity.valid = true;
+
+    const account = MailServices.accounts.createAccount();
+    account.addIdentity(identity);
+    account.incomingServer = server;
+
+    // Without these, sending never completes: Thunderbird has nowhere to file the copy.
+    const base = server.serverURI + '/';
+    identity.fccFolderURI = base + 'Sent';
+    identity.draftsFolderURI = base + 'Drafts';
+    identity.templatesFolderURI = base + 'Templates';
+    identity.fccFolderPickerMode = 0;
+    identity.draftsFolderPickerMode = 0;
+    identity.templatesFolderPickerMode = 0;
+    // The host files the sent copy itself (encrypted upstream, once), so Thunderbird must
+    // not append its own plaintext copy to Sent as well.
+    identity.doFcc = false;
+
+    if (!MailServices.accounts.defaultAccount) MailServices.accounts.defaultAccount = account;
+    try {
+      // Reading it throws when Local Folders do not exist yet (fresh profiles).
+      void MailServices.accounts.localFoldersServer;
+    } catch {
+      MailServices.accounts.createLocalMailAccount();
+    }
+    MailServices.accounts.saveAccountInfo();
+    Services.prefs.savePrefFile(null);
+    // Log in now rather than at the next biff, so the folder list is there when the user looks.
+    logInSoon(server);
+    return { accountId: account.key, created: true };
+  }
+
+  /** Log in now rather than at the next check for mail, so the folders are there when the
+   * user looks. Not awaited: the account exists even if the host is briefly unreachable. */
+  function logInSoon(server) {
+    const listener = {
+      OnStartRunningUrl() {},
+      OnStopRunningUrl(_url, status) {
+        if (status !== 0)
+          dump(`LeapBird: first IMAP login failed (0x${(status >>> 0).toString(16)})\n`);
+        else server.performExpand(null);
+      },
+    };
+    try {
+      server.verifyLogon(listener, null);
+    } catch (e) {
+      dump(`LeapBird: first IMAP login could not start: ${e}\n`);
+    }
+  }
+
+  async function remove(email) {
+    const account = incomingAccountFor(email);
+    if (!account) return false;
+    const username = account.incomingServer.username;
+    const out = outgoingServerFor(account);
+    MailServices.accounts.removeAccount(account, true);
+    if (out) MailServices.outgoingServer.deleteServer(out);
+    await forgetPassword('imap', username);
+    await forgetPassword('smtp', username);
+    MailServices.accounts.saveAccountInfo();
+    return true;
+  }
+
+  return class extends ExtensionCommon.ExtensionAPI {
+    getAPI(_context) {
+      return {
+        leapbirdAccounts: {
+          ensure: withClearErrors(ensure),
+          find: withClearErrors(async (email) => {
+            const account = incomingAccountFor(email);
+            return account ? account.key : null;
+          }),
+          remove: withClearErrors(remove),
+          quit: withClearErrors(async () => {
+            Services.startup.quit(Ci.nsIAppStartup.eAttemptQuit);
+          }),
+        },
+      };
+    }
+  };
+})();

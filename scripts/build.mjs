@@ -1,0 +1,43 @@
+// Builds everything a user or a test needs:
+//   dist/native-host/   the host, compiled by tsc, and its launcher
+//   dist/extension/     the add-on (vite: background + Preact UI; manifest, Experiment, icons)
+//   dist/<name>-<version>.xpi
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+const step = (what) => process.stdout.write(`build: ${what}\n`);
+
+step('native host (tsc)');
+rmSync(join(root, 'dist/native-host'), { recursive: true, force: true });
+run(bin('tsc'), ['-p', 'native-host/tsconfig.build.json']);
+
+if (process.argv.includes('--host-only')) process.exit(0);
+
+step('add-on (vite)');
+run(bin('vite'), ['build', '--logLevel', 'warn']);
+const ext = join(root, 'dist/extension');
+cpSync(join(root, 'manifest.json'), join(ext, 'manifest.json'));
+cpSync(join(root, 'extension/experiments'), join(ext, 'experiments'), { recursive: true });
+cpSync(join(root, 'extension/icons'), join(ext, 'icons'), { recursive: true });
+
+step('XPI (web-ext build)');
+const xpi = `${pkg.name}-${pkg.version}.xpi`;
+mkdirSync(join(root, 'dist'), { recursive: true });
+run(bin('web-ext'), [
+  'build',
+  '--source-dir',
+  ext,
+  '--artifacts-dir',
+  join(root, 'dist'),
+  '--filename',
+  xpi,
+  '--overwrite-dest',
+]);
+process.stdout.write(`build: done: dist/${xpi}\n`);

@@ -1,0 +1,31 @@
+import { resolve } from 'node:path';
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'vite';
+
+// Builds the add-on's background module and its Preact pages into dist/extension/.
+// File names are stable (no hashes): the manifest names them.
+export default defineConfig({
+  root: resolve(import.meta.dirname, 'extension'),
+  base: './',
+  plugins: [preact()],
+  publicDir: false,
+  build: {
+    outDir: resolve(import.meta.dirname, 'dist/extension'),
+    emptyOutDir: true,
+    target: 'firefox128',
+    modulePreload: false,
+    sourcemap: false,
+    minify: false,
+    rollupOptions: {
+      input: {
+        background: resolve(import.meta.dirname, 'extension/background/main.ts'),
+        popup: resolve(import.meta.dirname, 'extension/ui/popup/index.html'),
+      },
+      output: {
+        entryFileNames: '[name].js',
+        chunkFileNames: 'chunks/[name].js',
+        assetFileNames: 'assets/[name][extname]',
+      },
+    },
+  },
+});
