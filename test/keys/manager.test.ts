@@ -546,6 +546,7 @@ describe('own key', () => {
       },
     ]);
     expect(outcome).toMatchObject({ accepted: false, reason: 'own_key_needs_private_part' });
+    expect((await km.listContacts()).map((c) => c.address)).not.toContain('alice@alpha.test');
     const own = await km.lookup('alice@alpha.test');
     expect(own.ok && own.value!.fingerprint).toBe(first.ok && first.value.fingerprint);
     expect(await km.decryptionKeys()).toEqual([first.ok && first.value.privateArmored]);

@@ -516,8 +516,15 @@ export class KeyManager {
     level: ValidationLevel,
   ): Promise<ConsiderOutcome> {
     const now = this.now();
-    const ownContact = address === this.address ? await this.ownAsContact() : null;
-    const known = ownContact ?? (await this.store.getContact(address));
+    if (address === this.address) {
+      // Keys for the user's own address come from ensureOwnKey only, never from outside.
+      return {
+        accepted: false,
+        reason: 'own_key_needs_private_part',
+        record: await this.ownAsContact(),
+      };
+    }
+    const known = await this.store.getContact(address);
     const { info } = candidate;
     const facts: UpgradeFacts = {
       fingerprint: info.fingerprint,
@@ -533,13 +540,9 @@ export class KeyManager {
           ? [known.fingerprint]
           : [],
     };
-    const knownFacts: UpgradeFacts | null = known && {
-      ...known,
-      private: ownContact !== null,
-      certifiedBy: [],
-    };
+    const knownFacts: UpgradeFacts | null = known && { ...known, private: false, certifiedBy: [] };
     const decision = upgradeDecision(facts, knownFacts, now);
-    if (!decision.allowed || ownContact) {
+    if (!decision.allowed) {
       if (known && known.fingerprint !== info.fingerprint) {
         this.log.warn('key_replacement_refused', {
           address,
