@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     );
 
     console.log(
-      `OpenPGP.js ${openpgp.config.versionString} vs ${(await gpg.run(['--version'])).stdout.toString().split('\n')[0]}`,
+      `${openpgp.config.versionString} vs ${(await gpg.run(['--version'])).stdout.toString().split('\n')[0]}`,
     );
     console.log('size    mode            openpgp.js ms   gpg ms   ratio (js/gpg)   js MB/s');
     for (const size of SIZES) {
