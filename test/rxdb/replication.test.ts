@@ -285,6 +285,14 @@ describe('encrypted replication (against the unit-test sync store stand-in)', ()
     );
   });
 
+  it('ends its change streams when the database closes without stopping sync first', async () => {
+    const a = await device('deva');
+    a.startSync();
+    await waitFor(() => server.openStreams() === 2, 10_000, 'both streams open');
+    await a.db.close();
+    await waitFor(() => server.openStreams() === 0, 10_000, 'streams closed');
+  });
+
   it('keeps local data and pushes nothing when the provider presents a certificate from another CA', async () => {
     const otherDir = tempDir('tls-other');
     try {

@@ -29,6 +29,10 @@ export interface SyncStandin {
   dropStreams(): void;
   /** Keeps open streams connected but sends nothing more on them: a silently dead link. */
   freezeStreams(): void;
+  /** How many change streams are connected now. */
+  openStreams(): number;
+  /** Forgets every stored document. */
+  clear(): void;
   close(): Promise<void>;
 }
 
@@ -203,6 +207,8 @@ export async function startSyncStandin(
     freezeStreams() {
       for (const set of listeners.values()) set.clear();
     },
+    openStreams: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
+    clear: () => store.clear(),
     close: () =>
       new Promise<void>((resolve) => {
         standin.dropStreams();

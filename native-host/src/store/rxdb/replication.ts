@@ -215,16 +215,18 @@ export function replicateEncrypted<T>(
   });
 
   if (live) void runStream(client, remote, stream$, openAll, retryTime, streamAbort.signal);
+  // RxDB also cancels the replication itself when the collection or database closes; the
+  // stream must end then too, or it would keep reconnecting for a closed database.
+  state.onCancel.push(() => {
+    streamAbort.abort();
+    stream$.complete();
+    rejected$.complete();
+  });
 
   return {
     state,
     rejected$: rejected$.asObservable(),
-    async cancel() {
-      streamAbort.abort();
-      await state.cancel();
-      stream$.complete();
-      rejected$.complete();
-    },
+    cancel: () => state.cancel(),
   };
 }
 
