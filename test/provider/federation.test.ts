@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ResolverMap } from '../../provider/src/index.js';
+import { keyAddresses } from '../../provider/src/keys/index.js';
 import {
   allFiles,
   api,
@@ -59,17 +60,28 @@ it("resolves the other provider's keys through its own nicknym", async () => {
   expect((await api(beta, 'GET', '/nicknym?address=nobody@alpha.test')).status).toBe(404);
 });
 
-it('refuses a peer whose CA does not match its pin', async () => {
+it('finds keys of a domain that only has WKD, and refuses a peer whose CA does not match its pin', async () => {
   const pinned = resolver['alpha.test'];
-  const wrong = await startTestProvider('gamma.test', '127.0.0.3', {
-    resolver: { 'alpha.test': { ...pinned, caFingerprint: beta.caFingerprint } },
+  const gamma = await startTestProvider('gamma.test', '127.0.0.3', {
+    resolver: {
+      'alpha.test': { ...pinned, caFingerprint: beta.caFingerprint },
+      // beta.test seen as a plain WKD server (no nicknym): the direct method is used.
+      'beta.test': { wkd: `127.0.0.3:${beta.ports.api}`, caFingerprint: beta.caFingerprint },
+    },
   });
   try {
-    const res = await api(wrong, 'GET', `/nicknym?address=${alice.address}`);
+    const viaWkd = await api(gamma, 'GET', `/nicknym?address=${bob.address}`);
+    expect(viaWkd.status).toBe(200);
+    expect(keyAddresses(await openpgp.readKey({ armoredKey: viaWkd.json.openpgp }))).toEqual([
+      bob.address,
+    ]);
+    expect((await api(gamma, 'GET', '/nicknym?address=nobody@beta.test')).status).toBe(404);
+
+    const res = await api(gamma, 'GET', `/nicknym?address=${alice.address}`);
     expect(res.status).toBe(502);
     expect(res.json.error.code).toBe('peer_untrusted');
   } finally {
-    await wrong.cleanup();
+    await gamma.cleanup();
   }
 });
 

@@ -4,7 +4,7 @@
 import * as openpgp from 'openpgp';
 import type { ProviderContext } from '../context.js';
 import { ProviderError } from '../errors.js';
-import { checkPublicKey } from '../keys/index.js';
+import { checkPublicKey, wkdHash } from '../keys/index.js';
 import type { Router } from './http.js';
 
 const EMAIL = /^([a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64})@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$/;
@@ -45,13 +45,13 @@ export function addKeyRoutes(router: Router, ctx: ProviderContext): void {
     }
     if (addressParam === null)
       throw new ProviderError('bad_request', 'Ask with ?address= or ?fingerprint=', 400);
-    const { address, domain } = normaliseAddress(addressParam);
+    const { address, local, domain } = normaliseAddress(addressParam);
     if (domain === ctx.domain) {
       const user = ctx.store.userByAddress(address);
       if (!user?.publicKey) throw notFound(address);
       return { json: { address, openpgp: user.publicKey } };
     }
-    return { json: await remoteLookup(ctx, address, domain) };
+    return { json: await remoteLookup(ctx, address, local, domain) };
   });
 
   const wkd = async (hash: string, domain: string) => {
@@ -85,17 +85,69 @@ export function addKeyRoutes(router: Router, ctx: ProviderContext): void {
   router.add('GET', /^\/\.well-known\/openpgpkey\/[^/]+\/policy$/, policy);
 }
 
-/** Asks the other provider's nicknym, then checks the answer: it must be a usable public key
- * with a user ID for the address asked, whatever that provider claims. */
+/** Looks a key up at another domain, as LEAP's nickserver does: that provider's nicknym when
+ * it is a LEAP provider, then WKD (direct method). Whatever the peer claims, the answer must be
+ * a usable public key with a user ID for the address asked. */
 async function remoteLookup(
   ctx: ProviderContext,
   address: string,
+  local: string,
   domain: string,
 ): Promise<{ address: string; openpgp: string }> {
-  if (!ctx.resolver.peer(domain)?.api) throw notFound(address);
-  let res;
+  const peer = ctx.resolver.peer(domain);
+  if (peer?.api) {
+    const res = await peerGet(
+      ctx,
+      domain,
+      'api',
+      `/nicknym?address=${encodeURIComponent(address)}`,
+    );
+    if (res.status === 200) {
+      let parsed: { openpgp?: unknown };
+      try {
+        parsed = JSON.parse(res.body.toString('utf8')) as { openpgp?: unknown };
+      } catch {
+        throw new ProviderError(
+          'peer_invalid',
+          `The provider of ${domain} sent an unreadable answer`,
+          502,
+        );
+      }
+      return { address, openpgp: await validKey(String(parsed.openpgp ?? ''), address, domain) };
+    }
+    if (res.status !== 404) {
+      throw new ProviderError(
+        'peer_unavailable',
+        `The provider of ${domain} answered ${res.status}`,
+        502,
+      );
+    }
+  }
+  const wkd = peer?.wkd ? 'wkd' : peer?.api ? 'api' : null;
+  if (!wkd) throw notFound(address);
+  const res = await peerGet(
+    ctx,
+    domain,
+    wkd,
+    `/.well-known/openpgpkey/hu/${wkdHash(local)}?l=${encodeURIComponent(local)}`,
+  );
+  if (res.status !== 200) throw notFound(address);
+  let armored: string;
   try {
-    res = await ctx.resolver.apiGet(domain, `/nicknym?address=${encodeURIComponent(address)}`);
+    armored = (await openpgp.readKey({ binaryKey: res.body })).armor();
+  } catch {
+    throw new ProviderError(
+      'peer_invalid',
+      `The WKD server of ${domain} sent no readable key`,
+      502,
+    );
+  }
+  return { address, openpgp: await validKey(armored, address, domain) };
+}
+
+async function peerGet(ctx: ProviderContext, domain: string, service: 'api' | 'wkd', path: string) {
+  try {
+    return await ctx.resolver.peerGet(domain, service, path);
   } catch (err) {
     if (err instanceof ProviderError) throw err;
     throw new ProviderError(
@@ -104,31 +156,12 @@ async function remoteLookup(
       502,
     );
   }
-  if (res.status === 404) throw notFound(address);
-  if (res.status !== 200)
-    throw new ProviderError(
-      'peer_unavailable',
-      `The provider of ${domain} answered ${res.status}`,
-      502,
-    );
-  let parsed: { openpgp?: unknown };
+}
+
+async function validKey(armored: string, address: string, domain: string): Promise<string> {
   try {
-    parsed = JSON.parse(res.body.toString('utf8')) as { openpgp?: unknown };
+    return (await checkPublicKey(armored, address)).armored;
   } catch {
-    throw new ProviderError(
-      'peer_invalid',
-      `The provider of ${domain} sent an unreadable answer`,
-      502,
-    );
-  }
-  try {
-    const key = await checkPublicKey(String(parsed.openpgp ?? ''), address);
-    return { address, openpgp: key.armored };
-  } catch {
-    throw new ProviderError(
-      'peer_invalid',
-      `The provider of ${domain} sent no valid key for ${address}`,
-      502,
-    );
+    throw new ProviderError('peer_invalid', `${domain} sent no valid key for ${address}`, 502);
   }
 }

@@ -10,6 +10,8 @@ import { ProviderError } from '../errors.js';
 export interface PeerProvider {
   /** `host:port` of the peer's HTTPS API. */
   api?: string;
+  /** `host:port` of a WKD server for the domain (providers that are not LEAP providers). */
+  wkd?: string;
   /** `host:port` of the peer's MX (plain SMTP; STARTTLS used when offered). */
   mx?: string;
   /** Pins the peer's CA (`SHA256: <hex>`). Without it the CA fetched from the peer on first
@@ -86,11 +88,12 @@ export class Resolver {
     return mx ? splitHostPort(mx) : null;
   }
 
-  /** GET on a peer provider's API over TLS that trusts only that provider's CA. */
-  async apiGet(domain: string, path: string): Promise<Fetched> {
-    const api = this.peer(domain)?.api;
-    if (!api) throw new ProviderError('unknown_domain', `No provider is known for ${domain}`, 404);
-    const target = splitHostPort(api);
+  /** GET on a peer's API (or its WKD server) over TLS that trusts only that peer's CA. */
+  async peerGet(domain: string, service: 'api' | 'wkd', path: string): Promise<Fetched> {
+    const address = this.peer(domain)?.[service];
+    if (!address)
+      throw new ProviderError('unknown_domain', `No ${service} server is known for ${domain}`, 404);
+    const target = splitHostPort(address);
     const ca = await this.peerCa(domain, target);
     return get(target, domain, path, ca, this.timeoutMs);
   }
