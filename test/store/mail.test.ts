@@ -326,6 +326,61 @@ describe('mail index', () => {
     }
   });
 
+  it('serves header fetches from the index, without opening the blob', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const raw = numberedMessage(1);
+      const { uid } = await store.append(inbox.id, { content: raw });
+      let layout;
+      for await (const m of store.fetch(inbox.id, [{ start: uid, end: uid }], {
+        want: { layout: true },
+      }))
+        layout = m.layout!;
+      const headerEnd = layout!.headerEnd;
+      const [blobId] = await store.blobs.list();
+      await store.blobs.delete(blobId!);
+      const header = await readAll(
+        await store.readMessage(inbox.id, uid, { start: 0, end: headerEnd }),
+      );
+      expect(header.equals(raw.subarray(0, headerEnd))).toBe(true);
+      const part = await readAll(await store.readMessage(inbox.id, uid, { start: 6, end: 20 }));
+      expect(part.equals(raw.subarray(6, 20))).toBe(true);
+      // The body still needs the blob, which is gone: reported, not invented.
+      await expect(
+        readAll(await store.readMessage(inbox.id, uid, { start: 0, end: headerEnd + 1 })),
+      ).rejects.toMatchObject({ code: 'unavailable' });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('upgrades a database from mail schema 1, keeping its messages readable', async () => {
+    const { store, dir, secret, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const old = await store.append(inbox.id, { content: numberedMessage(1) });
+      // Turn it back into what version 1 wrote.
+      store.database.raw.exec(`ALTER TABLE contents DROP COLUMN header;
+        UPDATE schema_version SET version = 1 WHERE namespace = 'mail'`);
+      store.close();
+      const upgraded = await openAccountStore({ dir, storageSecret: secret });
+      try {
+        expect(upgraded.database.schemaVersion('mail')).toBe(2);
+        const body = await readAll(
+          await upgraded.readMessage(inbox.id, old.uid, { start: 0, end: 30 }),
+        );
+        expect(body.equals(numberedMessage(1).subarray(0, 30))).toBe(true);
+        const fresh = await upgraded.append(inbox.id, { content: numberedMessage(2) });
+        expect(fresh.uid).toBeGreaterThan(old.uid);
+      } finally {
+        upgraded.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('reports a damaged body as unavailable instead of serving wrong bytes', async () => {
     const { store, cleanup } = await tempStore();
     try {

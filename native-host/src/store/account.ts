@@ -61,7 +61,15 @@ interface Staged {
   blobId: string;
   size: number;
   analysis: MessageAnalysis;
+  /** The message header, when it is small enough to keep in the index (nearly always). */
+  header: Buffer | null;
 }
+/**
+ * Message headers up to this size are kept in the (encrypted) index too, so the header
+ * fetches a mail client makes for every message (BODY.PEEK[HEADER.FIELDS (...)]) never
+ * open a blob.
+ */
+const MAX_CACHED_HEADER = 64 * 1024;
 
 /** Where an upstream copy of a message lives (the sync engine's key for idempotency). */
 export interface UpstreamRef {
@@ -375,11 +383,18 @@ export class AccountStore implements AccountBackend {
     range?: ByteRange,
   ): Promise<AsyncIterable<Uint8Array>> {
     const box = this.mailboxById(mailboxId);
-    const blobId = this.sql('SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?')
-      .pluck()
-      .get(box.id, uid) as string | undefined;
-    if (!blobId) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
-    return this.readBlob(blobId, range);
+    const row = this.sql(
+      `SELECT m.blob_id, c.header FROM messages m JOIN contents c ON c.blob_id = m.blob_id
+       WHERE m.mailbox_id = ? AND m.uid = ?`,
+    ).get(box.id, uid) as { blob_id: string; header: Buffer | null } | undefined;
+    if (!row) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
+    const header = row.header;
+    if (header && range && range.end <= header.length) {
+      return (async function* () {
+        yield header.subarray(Math.min(range.start, range.end), range.end);
+      })();
+    }
+    return this.readBlob(row.blob_id, range);
   }
 
   async storeFlags(
@@ -695,16 +710,26 @@ export class AccountStore implements AccountBackend {
   /** Writes the blob (durably) and analyses the MIME structure in the same single pass. */
   private async stage(request: AppendRequest): Promise<Staged> {
     const analyzer = createMimeAnalyzer();
+    const head: Buffer[] = [];
+    let headBytes = 0;
     const source = request.content instanceof Uint8Array ? [request.content] : request.content;
     const put = await this.blobs.put(
       (async function* () {
         for await (const chunk of source) {
           analyzer.write(chunk);
+          if (headBytes < MAX_CACHED_HEADER) {
+            const piece = Buffer.from(chunk.subarray(0, MAX_CACHED_HEADER - headBytes));
+            head.push(piece);
+            headBytes += piece.length;
+          }
           yield chunk;
         }
       })(),
     );
-    return { blobId: put.id, size: put.size, analysis: analyzer.end() };
+    const analysis = analyzer.end();
+    const headerEnd = analysis.layout.headerEnd;
+    const header = headerEnd <= headBytes ? Buffer.concat(head).subarray(0, headerEnd) : null;
+    return { blobId: put.id, size: put.size, analysis, header };
   }
 
   /**
@@ -737,7 +762,7 @@ export class AccountStore implements AccountBackend {
         }
         modseq += 1;
         const flags = parseFlags(request.flags ?? []);
-        this.insertContent(stage.blobId, stage.analysis);
+        this.insertContent(stage);
         insert.run(
           target.id,
           uid,
@@ -908,16 +933,17 @@ export class AccountStore implements AccountBackend {
     return this.sql('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow;
   }
 
-  private insertContent(blobId: string, analysis: MessageAnalysis): void {
+  private insertContent(staged: Staged): void {
     this.sql(
-      `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout)
-         VALUES (?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout, header)
+         VALUES (?, ?, ?, ?, ?, ?)`,
     ).run(
-      blobId,
-      analysis.size,
-      JSON.stringify(analysis.envelope),
-      JSON.stringify(analysis.bodyStructure),
-      JSON.stringify(analysis.layout),
+      staged.blobId,
+      staged.analysis.size,
+      JSON.stringify(staged.analysis.envelope),
+      JSON.stringify(staged.analysis.bodyStructure),
+      JSON.stringify(staged.analysis.layout),
+      staged.header,
     );
   }
 

@@ -8,7 +8,8 @@
  *   HIGHESTMODSEQ.
  * - subscriptions: by name, since IMAP lets a client subscribe to names that do not exist.
  * - contents: one row per distinct message content (the keyed hash that names its blob),
- *   with the precomputed ENVELOPE, BODYSTRUCTURE and part layout; copies share it.
+ *   with the precomputed ENVELOPE, BODYSTRUCTURE and part layout, and the raw header
+ *   (from migration 2) for header-only fetches; copies share it.
  * - messages: per mailbox UID, MODSEQ, flags (system flags as a bit set for indexed
  *   searches and counts, keywords as JSON), internal date, size, and the upstream mailbox,
  *   UIDVALIDITY and UID it was synced from.
@@ -101,5 +102,11 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
             SELECT RAISE(ABORT, 'change_queue entries are immutable');
           END;
       `),
+  },
+  {
+    version: 2,
+    description: 'message headers kept in the index for header-only fetches',
+    // Rows from before keep NULL and are served from their blobs.
+    up: (db) => db.exec('ALTER TABLE contents ADD COLUMN header BLOB'),
   },
 ];
