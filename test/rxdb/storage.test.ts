@@ -525,3 +525,30 @@ describe('the open-source limit of 13 open collections', () => {
     for (const db of [...dbs, fifth]) await db.close();
   });
 });
+
+describe('index order for text beyond the Basic Multilingual Plane', () => {
+  it('matches RxDB (JavaScript string order), emoji and private-use characters included', async () => {
+    const sqliteDb = await openDb();
+    const memoryDb = await createRxDatabase<Collections>({
+      name: 'oracle-unicode',
+      storage: getRxStorageMemory(),
+      multiInstance: false,
+    });
+    opened.push(memoryDb);
+    await memoryDb.addCollections({ contacts: { schema: contactSchema } } as never);
+    const names = ['a', 'z', '\u{1F600}x', '\uFFFDy', '\uE000w', '\u00E9v', '\u{10400}u', 'Zed'];
+    const docs = names.map((n, i) => contact(i, { address: `${n}@example.org`, level: 2 }));
+    await sqliteDb.contacts.bulkInsert(docs);
+    await memoryDb.contacts.bulkInsert(docs);
+    const queries: MangoQuery<ContactDoc>[] = [
+      { selector: { level: 2 }, sort: [{ level: 'asc' }, { address: 'asc' }] },
+      { selector: { address: { $gt: '\uE000' } }, sort: [{ address: 'asc' }] },
+      { selector: { address: { $lt: '\uFFFD' } }, sort: [{ address: 'asc' }] },
+    ];
+    for (const q of queries) {
+      const got = (await sqliteDb.contacts.find(q).exec()).map((d) => d.address);
+      const want = (await memoryDb.contacts.find(q).exec()).map((d) => d.address);
+      expect(got).toEqual(want);
+    }
+  });
+});

@@ -3,10 +3,10 @@
  * the account's SQLCipher database instead of RxDB's non-persistent Node storages.
  *
  * One table per RxDB storage instance (database, collection, schema version). Each row keeps
- * the document JSON plus one TEXT column per RxDB index holding RxDB's own "indexable string"
- * for that index, with a B-tree index on it: a query plan's [startKeys, endKeys] range then
- * becomes a plain `BETWEEN` on that column, and the ordering SQLite returns is the ordering
- * RxDB's query planner assumed. Whatever the index does not satisfy is finished with RxDB's
+ * the document JSON plus one column per RxDB index holding RxDB's own "indexable string" for
+ * that index (as a BLOB that sorts like a JavaScript string), with a B-tree index on it: a
+ * query plan's [startKeys, endKeys] range then becomes a range scan on that column, and the
+ * ordering SQLite returns is the ordering RxDB's query planner assumed. Whatever the index does not satisfy is finished with RxDB's
  * query matcher and sort comparator.
  *
  * better-sqlite3 is synchronous, so every bulkWrite reads the current revisions and writes in
@@ -175,7 +175,7 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
     });
 
     const t = this.quotedTable;
-    const ixDefs = this.indexColumns.map((c) => `, ${c.column} TEXT NOT NULL`).join('');
+    const ixDefs = this.indexColumns.map((c) => `, ${c.column} BLOB NOT NULL`).join('');
     db.exec(
       `CREATE TABLE IF NOT EXISTS ${t} (id TEXT PRIMARY KEY NOT NULL, json TEXT NOT NULL,` +
         ` deleted INTEGER NOT NULL, lwt REAL NOT NULL${ixDefs})`,
@@ -213,7 +213,7 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
           JSON.stringify(doc),
           doc._deleted ? 1 : 0,
           doc._meta.lwt,
-          ...this.indexColumns.map((c) => c.toIndexString(doc)),
+          ...this.indexColumns.map((c) => sortKey(c.toIndexString(doc))),
         );
       }
       for (const a of attachments.put)
@@ -360,7 +360,7 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
   /** The SQL range scan for the query plan's index, or undefined if no column backs it. */
   private indexRange(
     prepared: PreparedQuery<RxDocType>,
-  ): { where: string; column: string; params: string[] } | undefined {
+  ): { where: string; column: string; params: Buffer[] } | undefined {
     const plan = prepared.queryPlan;
     const key = plan.index.join(',');
     const col = this.indexColumns.find((c) => c.fields.join(',') === key);
@@ -372,7 +372,7 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
     return {
       where: `${col.column} ${ge} ? AND ${col.column} ${le} ?`,
       column: col.column,
-      params: [lower, upper],
+      params: [sortKey(lower), sortKey(upper)],
     };
   }
 
@@ -470,6 +470,16 @@ export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
     if (this.attachmentTable) this.db.exec(`DROP TABLE IF EXISTS "${this.attachmentTable}"`);
     await this.close();
   }
+}
+
+/**
+ * RxDB compares index strings as JavaScript does, by UTF-16 code unit; SQLite compares TEXT by
+ * UTF-8 bytes, which orders characters beyond U+FFFF differently (an emoji would fall outside
+ * a range ending in RxDB's U+FFFF "maximum"). Big-endian UTF-16 bytes compared with memcmp
+ * give exactly JavaScript's order.
+ */
+function sortKey(indexString: string): Buffer {
+  return Buffer.from(indexString, 'utf16le').swap16();
 }
 
 interface AttachmentChanges {
