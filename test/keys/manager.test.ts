@@ -27,6 +27,7 @@ const HOSTS = [
   'openpgpkey.beta.test',
   'beta.test',
   'gamma.test',
+  'www.gamma.test',
   'delta.test',
   'api.delta.test',
   'keys.example',
@@ -230,6 +231,35 @@ describe('discovery', () => {
     now += 61_000;
     await km.lookup('x@nowhere.test');
     expect(web.seen.length).toBeGreaterThan(mark);
+  });
+
+  it('follows a redirect to another HTTPS host, but not to plain HTTP or round in circles', async () => {
+    const original = web.routes.get('gamma.test')!;
+    const hu = (local: string) => `/.well-known/openpgpkey/hu/${wkdHash(local)}`;
+    web.routes.set('gamma.test', (path, url) => {
+      if (path === hu('carol'))
+        return { status: 302, body: '', location: `https://www.gamma.test${path}` };
+      if (path === hu('loop')) return { status: 301, body: '', location: path };
+      if (path === hu('plain'))
+        return { status: 302, body: '', location: `http://gamma.test${path}` };
+      return original(path, url);
+    });
+    web.routes.set('www.gamma.test', (path) =>
+      path === hu('carol') ? { status: 200, body: binary(carolDirect()) } : undefined,
+    );
+    try {
+      const km = manager({ vksUrl: null });
+      const carol = await km.lookup('carol@gamma.test');
+      expect(carol.ok && carol.value?.fingerprint).toBe(k['carol@gamma.test']!.fingerprint);
+      const [loop, plain] = await km.recipientStatus(['loop@gamma.test', 'plain@gamma.test'], {
+        wait: true,
+      });
+      expect(loop!.reason).toContain('redirects too often');
+      expect(plain!.reason).toContain('HTTPS only');
+    } finally {
+      web.routes.set('gamma.test', original);
+      web.routes.delete('www.gamma.test');
+    }
   });
 
   it('refuses a key that is not for the address asked, and says why', async () => {

@@ -89,7 +89,7 @@ export interface SeenRequest {
 export type Route = (
   path: string,
   url: URL,
-) => { status: number; body: string | Uint8Array; type?: string } | undefined;
+) => { status: number; body: string | Uint8Array; type?: string; location?: string } | undefined;
 
 export interface FakeWeb {
   origin: string;
@@ -111,7 +111,10 @@ export async function startFakeWeb(tls: TestCa, hosts: string[]): Promise<FakeWe
     const url = new URL(req.url ?? '/', `https://${host}`);
     seen.push({ host, path: req.url ?? '' });
     const answer = routes.get(host)?.(url.pathname, url);
-    res.writeHead(answer?.status ?? 404, { 'content-type': answer?.type ?? 'text/plain' });
+    res.writeHead(answer?.status ?? 404, {
+      'content-type': answer?.type ?? 'text/plain',
+      ...(answer?.location ? { location: answer.location } : {}),
+    });
     res.end(answer ? answer.body : 'not found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -41,11 +41,35 @@ export interface GetOptions {
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
-export function httpsGet(
+const MAX_REDIRECTS = 3;
+
+/**
+ * GET over HTTPS, following up to three redirects to other HTTPS URLs (WKD servers often
+ * send the direct method to a www host). A pinned CA stays pinned across redirects.
+ */
+export async function httpsGet(
   url: string,
   resolver: Resolver,
   options: GetOptions = {},
-): Promise<KeyResult<HttpResponse>> {
+): Promise<KeyResult<HttpResponse & { url: string }>> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const res = await getOnce(current, resolver, options);
+    if (!res.ok) return res;
+    const location = res.value.location;
+    if (![301, 302, 303, 307, 308].includes(res.value.status) || !location) {
+      return keyOk({ ...res.value, url: current });
+    }
+    if (hop >= MAX_REDIRECTS) return keyFail('network', `${url} redirects too often.`);
+    current = new URL(location, current).toString();
+  }
+}
+
+function getOnce(
+  url: string,
+  resolver: Resolver,
+  options: GetOptions,
+): Promise<KeyResult<HttpResponse & { location: string | null }>> {
   let target: URL;
   try {
     target = new URL(url);
@@ -85,6 +109,7 @@ export function httpsGet(
               status: res.statusCode ?? 0,
               contentType: String(res.headers['content-type'] ?? ''),
               body: Buffer.concat(chunks),
+              location: res.headers.location ?? null,
             }),
           ),
         );
