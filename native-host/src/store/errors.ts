@@ -3,7 +3,8 @@ import { RpcError } from '../../../shared/src/errors.js';
 /**
  * Everything that can go wrong in the store that a caller may want to act on. The message
  * is for a person; the code is for a program (retry with another key, ask for the
- * password again, re-fetch a damaged message from upstream).
+ * password again, re-fetch a damaged message from upstream). Mailbox operations report
+ * through the IMAP backend's BackendError instead, which the server maps to IMAP codes.
  */
 export type StoreErrorCode =
   | 'bad_secret'
@@ -16,10 +17,6 @@ export type StoreErrorCode =
   | 'blob_missing'
   | 'blob_corrupt'
   | 'blob_range'
-  | 'no_such_mailbox'
-  | 'mailbox_exists'
-  | 'bad_mailbox_name'
-  | 'no_such_message'
   | 'store_closed';
 
 export class StoreError extends RpcError {
