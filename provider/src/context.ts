@@ -47,6 +47,8 @@ export interface ProviderContext {
   endpoints: () => PublicEndpoints;
   /** Sync changes for the live stream. */
   syncListeners: Set<(event: SyncEvent) => void>;
+  /** The time in ms; replaceable so tests can move it instead of sleeping. */
+  now: () => number;
   /** Structured log in the data directory; never given secrets or message content. */
   log: Logger;
   /** Called after a user uploads a key (the MX delivers mail held for them). */

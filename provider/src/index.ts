@@ -36,6 +36,8 @@ export interface ProviderOptions {
   allowRegistration?: boolean;
   name?: string;
   limits?: Partial<Limits>;
+  /** Source of the current time (tests move it instead of sleeping). */
+  clock?: () => number;
 }
 
 export interface RunningProvider {
@@ -107,6 +109,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     endpoints: () => endpoints,
     syncListeners: new Set(),
     log: logger,
+    now: options.clock ?? Date.now,
     onKeyUploaded: (user: UserRecord) => {
       void delivery?.releaseFor(user);
     },

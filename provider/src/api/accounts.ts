@@ -103,7 +103,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
   );
 
   const refuseIfLimited = (login: string, address: string) => {
-    if (perAccount.blocked(login) || perAddress.blocked(address)) {
+    if (perAccount.blocked(login, ctx.now()) || perAddress.blocked(address, ctx.now())) {
       throw new ProviderError(
         'rate_limited',
         'Too many failed logins; wait a few minutes and try again',
@@ -156,7 +156,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const login = str(body, 'login', 64).toLowerCase();
     const A = hex(str(body, 'A'), 'A', 1024);
     refuseIfLimited(login, req.remoteAddress);
-    const now = Date.now();
+    const now = ctx.now();
     pruneHandshakes(now);
     if (handshakes.size > 10_000)
       throw new ProviderError('busy', 'Too many logins in progress; try again shortly', 503);
@@ -183,7 +183,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     handshakes.delete(key);
     const user = ctx.store.userByLogin(login);
     let serverProof: string | null = null;
-    if (handshake && handshake.expires >= Date.now()) {
+    if (handshake && handshake.expires >= ctx.now()) {
       try {
         serverProof = srp.deriveSession(
           handshake.secret,
@@ -198,8 +198,8 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       }
     }
     if (!serverProof || !user) {
-      perAccount.fail(login);
-      perAddress.fail(req.remoteAddress);
+      perAccount.fail(login, ctx.now());
+      perAddress.fail(req.remoteAddress, ctx.now());
       return invalidUserPass();
     }
     perAccount.reset(login);

@@ -112,7 +112,7 @@ export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
     const { user } = requireUser(ctx, req);
     const collection = collectionOf(req);
     const rows = parseRows(await req.body(MAX_PUSH_BODY));
-    const { conflicts, written } = ctx.store.push(user.id, collection, rows, Date.now());
+    const { conflicts, written } = ctx.store.push(user.id, collection, rows, ctx.now());
     if (written.length > 0) {
       const event: SyncEvent = { userId: user.id, collection, documents: written };
       for (const listener of ctx.syncListeners) listener(event);

@@ -12,14 +12,14 @@ export function hashToken(token: string): string {
 
 export function issueToken(ctx: ProviderContext, userId: string): string {
   const token = randomBytes(32).toString('base64url');
-  ctx.store.addToken(hashToken(token), userId, Date.now());
+  ctx.store.addToken(hashToken(token), userId, ctx.now());
   return token;
 }
 
 /** The token's user, or null when unknown or idle for too long. Using it counts as activity. */
 export function userForToken(ctx: ProviderContext, token: string): UserRecord | null {
   if (!token || token.length > 256) return null;
-  const record = ctx.store.touchToken(hashToken(token), Date.now(), ctx.limits.tokenIdleMs);
+  const record = ctx.store.touchToken(hashToken(token), ctx.now(), ctx.limits.tokenIdleMs);
   return record ? ctx.store.userById(record.userId) : null;
 }
 
@@ -47,7 +47,7 @@ export class FailureLimiter {
     private readonly windowMs: number,
   ) {}
 
-  blocked(key: string, now = Date.now()): boolean {
+  blocked(key: string, now: number): boolean {
     const entry = this.failures.get(key);
     if (!entry) return false;
     if (now - entry.since > this.windowMs) {
@@ -57,7 +57,7 @@ export class FailureLimiter {
     return entry.count >= this.max;
   }
 
-  fail(key: string, now = Date.now()): void {
+  fail(key: string, now: number): void {
     const entry = this.failures.get(key);
     if (!entry || now - entry.since > this.windowMs)
       this.failures.set(key, { count: 1, since: now });

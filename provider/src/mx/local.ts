@@ -62,7 +62,13 @@ export class LocalDelivery {
     const id = randomBytes(16).toString('hex');
     const path = join(this.o.spoolDir, `${id}.eml`);
     writeFileSync(path, raw, { mode: 0o600, flag: 'wx' });
-    this.o.ctx.store.holdMessage({ id, userId: user.id, path, sender, receivedAt: Date.now() });
+    this.o.ctx.store.holdMessage({
+      id,
+      userId: user.id,
+      path,
+      sender,
+      receivedAt: this.o.ctx.now(),
+    });
     this.o.ctx.log.info('mail_held', { user: user.id, bytes: raw.length });
   }
 
@@ -91,7 +97,7 @@ export class LocalDelivery {
 
   /** Bounces and deletes mail held longer than the limit, and delivers held mail of users who
    * have a key by now (a delivery that failed, or a crash, right after the upload). */
-  async sweep(now = Date.now()): Promise<void> {
+  async sweep(now = this.o.ctx.now()): Promise<void> {
     await this.expire(now);
     const owners = new Set(
       this.o.ctx.store.heldBefore(Number.MAX_SAFE_INTEGER).map((h) => h.userId),
