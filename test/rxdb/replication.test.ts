@@ -16,6 +16,7 @@ import { makeTestTls, type TestTls } from './helpers/tls.js';
 
 const USER = 'alice@alpha.test';
 const TOKEN = 'token-alice';
+const RENEWED = 'token-alice-renewed';
 
 let tls: TestTls;
 let tlsDir: ReturnType<typeof tempDir>;
@@ -72,7 +73,7 @@ afterAll(() => tlsDir.remove());
 beforeEach(async () => {
   tmp = tempDir('repl');
   secret = randomBytes(64);
-  server = await startSyncStandin(tls, { [TOKEN]: USER });
+  server = await startSyncStandin(tls, { [TOKEN]: USER, [RENEWED]: USER });
 });
 
 afterEach(async () => {
@@ -309,6 +310,22 @@ describe('encrypted replication (against the unit-test sync store stand-in)', ()
     } finally {
       otherDir.remove();
     }
+  });
+
+  it('uses a renewed session token from the next request on', async () => {
+    let token = 'expired';
+    const c = createSyncStoreClient({
+      baseUrl: server.url,
+      token: () => token,
+      agent: new https.Agent({ ca: tls.ca }),
+      servername: 'sync.test',
+    });
+    const a = await device('deva', c);
+    const [contacts] = a.startSync();
+    await firstValueFrom(contacts!.state.error$.pipe(take(1), timeout(10_000)));
+    await a.db.contacts.insert(contact('nina'));
+    token = RENEWED;
+    await waitFor(() => server.docs(USER, 'contacts').length === 1, 10_000, 'push after renewal');
   });
 
   it('reports a refused token as an error with a clear code', async () => {
