@@ -1,17 +1,22 @@
 /**
  * SEARCH evaluation when the backend has no fast path for a key: flags, dates, sizes and
  * UIDs from metadata; headers and text from the decrypted message, decoded (encoded words,
- * transfer encodings, charsets) so a user finds what they see.
+ * transfer encodings, charsets) so a user finds what they see. Header keys read only the
+ * header bytes and text keys only the text parts, using the precomputed part layout.
  */
 import libmime from 'libmime';
-import { simpleParser } from 'mailparser';
 import type { AccountBackend, MessageMeta, SearchKey, UidRange } from './backend.js';
-import { parseHeaderFields, type HeaderField } from '../mime/index.js';
+import {
+  parseHeaderFields,
+  type BodyStructure,
+  type HeaderField,
+  type PartLayout,
+} from '../mime/index.js';
 
+/** What has been read of one message so far. */
 interface Content {
-  raw: Buffer;
-  headers: HeaderField[];
-  body?: string;
+  headers?: HeaderField[];
+  text?: string;
 }
 
 function dayOf(date: Date): string {
@@ -42,13 +47,72 @@ async function readAll(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function headerEnd(raw: Buffer): number {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  if (crlf < 0 && lf < 0) return raw.length;
-  if (crlf < 0) return lf + 2;
-  if (lf < 0) return crlf + 4;
-  return Math.min(crlf + 4, lf + 2);
+/** RFC 2045 6.7: soft line breaks removed, =XX turned back into octets. */
+function decodeQuotedPrintable(bytes: Buffer): Buffer {
+  const text = bytes.toString('latin1').replace(/=\r?\n/g, '');
+  const out = Buffer.alloc(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const hex = text[i] === '=' ? text.slice(i + 1, i + 3) : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      out[n++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[n++] = text.charCodeAt(i);
+    }
+  }
+  return out.subarray(0, n);
+}
+
+function decodeText(bytes: Buffer, part: Extract<BodyStructure, { kind: 'text' }>): string {
+  const encoding = part.encoding.toLowerCase();
+  const raw =
+    encoding === 'base64'
+      ? Buffer.from(bytes.toString('latin1'), 'base64')
+      : encoding === 'quoted-printable'
+        ? decodeQuotedPrintable(bytes)
+        : bytes;
+  const charset = part.params?.find(([k]) => k.toLowerCase() === 'charset')?.[1] ?? 'utf-8';
+  try {
+    return new TextDecoder(charset).decode(raw);
+  } catch {
+    return raw.toString('utf8');
+  }
+}
+
+/** Text parts of a message with their byte ranges, walking structure and layout together. */
+function textParts(
+  body: BodyStructure,
+  layout: PartLayout,
+  out: [Extract<BodyStructure, { kind: 'text' }>, PartLayout][],
+): void {
+  if (body.kind === 'multipart')
+    body.parts.forEach((p, i) => layout.children[i] && textParts(p, layout.children[i]!, out));
+  else if (body.kind === 'message' && layout.children[0])
+    textParts(body.body, layout.children[0], out);
+  else if (body.kind === 'text') out.push([body, layout]);
+}
+
+/** Whether evaluating `key` needs the message's text or only its header. */
+function needs(key: SearchKey): { header: boolean; text: boolean } {
+  switch (key.type) {
+    case 'header':
+      return { header: true, text: false };
+    case 'date':
+      return { header: key.field === 'header', text: false };
+    case 'text':
+      return { header: key.where === 'text', text: true };
+    case 'not':
+      return needs(key.key);
+    case 'or':
+    case 'and': {
+      const keys = key.type === 'or' ? [key.left, key.right] : key.keys;
+      const all = keys.map(needs);
+      return { header: all.some((n) => n.header), text: all.some((n) => n.text) };
+    }
+    default:
+      return { header: false, text: false };
+  }
 }
 
 export class SearchEvaluator {
@@ -57,86 +121,87 @@ export class SearchEvaluator {
     private readonly mailboxId: string,
   ) {}
 
-  private async content(meta: MessageMeta, cache: { value?: Content }): Promise<Content> {
-    if (!cache.value) {
-      const raw = await readAll(await this.account.readMessage(this.mailboxId, meta.uid));
-      const headers = parseHeaderFields(raw.subarray(0, headerEnd(raw)).toString('utf8'));
-      cache.value = { raw, headers };
+  private async headers(meta: MessageMeta, content: Content): Promise<HeaderField[]> {
+    if (!content.headers) {
+      const end = meta.layout?.headerEnd ?? meta.size;
+      const bytes = await readAll(
+        await this.account.readMessage(this.mailboxId, meta.uid, { start: 0, end }),
+      );
+      content.headers = parseHeaderFields(bytes.toString('utf8'));
     }
-    return cache.value;
+    return content.headers;
   }
 
-  private async bodyText(content: Content): Promise<string> {
-    if (content.body === undefined) {
-      try {
-        const parsed = await simpleParser(content.raw, {
-          skipHtmlToText: true,
-          skipTextLinks: true,
-          skipImageLinks: true,
-        });
-        content.body = [parsed.text ?? '', typeof parsed.html === 'string' ? parsed.html : ''].join(
-          '\n',
+  private async text(meta: MessageMeta, content: Content): Promise<string> {
+    if (content.text === undefined) {
+      const parts: [Extract<BodyStructure, { kind: 'text' }>, PartLayout][] = [];
+      if (meta.bodyStructure && meta.layout) textParts(meta.bodyStructure, meta.layout, parts);
+      const texts: string[] = [];
+      for (const [part, layout] of parts) {
+        const range = { start: layout.headerEnd, end: layout.bodyEnd };
+        texts.push(
+          decodeText(
+            await readAll(await this.account.readMessage(this.mailboxId, meta.uid, range)),
+            part,
+          ),
         );
-      } catch {
-        content.body = content.raw.subarray(headerEnd(content.raw)).toString('utf8');
       }
+      content.text = texts.join('\n');
     }
-    return content.body;
+    return content.text;
   }
 
-  private async matches(
-    key: SearchKey,
-    meta: MessageMeta,
-    cache: { value?: Content },
-  ): Promise<boolean> {
+  private async matches(key: SearchKey, meta: MessageMeta, content: Content): Promise<boolean> {
     switch (key.type) {
       case 'all':
         return true;
       case 'uid':
         return key.ranges.some((r) => meta.uid >= r.start && meta.uid <= r.end);
-      case 'flag':
-        return meta.flags.includes(key.flag) === key.set;
+      case 'flag': {
+        // Flags compare case-insensitively (RFC 3501 2.3.2 keywords).
+        const flag = key.flag.toLowerCase();
+        return meta.flags.some((f) => f.toLowerCase() === flag) === key.set;
+      }
       case 'size':
         return key.op === 'larger' ? meta.size > key.size : meta.size < key.size;
       case 'modseq':
         return meta.modseq >= key.modseq;
       case 'date': {
         if (key.field === 'internal') return compareDay(dayOf(meta.internalDate), key.op, key.date);
-        const value = (await this.content(meta, cache)).headers.find(
-          (h) => h.name === 'date',
-        )?.value;
+        const value = (await this.headers(meta, content)).find((h) => h.name === 'date')?.value;
         const parsed = value ? new Date(value) : null;
         if (!parsed || Number.isNaN(parsed.getTime())) return false;
         return compareDay(dayOf(parsed), key.op, key.date);
       }
       case 'header': {
         const field = key.field.toLowerCase();
-        const headers = (await this.content(meta, cache)).headers.filter((h) => h.name === field);
+        const headers = (await this.headers(meta, content)).filter((h) => h.name === field);
         // An empty string matches every message that has the field (RFC 3501 6.4.4).
         return headers.some(
           (h) =>
             key.value === '' ||
-            includesFolded(decodeHeader(h.value), key.value) ||
-            includesFolded(h.value, key.value),
+            includesFolded(h.value, key.value) ||
+            includesFolded(decodeHeader(h.value), key.value),
         );
       }
       case 'text': {
-        const content = await this.content(meta, cache);
-        if (includesFolded(await this.bodyText(content), key.value)) return true;
+        if (includesFolded(await this.text(meta, content), key.value)) return true;
         return (
           key.where === 'text' &&
-          content.headers.some((h) => includesFolded(decodeHeader(h.value), key.value))
+          (await this.headers(meta, content)).some((h) =>
+            includesFolded(decodeHeader(h.value), key.value),
+          )
         );
       }
       case 'not':
-        return !(await this.matches(key.key, meta, cache));
+        return !(await this.matches(key.key, meta, content));
       case 'or':
         return (
-          (await this.matches(key.left, meta, cache)) ||
-          (await this.matches(key.right, meta, cache))
+          (await this.matches(key.left, meta, content)) ||
+          (await this.matches(key.right, meta, content))
         );
       case 'and':
-        for (const k of key.keys) if (!(await this.matches(k, meta, cache))) return false;
+        for (const k of key.keys) if (!(await this.matches(k, meta, content))) return false;
         return true;
     }
   }
@@ -150,10 +215,11 @@ export class SearchEvaluator {
       const fast = await this.account.search(this.mailboxId, key);
       if (fast) return fast.filter((uid) => scope.some((r) => uid >= r.start && uid <= r.end));
     }
+    const need = needs(key);
     const out: number[] = [];
-    for await (const meta of this.account.fetch(this.mailboxId, scope)) {
-      const cache: { value?: Content } = {};
-      if (await this.matches(key, meta, cache)) out.push(meta.uid);
+    const want = { layout: need.header || need.text, bodyStructure: need.text };
+    for await (const meta of this.account.fetch(this.mailboxId, scope, { want })) {
+      if (await this.matches(key, meta, {})) out.push(meta.uid);
     }
     return out;
   }

@@ -114,19 +114,20 @@ export class MailboxTracker {
   }
 
   /**
-   * Sequence numbers → UID ranges. `*` is the last message; a number beyond it is an error
-   * (RFC 3501 6.4.8 wants BAD), except in an empty mailbox where `*` means nothing.
+   * Sequence numbers → UID ranges. `*` is the last message. A range reaching past the end is
+   * cut there (as Dovecot does); a number or range wholly beyond it is an error (RFC 3501
+   * 6.4.8 wants BAD), except `*` in an empty mailbox, which means nothing.
    */
   sequenceToUids(set: SequenceSet): UidRange[] {
     const n = this.uids.length;
     const ranges: UidRange[] = [];
     for (const r of set.ranges) {
+      if (n === 0 && (r.start === 0 || r.end === 0)) continue;
       const a = r.start === 0 ? n : r.start;
       const b = r.end === 0 ? n : r.end;
-      if (n === 0 && (r.start === 0 || r.end === 0)) continue;
-      if (a > n || b > n) throw new ParseError('Invalid message sequence number.');
       const lo = Math.min(a, b);
-      const hi = Math.max(a, b);
+      const hi = Math.min(Math.max(a, b), n);
+      if (lo > n) throw new ParseError('Invalid message sequence number.');
       ranges.push({ start: this.uids[lo - 1]!, end: this.uids[hi - 1]! });
     }
     return ranges;

@@ -74,6 +74,32 @@ export class MemoryBackend implements MailboxBackend {
   }
 }
 
+/** Index of the first message with UID >= uid (messages are kept in UID order). */
+function lowerBound(messages: StoredMessage[], uid: number): number {
+  let lo = 0;
+  let hi = messages.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (messages[mid]!.uid < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The messages in the ranges, ascending, each once. */
+function selectMessages(messages: StoredMessage[], ranges: UidRange[]): StoredMessage[] {
+  const picked = new Set<StoredMessage>();
+  for (const r of ranges) {
+    for (
+      let i = lowerBound(messages, r.start);
+      i < messages.length && messages[i]!.uid <= r.end;
+      i++
+    )
+      picked.add(messages[i]!);
+  }
+  return [...picked].sort((a, b) => a.uid - b.uid);
+}
+
 function inRanges(uid: number, ranges: UidRange[]): boolean {
   for (const r of ranges) if (uid >= r.start && uid <= r.end) return true;
   return false;
@@ -280,8 +306,7 @@ export class MemoryAccount implements AccountBackend {
     options: FetchOptions = {},
   ): AsyncIterable<MessageMeta> {
     const box = this.byId(mailboxId);
-    for (const m of [...box.messages]) {
-      if (!inRanges(m.uid, ranges)) continue;
+    for (const m of selectMessages(box.messages, ranges)) {
       if (options.changedSince !== undefined && m.modseq <= options.changedSince) continue;
       const meta: MessageMeta = {
         uid: m.uid,
@@ -302,8 +327,9 @@ export class MemoryAccount implements AccountBackend {
     uid: number,
     range?: ByteRange,
   ): Promise<AsyncIterable<Uint8Array>> {
-    const m = this.byId(mailboxId).messages.find((x) => x.uid === uid);
-    if (!m) throw new BackendError('nonexistent', 'The message no longer exists.');
+    const messages = this.byId(mailboxId).messages;
+    const m = messages[lowerBound(messages, uid)];
+    if (!m || m.uid !== uid) throw new BackendError('nonexistent', 'The message no longer exists.');
     const bytes = range ? m.raw.subarray(range.start, Math.min(range.end, m.raw.length)) : m.raw;
     return (async function* () {
       // Chunks, as an encrypted store would hand them out.
@@ -320,8 +346,7 @@ export class MemoryAccount implements AccountBackend {
     const box = this.byId(mailboxId);
     const changed: MessageFlags[] = [];
     const conflicts: number[] = [];
-    for (const m of box.messages) {
-      if (!inRanges(m.uid, uids)) continue;
+    for (const m of selectMessages(box.messages, uids)) {
       if (request.unchangedSince !== undefined && m.modseq > request.unchangedSince) {
         conflicts.push(m.uid);
         continue;
