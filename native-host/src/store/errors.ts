@@ -16,8 +16,7 @@ export type StoreErrorCode =
   | 'wrong_password'
   | 'blob_missing'
   | 'blob_corrupt'
-  | 'blob_range'
-  | 'store_closed';
+  | 'blob_range';
 
 export class StoreError extends RpcError {
   constructor(
