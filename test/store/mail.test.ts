@@ -284,6 +284,10 @@ describe('mail index', () => {
         'create-mailbox',
       ]);
       expect((added[1]!.payload as { messages: unknown[] }).messages).toHaveLength(2);
+      // Delivered entries can be forgotten; pending ones never are.
+      const pendingCount = store.queue.pending().length;
+      expect(store.queue.prune(new Date(Date.now() + 1000))).toBe(1);
+      expect(store.queue.pending()).toHaveLength(pendingCount);
     } finally {
       await cleanup();
     }
