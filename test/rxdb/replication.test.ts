@@ -333,6 +333,9 @@ describe('encrypted replication (against the unit-test sync store stand-in)', ()
     await expect(bad.pull('contacts', null, 10)).rejects.toMatchObject({
       code: 'sync_unauthorized',
     });
+    expect(() =>
+      createSyncStoreClient({ baseUrl: 'http://sync.example.org/1/sync', token: () => TOKEN }),
+    ).toThrow(/must use https/);
     await expect(bad.pull('Not Valid!', null, 10)).rejects.toMatchObject({
       code: 'invalid_params',
     });

@@ -62,6 +62,13 @@ const COLLECTION_NAME = /^[a-z0-9_-]{1,64}$/;
 
 export function createSyncStoreClient(options: SyncStoreClientOptions): SyncStoreClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  // The session token travels with every request: never in the clear beyond this machine.
+  if (base.protocol !== 'https:' && !(base.protocol === 'http:' && isLoopback(base.hostname))) {
+    throw new RxdbStoreError(
+      'invalid_params',
+      `The sync store address ${base.origin} must use https (plain http only on loopback).`,
+    );
+  }
   const timeoutMs = options.timeoutMs ?? 30_000;
   const streamIdleMs = options.streamIdleMs ?? 45_000;
 
@@ -220,6 +227,10 @@ export async function* serverSentEvents(
       }
     }
   }
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function readAll(res: http.IncomingMessage): Promise<string> {
