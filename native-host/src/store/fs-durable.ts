@@ -6,6 +6,8 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export async function fsyncDirectory(dir: string): Promise<void> {
+  // Windows cannot open a directory to sync it; NTFS journals the rename itself.
+  if (process.platform === 'win32') return;
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
