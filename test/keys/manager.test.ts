@@ -294,6 +294,18 @@ describe('discovery', () => {
     }
   });
 
+  it('reports a failing key store as a reason, not as a crash', async () => {
+    const store = new MemoryKeyStore();
+    store.putContact = async () => {
+      throw new Error('disk full');
+    };
+    const km = manager({ store });
+    const [checking] = await km.recipientStatus(['carol@gamma.test']);
+    expect(checking!.status).toBe('checking');
+    const [failed] = await km.recipientStatus(['bob@beta.test'], { wait: true });
+    expect(failed).toMatchObject({ status: 'no_key', reason: 'The lookup failed: disk full' });
+  });
+
   it('reports "checking" while a lookup runs, then the key', async () => {
     const km = manager();
     const [first] = await km.recipientStatus(['carol@gamma.test']);

@@ -265,11 +265,12 @@ export class KeyManager {
     if (!wait) return { address, status: 'checking', ...none, reason: null };
     const found = await pending;
     if (found && (found.expires === null || found.expires > this.now())) return hasKey(found);
+    const why = this.misses.get(normalised)?.reason ?? 'No usable key was found.';
     return {
       address,
       status: 'no_key',
       ...none,
-      reason: this.misses.get(normalised)?.reason ?? 'No usable key was found.',
+      reason: known ? `The known key has expired. ${why}` : why,
     };
   }
 
@@ -442,7 +443,17 @@ export class KeyManager {
           SOURCE_LEVEL[found.candidate.source],
         );
         return outcome.record;
-      })().finally(() => this.inFlight.delete(address));
+      })()
+        .catch((error: Error) => {
+          // Runs unawaited for compose hints: a failing store must not become an unhandled rejection.
+          this.log.warn('key_lookup_failed', { address, error: error.message });
+          this.misses.set(address, {
+            at: this.now(),
+            reason: `The lookup failed: ${error.message}`,
+          });
+          return null;
+        })
+        .finally(() => this.inFlight.delete(address));
       this.inFlight.set(address, pending);
     }
     return pending;
