@@ -1,0 +1,366 @@
+/**
+ * A logged-in session with a LEAP-style provider: SRP-6a sign-up and login (the password
+ * never leaves this machine; the server's proof M2 is verified), the session token, and
+ * requests to the API over the provider's pinned CA only.
+ *
+ * The token is renewed by logging in again before it is likely to have expired and
+ * whenever the provider says it has, so incoming mail never stops because a token
+ * expired (Bitmask's most reported failure). For that the session keeps SRP's private key
+ * x in memory — enough to log in again, not the password itself, which is not needed
+ * after login and is not kept.
+ */
+import srp from 'secure-remote-password/client.js';
+import { httpsRequest, NetError, type HttpsResponse, type Resolver } from '../net/index.js';
+import type { ProviderInfo } from './bootstrap.js';
+import { ProviderClientError } from './errors.js';
+
+export interface SessionOptions {
+  resolver?: Resolver;
+  /** Log in again after this long without a successful request (the provider's idle
+   * expiry is an hour; LEAP's was too). */
+  renewAfterMs?: number;
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+export interface ServiceEndpoint {
+  /** Address to connect to. */
+  host: string;
+  port: number;
+  /** Name the certificate must carry. */
+  servername: string;
+  /** The provider's CA: the only one trusted. */
+  ca: string;
+}
+
+const LOGIN = /^[a-z][a-z0-9._-]{0,62}[a-z0-9]$/;
+
+export function checkLogin(login: string): string {
+  const normalised = login.trim().toLowerCase();
+  if (!LOGIN.test(normalised)) {
+    throw new ProviderClientError(
+      'invalid_username',
+      'A user name has 2 to 64 characters: lower-case letters, digits, ".", "-" or "_", starting with a letter and ending with a letter or digit.',
+    );
+  }
+  return normalised;
+}
+
+export class ProviderSession {
+  private tokenValue: string;
+  private lastSuccess: number;
+  private renewing: Promise<string> | null = null;
+
+  private constructor(
+    readonly provider: ProviderInfo,
+    readonly login: string,
+    readonly userId: string,
+    private privateKey: string,
+    token: string,
+    private readonly options: SessionOptions,
+  ) {
+    this.tokenValue = token;
+    this.lastSuccess = this.now();
+  }
+
+  get address(): string {
+    return `${this.login}@${this.provider.domain}`;
+  }
+
+  /** Creates the account (salt and verifier only are sent), then logs in. */
+  static async signUp(
+    provider: ProviderInfo,
+    loginInput: string,
+    password: string,
+    options: SessionOptions = {},
+  ): Promise<ProviderSession> {
+    const login = checkLogin(loginInput);
+    if (!provider.allowRegistration) {
+      throw new ProviderClientError(
+        'registration_closed',
+        `${provider.name} does not accept new accounts.`,
+      );
+    }
+    const salt = srp.generateSalt();
+    const verifier = srp.deriveVerifier(srp.derivePrivateKey(salt, login, password));
+    const res = await call(provider, options, 'POST', '/1/users', {
+      user: { login, password_salt: salt, password_verifier: verifier },
+    });
+    if (res.status === 422 || res.status === 409) {
+      const code = errorCode(res);
+      if (code === 'login_taken' || /taken/i.test(res.body.toString())) {
+        throw new ProviderClientError(
+          'username_taken',
+          `The user name "${login}" is already taken at ${provider.domain}. Choose another one.`,
+        );
+      }
+      throw new ProviderClientError(
+        'invalid_username',
+        errorMessage(res) ?? `${provider.domain} did not accept the user name "${login}".`,
+      );
+    }
+    if (res.status === 403)
+      throw new ProviderClientError(
+        'registration_closed',
+        `${provider.name} does not accept new accounts.`,
+      );
+    expectOk(res, provider, 'create the account');
+    return ProviderSession.logIn(provider, login, password, options);
+  }
+
+  static async logIn(
+    provider: ProviderInfo,
+    loginInput: string,
+    password: string,
+    options: SessionOptions = {},
+  ): Promise<ProviderSession> {
+    const login = checkLogin(loginInput);
+    const result = await srpLogin(
+      provider,
+      login,
+      (salt) => srp.derivePrivateKey(salt, login, password),
+      options,
+    );
+    return new ProviderSession(
+      provider,
+      login,
+      result.userId,
+      result.privateKey,
+      result.token,
+      options,
+    );
+  }
+
+  /** The current token, renewed first when it is probably stale. */
+  async token(options: { fresh?: boolean } = {}): Promise<string> {
+    if (options.fresh || this.now() - this.lastSuccess > (this.options.renewAfterMs ?? 50 * 60_000))
+      return this.renew();
+    return this.tokenValue;
+  }
+
+  /** An authenticated API request; logs in again once if the provider says the token expired. */
+  async request(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    json?: unknown,
+  ): Promise<HttpsResponse> {
+    let res = await call(this.provider, this.options, method, path, json, await this.token());
+    if (res.status === 401)
+      res = await call(this.provider, this.options, method, path, json, await this.renew());
+    if (res.status === 401)
+      throw new ProviderClientError(
+        'session_expired',
+        `${this.provider.domain} no longer accepts this session. Log in again.`,
+      );
+    if (res.status < 500) this.lastSuccess = this.now();
+    return res;
+  }
+
+  async requestJson<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    json?: unknown,
+  ): Promise<T> {
+    const res = await this.request(method, path, json);
+    expectOk(res, this.provider, `${method} ${path}`);
+    return (res.body.length ? JSON.parse(res.body.toString('utf8')) : null) as T;
+  }
+
+  /** Where the provider's IMAP (implicit TLS) or submission relay is, from its service config. */
+  async serviceEndpoint(service: 'imap' | 'smtp'): Promise<ServiceEndpoint> {
+    const config = await this.requestJson<{
+      hosts?: Record<string, { hostname?: string; ip_address?: string; port?: number }>;
+    }>('GET', `/1/configs/${service}-service.json`);
+    const host = Object.values(config?.hosts ?? {})[0];
+    if (!host?.hostname || !host.port) {
+      throw new ProviderClientError(
+        'invalid_provider',
+        `${this.provider.domain} does not say where its ${service.toUpperCase()} server is.`,
+      );
+    }
+    const mapped = this.options.resolver?.(host.hostname);
+    const address = mapped ? new URL(mapped.origin).hostname : (host.ip_address ?? host.hostname);
+    return {
+      host: address,
+      port: host.port,
+      servername: host.hostname,
+      ca: this.provider.caCertPem,
+    };
+  }
+
+  async changePassword(newPassword: string): Promise<void> {
+    const salt = srp.generateSalt();
+    const privateKey = srp.derivePrivateKey(salt, this.login, newPassword);
+    await this.requestJson('PUT', `/1/users/${encodeURIComponent(this.userId)}`, {
+      user: { password_salt: salt, password_verifier: srp.deriveVerifier(privateKey) },
+    });
+    this.privateKey = privateKey;
+  }
+
+  async logout(): Promise<void> {
+    await call(
+      this.provider,
+      this.options,
+      'DELETE',
+      '/1/logout',
+      undefined,
+      this.tokenValue,
+    ).catch(() => undefined);
+    this.privateKey = '';
+  }
+
+  private renew(): Promise<string> {
+    this.renewing ??= (async () => {
+      try {
+        if (!this.privateKey)
+          throw new ProviderClientError('session_expired', 'You logged out; log in again.');
+        const { token } = await srpLogin(
+          this.provider,
+          this.login,
+          () => this.privateKey,
+          this.options,
+        );
+        this.tokenValue = token;
+        this.lastSuccess = this.now();
+        return token;
+      } finally {
+        this.renewing = null;
+      }
+    })();
+    return this.renewing;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+}
+
+/** SRP-6a handshake and proof; verifies the server's proof before trusting the token. */
+async function srpLogin(
+  provider: ProviderInfo,
+  login: string,
+  privateKeyFor: (salt: string) => string,
+  options: SessionOptions,
+): Promise<{ userId: string; token: string; privateKey: string }> {
+  const ephemeral = srp.generateEphemeral();
+  const hello = await call(provider, options, 'POST', '/1/sessions', {
+    login,
+    A: ephemeral.public,
+  });
+  if (hello.status === 429) throw rateLimited(provider);
+  expectOk(hello, provider, 'start logging in');
+  const { B, salt } = parseJson<{ B?: string; salt?: string }>(hello, provider);
+  if (typeof B !== 'string' || typeof salt !== 'string')
+    throw serverError(provider, 'its login answer lacks B or salt');
+  const privateKey = privateKeyFor(salt);
+  let session: { key: string; proof: string };
+  try {
+    session = srp.deriveSession(ephemeral.secret, B, salt, login, privateKey);
+  } catch {
+    throw new ProviderClientError(
+      'server_proof_invalid',
+      `${provider.domain} sent an invalid login challenge. LeapBird did not continue.`,
+    );
+  }
+  const proof = await call(provider, options, 'PUT', `/1/sessions/${encodeURIComponent(login)}`, {
+    client_auth: session.proof,
+    A: ephemeral.public,
+  });
+  if (proof.status === 422)
+    throw new ProviderClientError('wrong_password', 'The user name or password is wrong.');
+  if (proof.status === 429) throw rateLimited(provider);
+  expectOk(proof, provider, 'log in');
+  const { M2, id, token } = parseJson<{ M2?: string; id?: string; token?: string }>(
+    proof,
+    provider,
+  );
+  try {
+    srp.verifySession(ephemeral.public, session, String(M2));
+  } catch {
+    // The server does not know our verifier: it is not the provider we signed up with.
+    throw new ProviderClientError(
+      'server_proof_invalid',
+      `${provider.domain} could not prove that it knows your account. It may be an impostor, so LeapBird did not log in.`,
+    );
+  }
+  if (typeof token !== 'string' || !token || typeof id !== 'string')
+    throw serverError(provider, 'its login answer lacks a token');
+  return { userId: id, token, privateKey };
+}
+
+async function call(
+  provider: ProviderInfo,
+  options: SessionOptions,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  json?: unknown,
+  token?: string,
+): Promise<HttpsResponse> {
+  try {
+    return await httpsRequest({
+      url: `${provider.apiUri}${path}`,
+      method,
+      json,
+      resolver: options.resolver,
+      ca: provider.caCertPem,
+      headers: token ? { authorization: `Token token="${token}"` } : {},
+      timeoutMs: options.timeoutMs ?? 20_000,
+    });
+  } catch (error) {
+    if (error instanceof NetError) {
+      const code = error.code === 'certificate_mismatch' ? 'certificate_mismatch' : 'unreachable';
+      const message =
+        code === 'certificate_mismatch'
+          ? `${provider.domain} presented a certificate its pinned certificate authority did not sign. Someone may be intercepting the connection, so LeapBird refused it.`
+          : `${provider.domain} could not be reached. Check the network connection; LeapBird keeps working offline and retries.`;
+      throw new ProviderClientError(code, message, error.detail ?? error.message);
+    }
+    throw error;
+  }
+}
+
+function parseJson<T>(res: HttpsResponse, provider: ProviderInfo): T {
+  try {
+    return JSON.parse(res.body.toString('utf8')) as T;
+  } catch {
+    throw serverError(provider, 'it answered with something that is not JSON');
+  }
+}
+
+function errorCode(res: HttpsResponse): string | undefined {
+  try {
+    const json = JSON.parse(res.body.toString('utf8')) as { error?: { code?: string } };
+    return json.error?.code;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorMessage(res: HttpsResponse): string | undefined {
+  try {
+    const json = JSON.parse(res.body.toString('utf8')) as { error?: { message?: string } };
+    return json.error?.message;
+  } catch {
+    return undefined;
+  }
+}
+
+function expectOk(res: HttpsResponse, provider: ProviderInfo, what: string): void {
+  if (res.status >= 200 && res.status < 300) return;
+  if (res.status === 429) throw rateLimited(provider);
+  throw serverError(
+    provider,
+    `it could not ${what} (HTTP ${res.status}${errorMessage(res) ? `: ${errorMessage(res)}` : ''})`,
+  );
+}
+
+function serverError(provider: ProviderInfo, why: string): ProviderClientError {
+  return new ProviderClientError('server_error', `${provider.domain} had a problem: ${why}.`);
+}
+
+function rateLimited(provider: ProviderInfo): ProviderClientError {
+  return new ProviderClientError(
+    'rate_limited',
+    `Too many failed logins at ${provider.domain}. Wait a few minutes and try again.`,
+  );
+}
