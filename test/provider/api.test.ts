@@ -36,11 +36,13 @@ describe('bootstrap', () => {
   it('lists its services with the ports they listen on', async () => {
     const configs = await api(p, 'GET', '/1/configs.json');
     expect(Object.keys(configs.json.services).sort()).toEqual(['imap', 'smtp', 'soledad']);
-    const smtp = await api(p, 'GET', configs.json.services.smtp);
+    expect((await api(p, 'GET', configs.json.services.smtp)).status).toBe(401);
+    const { token } = await newAccount(p, 'configs-reader');
+    const smtp = await api(p, 'GET', configs.json.services.smtp, { token });
     expect(Object.values(smtp.json.hosts)).toEqual([
       { hostname: 'smtp.alpha.test', ip_address: '127.0.0.2', port: p.ports.submission },
     ]);
-    const imap = await api(p, 'GET', configs.json.services.imap);
+    const imap = await api(p, 'GET', configs.json.services.imap, { token });
     expect(Object.values(imap.json.hosts)).toEqual([
       { hostname: 'imap.alpha.test', ip_address: '127.0.0.2', port: p.ports.imap },
     ]);

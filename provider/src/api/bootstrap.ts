@@ -4,6 +4,7 @@
  */
 import type { ProviderContext } from '../context.js';
 import { ProviderError } from '../errors.js';
+import { requireUser } from './accounts.js';
 import type { Router } from './http.js';
 
 export function providerJson(ctx: ProviderContext): Record<string, unknown> {
@@ -54,7 +55,9 @@ export function addBootstrapRoutes(router: Router, ctx: ProviderContext): void {
       },
     },
   }));
+  // As in LEAP, a service's hosts are told to logged-in users only (no anonymous access).
   router.add('GET', /^\/1\/configs\/([a-z]+)-service\.json$/, async (req) => {
+    requireUser(ctx, req);
     const e = ctx.endpoints();
     switch (req.params[0]) {
       case 'smtp':
