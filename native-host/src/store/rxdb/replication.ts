@@ -206,9 +206,15 @@ export function replicateEncrypted<T>(
           sealed.map((s) => s.row),
         );
         const conflicted = new Set(conflicts.map((c) => c.id));
+        // Recorded before the conflicts are opened: if one of those is forged and throws, the
+        // accepted rows were still written at the provider.
+        ledger.raiseAll(
+          scope,
+          sealed.filter((s) => !conflicted.has(s.wireId)),
+        );
         // Decrypted here because RxDB passes conflicts on without the pull modifier.
         const opened = conflicts.map(open);
-        ledger.raiseAll(scope, [...sealed.filter((s) => !conflicted.has(s.wireId)), ...opened]);
+        ledger.raiseAll(scope, opened);
         return opened.map((o) => o.doc);
       },
     },
