@@ -81,6 +81,75 @@ export interface ComposeRequest {
   body: string;
 }
 
+/** What the setup wizard shows about a provider before sign-up or login. */
+export interface ProviderSummary {
+  domain: string;
+  name: string;
+  description: string;
+  allowRegistration: boolean;
+  /** `SHA256: <hex>` of the provider's CA, now pinned. */
+  caFingerprint: string;
+}
+
+export interface SetupCredentials {
+  domain: string;
+  username: string;
+  password: string;
+}
+
+/** A legacy (non-LEAP) IMAP/SMTP account. */
+export interface LegacySetup {
+  email: string;
+  password: string;
+  imap: { host: string; port: number; security: 'tls' | 'starttls' };
+  smtp: { host: string; port: number; security: 'tls' | 'starttls' };
+}
+
+/** The result of a successful setup: what the add-on needs to configure Thunderbird. */
+export interface SetupResult {
+  account: AccountSpec;
+  ownKey: OwnKeySummary;
+}
+
+export interface OwnKeySummary {
+  address: string;
+  fingerprint: string;
+  created: string;
+  expires: string | null;
+  /** When the host will renew it (60 days before expiry). */
+  renews: string | null;
+  published: boolean;
+}
+
+/** LEAP's validation levels, weakest first. */
+export type ValidationLevelName =
+  | 'Weak_Chain'
+  | 'Provider_Trust'
+  | 'Provider_Endorsement'
+  | 'Third_Party_Endorsement'
+  | 'Third_Party_Consensus'
+  | 'Historically_Auditing'
+  | 'Known_Key'
+  | 'Fingerprint';
+
+export interface ContactKeySummary {
+  address: string;
+  fingerprint: string;
+  validation: ValidationLevelName;
+  /** How it was found, e.g. 'autocrypt', 'nicknym', 'wkd', 'vks', 'manual'. */
+  source: string;
+  expires: string | null;
+}
+
+export interface RecipientKeyInfo {
+  address: string;
+  status: 'key' | 'no_key' | 'checking';
+  validation: ValidationLevelName | null;
+  fingerprint: string | null;
+  /** Why there is no key, in words. */
+  reason: string | null;
+}
+
 // ---------------------------------------------------------------------------------------
 // Methods the host implements (the add-on calls them)
 
@@ -91,6 +160,22 @@ export interface HostMethods extends MethodMap {
   >;
   'host.ping': MethodSpec<{ nonce: string }, { nonce: string; hostTime: string }>;
   'host.status': MethodSpec<Record<string, never>, HostStatus>;
+  /** Bootstrap a provider (download and pin its CA) and describe it. */
+  'setup.provider': MethodSpec<{ domain: string }, ProviderSummary>;
+  'setup.signUp': MethodSpec<SetupCredentials, SetupResult>;
+  'setup.logIn': MethodSpec<SetupCredentials, SetupResult>;
+  'setup.legacy': MethodSpec<LegacySetup, SetupResult>;
+  /** Forget the account on this machine (local data stays encrypted until removed). */
+  'account.logOut': MethodSpec<{ email: string; removeData: boolean }, { loggedOut: true }>;
+  'keys.own': MethodSpec<{ email: string }, OwnKeySummary>;
+  'keys.contacts': MethodSpec<{ email: string }, ContactKeySummary[]>;
+  /** The user compared the fingerprint with the contact: raise it to Fingerprint. */
+  'keys.verify': MethodSpec<
+    { email: string; contact: string; fingerprint: string },
+    ContactKeySummary
+  >;
+  /** Key status of recipients, for compose hints. */
+  'keys.recipients': MethodSpec<{ email: string; recipients: string[] }, RecipientKeyInfo[]>;
 }
 
 // Methods the add-on implements (the host calls them)
