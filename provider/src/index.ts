@@ -111,7 +111,9 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     log: logger,
     now: options.clock ?? Date.now,
     onKeyUploaded: (user: UserRecord) => {
-      void delivery?.releaseFor(user);
+      delivery
+        ?.releaseFor(user)
+        .catch((err) => logger.warn('release_failed', { error: (err as Error).message }));
     },
   };
 
