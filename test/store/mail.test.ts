@@ -359,18 +359,25 @@ describe('mail index', () => {
     }
   });
 
-  it('upgrades a database from mail schema 1, keeping its messages readable', async () => {
+  it('upgrades a database from mail schema 1, keeping its messages readable and counted', async () => {
     const { store, dir, secret, cleanup } = await tempStore();
     try {
       const inbox = (await store.getMailbox('INBOX'))!;
       const old = await store.append(inbox.id, { content: numberedMessage(1) });
       // Turn it back into what version 1 wrote.
       store.database.raw.exec(`ALTER TABLE contents DROP COLUMN header;
+        DROP TRIGGER messages_count_insert;
+        DROP TRIGGER messages_count_delete;
+        DROP TRIGGER messages_count_update;
+        ALTER TABLE mailboxes DROP COLUMN message_count;
+        ALTER TABLE mailboxes DROP COLUMN unseen_count;
         UPDATE schema_version SET version = 1 WHERE namespace = 'mail'`);
       store.close();
       const upgraded = await openAccountStore({ dir, storageSecret: secret });
       try {
-        expect(upgraded.database.schemaVersion('mail')).toBe(2);
+        expect(upgraded.database.schemaVersion('mail')).toBe(3);
+        // Counts of messages stored before the upgrade are computed by it.
+        expect(await upgraded.status(inbox.id)).toMatchObject({ messages: 1, unseen: 1 });
         const body = await readAll(
           await upgraded.readMessage(inbox.id, old.uid, { start: 0, end: 30 }),
         );
@@ -380,6 +387,49 @@ describe('mail index', () => {
       } finally {
         upgraded.close();
       }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('keeps STATUS counts equal to the messages there, whatever changed them', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const other = await store.createMailbox('Other');
+      const check = async () => {
+        for (const box of await store.listMailboxes()) {
+          const real = store.database.raw
+            .prepare(
+              `SELECT count(*) AS messages, count(*) FILTER (WHERE (system_flags & 1) = 0) AS unseen
+               FROM messages WHERE mailbox_id = ?`,
+            )
+            .get(Number(box.id));
+          expect(await store.status(box.id)).toMatchObject(real as object);
+        }
+      };
+      for (let i = 0; i < 6; i++) {
+        await store.append(inbox.id, {
+          content: numberedMessage(i),
+          flags: i % 2 ? ['\\Seen'] : [],
+        });
+      }
+      await check();
+      await store.storeFlags(inbox.id, [{ start: 1, end: 3 }], {
+        operation: 'add',
+        flags: ['\\Seen'],
+      });
+      await store.storeFlags(inbox.id, [{ start: 2, end: 2 }], { operation: 'replace', flags: [] });
+      await check();
+      await store.copyMessages(inbox.id, [{ start: 1, end: 4 }], other.id);
+      await store.moveMessages(inbox.id, [{ start: 5, end: 6 }], other.id);
+      await check();
+      await store.expunge(other.id, [{ start: 2, end: 3 }]);
+      await store.renameMailbox('INBOX', 'Old');
+      await check();
+      await store.deleteMailbox('Old');
+      await check();
+      expect((await store.status(other.id)).messages).toBe(4);
     } finally {
       await cleanup();
     }

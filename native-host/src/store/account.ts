@@ -102,6 +102,8 @@ interface MailboxRow {
   uidvalidity: number;
   uidnext: number;
   highestmodseq: number;
+  message_count: number;
+  unseen_count: number;
 }
 
 interface MessageRow {
@@ -884,16 +886,12 @@ export class AccountStore implements AccountBackend {
   }
 
   private statusOf(row: MailboxRow): MailboxStatus {
-    const counts = this.sql(
-      `SELECT count(*) AS messages, count(*) FILTER (WHERE (system_flags & 1) = 0) AS unseen
-         FROM messages WHERE mailbox_id = ?`,
-    ).get(row.id) as { messages: number; unseen: number };
     return {
       uidValidity: row.uidvalidity,
       uidNext: row.uidnext,
       highestModseq: row.highestmodseq,
-      messages: counts.messages,
-      unseen: counts.unseen,
+      messages: row.message_count,
+      unseen: row.unseen_count,
     };
   }
 
