@@ -3,27 +3,10 @@
  * the URL; tests (and demos) map host names to loopback servers and their CAs, keeping the
  * host name as TLS server name so certificates are checked exactly as they would be.
  */
-import { request } from 'node:https';
+import { httpsRequest, NetError, type Resolver } from '../net/index.js';
 import { keyFail, keyOk, type KeyResult } from './errors.js';
 
-export interface Endpoint {
-  /** Where to connect instead, e.g. `https://127.0.0.1:40123`. */
-  origin: string;
-  /** CA certificate (PEM) that signs this endpoint's certificate; system CAs when absent. */
-  ca?: string;
-}
-
-export type Resolver = (host: string) => Endpoint | undefined;
-
-/** The resolver of production: every host is reached as named, with the system CAs. */
-export const systemResolver: Resolver = () => undefined;
-
-export function mapResolver(map: Record<string, Endpoint>): Resolver {
-  const lower = new Map(
-    Object.entries(map).map(([host, endpoint]) => [host.toLowerCase(), endpoint]),
-  );
-  return (host) => lower.get(host.toLowerCase());
-}
+export { mapResolver, systemResolver, type Endpoint, type Resolver } from '../net/index.js';
 
 export interface HttpResponse {
   status: number;
@@ -65,63 +48,31 @@ export async function httpsGet(
   }
 }
 
-function getOnce(
+async function getOnce(
   url: string,
   resolver: Resolver,
   options: GetOptions,
 ): Promise<KeyResult<HttpResponse & { location: string | null }>> {
-  let target: URL;
+  if (!/^https:/i.test(url) && URL.canParse(url))
+    return keyFail('network', `Keys are fetched over HTTPS only (${url}).`);
   try {
-    target = new URL(url);
-  } catch {
-    return Promise.resolve(keyFail('invalid_response', `"${url}" is not a URL.`));
+    const res = await httpsRequest({
+      url,
+      resolver,
+      ...(options.ca ? { ca: options.ca } : {}),
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+    });
+    const location = res.headers.location;
+    return keyOk({
+      status: res.status,
+      contentType: String(res.headers['content-type'] ?? ''),
+      body: res.body,
+      location: typeof location === 'string' ? location : null,
+    });
+  } catch (error) {
+    if (error instanceof NetError && error.code === 'bad_url')
+      return keyFail('invalid_response', `"${url}" is not a URL.`);
+    return keyFail('network', (error as Error).message);
   }
-  if (target.protocol !== 'https:')
-    return Promise.resolve(keyFail('network', `Keys are fetched over HTTPS only (${url}).`));
-  const endpoint = resolver(target.hostname);
-  const connect = endpoint ? new URL(endpoint.origin) : target;
-  const ca = options.ca ?? endpoint?.ca;
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: connect.hostname,
-        port: connect.port || 443,
-        path: target.pathname + target.search,
-        method: 'GET',
-        servername: target.hostname,
-        headers: { host: target.host, accept: '*/*' },
-        ...(ca ? { ca } : {}),
-        timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes)
-            req.destroy(new Error(`the answer is larger than ${maxBytes} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('end', () =>
-          resolve(
-            keyOk({
-              status: res.statusCode ?? 0,
-              contentType: String(res.headers['content-type'] ?? ''),
-              body: Buffer.concat(chunks),
-              location: res.headers.location ?? null,
-            }),
-          ),
-        );
-        res.on('error', (error) =>
-          resolve(keyFail('network', `${target.host} broke off: ${error.message}`)),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no answer in time')));
-    req.on('error', (error) =>
-      resolve(keyFail('network', `${target.host} could not be reached: ${error.message}`)),
-    );
-    req.end();
-  });
 }
