@@ -124,6 +124,21 @@ describe('keys: upload, nicknym, WKD', () => {
     expect((await api(p, 'GET', '/.well-known/openpgpkey/policy')).status).toBe(200);
   });
 
+  it('refuses a key already published for another account', async () => {
+    const first = await newAccount(p, 'twin-one');
+    const second = await newAccount(p, 'twin-two');
+    const shared = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ email: first.address }, { email: second.address }],
+    });
+    expect((await uploadKey(p, first, shared.publicKey)).status).toBe(200);
+    const res = await uploadKey(p, second, shared.publicKey);
+    expect(res.status).toBe(422);
+    expect(res.json.error.message).toMatch(/another account/);
+    expect((await api(p, 'GET', `/nicknym?address=${second.address}`)).status).toBe(404);
+  });
+
   it('answers 404 for unknown addresses and 400 for malformed queries', async () => {
     expect((await api(p, 'GET', '/nicknym?address=nobody@alpha.test')).status).toBe(404);
     expect((await api(p, 'GET', '/nicknym?address=someone@unknown.test')).status).toBe(404);
