@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startProvider } from '../../provider/src/index.js';
-import { logIn, signUp, type TestProvider } from './helpers.js';
+import { api, logIn, signUp, type TestProvider } from './helpers.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'provider-lifecycle-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -35,12 +35,21 @@ it('stops every listener and Dovecot, and restarts with the same CA and accounts
   for (const port of ports) expect(await accepts(first.host, port)).toBe(false);
   expect(() => process.kill(first.dovecot.pid, 0)).toThrow();
 
-  const second = await startProvider({ domain: 'life.test', dataDir, host: '127.0.0.2' });
+  // Restarted with sign-ups closed: existing accounts still log in, new ones are refused.
+  const second = await startProvider({
+    domain: 'life.test',
+    dataDir,
+    host: '127.0.0.2',
+    allowRegistration: false,
+  });
   try {
+    const again = { ...second, dataDir, cleanup: async () => {} } as TestProvider;
     expect(second.caFingerprint).toBe(first.caFingerprint);
-    expect(
-      (await logIn({ ...second, dataDir, cleanup: async () => {} }, 'rosa', 'pw-rosa')).status,
-    ).toBe(200);
+    expect((await logIn(again, 'rosa', 'pw-rosa')).status).toBe(200);
+    expect((await api(again, 'GET', '/provider.json')).json.service.allow_registration).toBe(false);
+    const refused = await signUp(again, 'newcomer', 'pw');
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('registration_closed');
   } finally {
     await second.stop();
   }
