@@ -1,0 +1,79 @@
+/**
+ * One relay transaction to the provider's submission server: TLS always (implicit, or
+ * STARTTLS required), the provider's own CA as the only trust anchor, AUTH with the
+ * session token as password (LEAP) or the user's password (legacy provider). The outcome
+ * says whether trying again later can help.
+ */
+import type { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
+
+export interface RelayEndpoint {
+  host: string;
+  port: number;
+  /** Implicit TLS (true) or STARTTLS, which is then required (false). */
+  secure: boolean;
+  /** The name the certificate must carry (the provider's domain when connecting by IP). */
+  servername?: string;
+  /** PEM of the CA to trust instead of the system's (the provider's pinned CA). */
+  ca?: string;
+  user: string;
+  /** LEAP: the session token, renewed by the provider session as needed. */
+  accessToken?: () => Promise<string>;
+  /** Legacy providers: the user's own password. */
+  password?: () => Promise<string>;
+}
+
+export type RelayOutcome =
+  | { ok: true; rejected: { address: string; reason: string }[] }
+  | { ok: false; permanent: boolean; reason: string };
+
+const TIMEOUT_MS = 30_000;
+
+export async function relayMessage(
+  endpoint: RelayEndpoint,
+  envelope: { from: string; to: string[] },
+  content: Readable,
+): Promise<RelayOutcome> {
+  let secret: string;
+  try {
+    const source = endpoint.accessToken ?? endpoint.password;
+    if (!source) return { ok: false, permanent: true, reason: 'No relay credentials configured.' };
+    secret = await source();
+  } catch (error) {
+    return { ok: false, permanent: false, reason: `No session: ${(error as Error).message}` };
+  }
+  const transport = nodemailer.createTransport({
+    host: endpoint.host,
+    port: endpoint.port,
+    secure: endpoint.secure,
+    requireTLS: !endpoint.secure,
+    tls: {
+      minVersion: 'TLSv1.2',
+      ...(endpoint.ca ? { ca: endpoint.ca } : {}),
+      ...(endpoint.servername ? { servername: endpoint.servername } : {}),
+    },
+    auth: { user: endpoint.user, pass: secret },
+    connectionTimeout: TIMEOUT_MS,
+    greetingTimeout: TIMEOUT_MS,
+    socketTimeout: TIMEOUT_MS * 2,
+    logger: false,
+  });
+  try {
+    const info = await transport.sendMail({ envelope, raw: content });
+    const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => {
+      const address = typeof r === 'string' ? r : r.address;
+      const detail = (info.rejectedErrors ?? []).find((e) => e.recipient === address);
+      return { address, reason: detail?.response ?? 'The recipient was refused.' };
+    });
+    return { ok: true, rejected };
+  } catch (error) {
+    content.destroy();
+    const e = error as Error & { responseCode?: number; response?: string; code?: string };
+    const code = e.responseCode ?? 0;
+    // 535 may be an expired token that the session renews before the next attempt.
+    const permanent = code >= 500 && code !== 535 && code !== 530;
+    return { ok: false, permanent, reason: e.response ?? e.message };
+  } finally {
+    transport.close();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * A user's host side for the SMTP tests: an encrypted account store, a key manager with the
+ * user's key, the outbox and the local submission server, all in a fresh temporary
+ * directory; plus a client that submits as Thunderbird does.
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { KeyManager, MemoryKeyStore } from '../../native-host/src/keys/index.js';
+import {
+  Outbox,
+  startSmtpServer,
+  type RelayEndpoint,
+  type RetryPolicy,
+  type RunningSmtpServer,
+} from '../../native-host/src/smtp/index.js';
+import {
+  generateStorageSecret,
+  openAccountStore,
+  type AccountStore,
+} from '../../native-host/src/store/index.js';
+
+export const LOCAL_USER = 'thunderbird';
+export const LOCAL_PASSWORD = 'per-install-secret';
+
+export interface HostOptions {
+  relay: () => Promise<RelayEndpoint>;
+  retry?: Partial<RetryPolicy>;
+  encryptedOnly?: boolean;
+  maxMessageBytes?: number;
+}
+
+export interface TestHost {
+  address: string;
+  dir: string;
+  secret: Uint8Array;
+  keys: KeyManager;
+  store: AccountStore;
+  outbox: Outbox;
+  server: RunningSmtpServer;
+  ownPublicKey: string;
+  /** Stops server and outbox and closes the store (the data stays). */
+  stop(): Promise<void>;
+  /** Opens the same data again, as a new host process would. */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function startHost(address: string, options: HostOptions): Promise<TestHost> {
+  const dir = mkdtempSync(join(tmpdir(), 'smtp-host-'));
+  const secret = generateStorageSecret();
+  const keys = new KeyManager({ store: new MemoryKeyStore(), address, vksUrl: null });
+  const own = await keys.ensureOwnKey();
+  if (!own.ok) throw new Error(own.error.message);
+  const open = async () => {
+    const store = await openAccountStore({ dir: join(dir, 'account'), storageSecret: secret });
+    const outbox = new Outbox({
+      store,
+      storageSecret: secret,
+      dir: join(dir, 'account', 'outbox'),
+      relay: options.relay,
+      ...(options.retry ? { retry: options.retry } : {}),
+    });
+    const server = await startSmtpServer({
+      authenticate: (user, pass) => user === LOCAL_USER && pass === LOCAL_PASSWORD,
+      addresses: () => [address],
+      keys,
+      outbox,
+      encryptedOnly: () => options.encryptedOnly ?? false,
+      ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
+    });
+    outbox.start();
+    return { store, outbox, server };
+  };
+  const host: TestHost = {
+    address,
+    dir,
+    secret,
+    keys,
+    ownPublicKey: own.value.publicArmored,
+    ...(await open()),
+    async stop() {
+      await host.server.close();
+      await host.outbox.stop();
+      host.store.close();
+    },
+    async restart() {
+      Object.assign(host, await open());
+    },
+    async cleanup() {
+      await host.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return host;
+}
+
+/** Submits a raw message as Thunderbird does: AUTH with the local credentials, then DATA. */
+export async function submit(
+  host: Pick<TestHost, 'server'>,
+  envelope: { from: string; to: string[] },
+  raw: Buffer,
+  auth = { user: LOCAL_USER, pass: LOCAL_PASSWORD },
+): Promise<string> {
+  const transport = nodemailer.createTransport({
+    host: host.server.host,
+    port: host.server.port,
+    secure: false,
+    ignoreTLS: true,
+    auth,
+    connectionTimeout: 10_000,
+    socketTimeout: 60_000,
+  });
+  try {
+    return (await transport.sendMail({ envelope, raw })).response;
+  } finally {
+    transport.close();
+  }
+}
+
+/** Files under `dir` (recursively), without the blob store's empty tmp directory. */
+export function filesUnder(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) =>
+      statSync(join(dir, name)).isFile(),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** The raw source of every message in a local mailbox of the store. */
+export async function localMessages(store: AccountStore, name: string): Promise<Buffer[]> {
+  const box = await store.getMailbox(name);
+  if (!box) return [];
+  const snapshot = await store.openMailbox(box.id);
+  const out: Buffer[] = [];
+  for (const uid of snapshot.uids) {
+    const chunks: Buffer[] = [];
+    for await (const c of await store.readMessage(box.id, uid)) chunks.push(Buffer.from(c));
+    out.push(Buffer.concat(chunks));
+  }
+  return out;
+}
+
+/** The value of a header field in a raw message (first occurrence, unfolded). */
+export function header(raw: Buffer, name: string): string | null {
+  const text = raw.toString('utf8');
+  const end = text.search(/\r?\n\r?\n/);
+  const head = (end === -1 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
+  const line = head
+    .split(/\r?\n/)
+    .find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+  return line ? line.slice(name.length + 1).trim() : null;
+}
