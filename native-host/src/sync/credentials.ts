@@ -1,0 +1,76 @@
+/**
+ * How the sync engine reaches the upstream IMAP server: the provider's Dovecot with the
+ * session token (XOAUTH2/OAUTHBEARER), or any IMAP server with a password (legacy mode).
+ * The token is asked for on every connection, so a session that renews itself by logging in
+ * again (the provider client's `token()`) feeds it directly.
+ */
+import { ImapFlow } from 'imapflow';
+import { SyncError, describeError } from './errors.js';
+
+export interface UpstreamEndpoint {
+  host: string;
+  port: number;
+  /** Implicit TLS (true) or STARTTLS when the server offers it (false). */
+  secure: boolean;
+  /** TLS server name to check the certificate against (the provider's domain). */
+  servername?: string;
+  /** PEM CA to trust instead of the system store (the provider's own CA). */
+  ca?: string;
+}
+
+export type UpstreamCredentials = UpstreamEndpoint &
+  (
+    | { user: string; accessToken: () => Promise<string> }
+    | { user: string; password: () => Promise<string> | string }
+  );
+
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/** A connected, authenticated imapflow client (QRESYNC enabled when the server has it). */
+export async function connectUpstream(credentials: UpstreamCredentials): Promise<ImapFlow> {
+  let auth: { user: string; accessToken: string } | { user: string; pass: string };
+  try {
+    auth =
+      'accessToken' in credentials
+        ? { user: credentials.user, accessToken: await credentials.accessToken() }
+        : { user: credentials.user, pass: await credentials.password() };
+  } catch (error) {
+    throw new SyncError(
+      'upstream_refused',
+      `No credentials for the mail server: ${describeError(error)}`,
+    );
+  }
+  const client = new ImapFlow({
+    host: credentials.host,
+    port: credentials.port,
+    secure: credentials.secure,
+    ...(credentials.servername ? { servername: credentials.servername } : {}),
+    tls: {
+      ...(credentials.ca ? { ca: credentials.ca } : {}),
+      ...(credentials.servername ? { servername: credentials.servername } : {}),
+      minVersion: 'TLSv1.2',
+    },
+    auth,
+    logger: false,
+    qresync: true,
+    disableAutoIdle: true,
+    connectionTimeout: CONNECT_TIMEOUT_MS,
+    greetingTimeout: CONNECT_TIMEOUT_MS,
+  });
+  // Without a listener an 'error' event would crash the process; the caller sees the failure
+  // through the rejected command or the 'close' event instead.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    client.close();
+    const refused = (error as { authenticationFailed?: boolean }).authenticationFailed;
+    throw new SyncError(
+      refused ? 'upstream_refused' : 'upstream_unreachable',
+      refused
+        ? 'The mail server did not accept the login.'
+        : `The mail server could not be reached: ${describeError(error)}`,
+    );
+  }
+  return client;
+}
