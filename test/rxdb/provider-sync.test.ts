@@ -8,7 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSyncStoreClient } from '../../native-host/src/store/rxdb/index.js';
+import {
+  createSyncStoreClient,
+  MAX_SYNCED_DOC_BYTES,
+} from '../../native-host/src/store/rxdb/index.js';
 import { newAccount, startTestProvider, type TestProvider } from '../provider/helpers.js';
 import { openDevice, waitFor, type Device } from './helpers/device.js';
 import { randomDbKey, tempDir } from './helpers/sqlite.js';
@@ -127,6 +130,17 @@ describe('replication through the reference provider', () => {
       'delete on b',
     );
     expect(await a.db.settings.findOne('autocrypt').exec()).toBeNull();
+  });
+
+  it('syncs a document just under the size limit', async () => {
+    // Leaves room for the key and RxDB's bookkeeping fields, which the size check counts.
+    const value = 'v'.repeat(MAX_SYNCED_DOC_BYTES - 200);
+    await a.db.settings.insert({ key: 'big', value });
+    await waitFor(
+      async () => (await b.db.settings.findOne('big').exec())?.value.length === value.length,
+      15_000,
+      'big setting on the desktop',
+    );
   });
 
   it("never stores the plaintext in the provider's files", async () => {

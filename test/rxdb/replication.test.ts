@@ -4,6 +4,7 @@ import { firstValueFrom, filter, take, timeout, toArray } from 'rxjs';
 import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createSyncStoreClient,
+  MAX_SYNCED_DOC_BYTES,
   RxdbStoreError,
   SyncKeys,
   type SyncStoreClient,
@@ -284,6 +285,28 @@ describe('encrypted replication (against the unit-test sync store stand-in)', ()
       10_000,
       'lou on b after the stall',
     );
+  });
+
+  it('refuses a document too large to sync, keeps the stored one, and keeps syncing', async () => {
+    const a = await device('deva');
+    const b = await device('devb');
+    a.startSync();
+    b.startSync();
+    await a.db.contacts.insert(contact('olga', { note: 'small' }));
+    const huge = 'x'.repeat(MAX_SYNCED_DOC_BYTES);
+    await expect(a.db.contacts.insert(contact('pete', { note: huge }))).rejects.toMatchObject({
+      code: 'too_large',
+    });
+    const olga = await a.db.contacts.findOne('olga').exec(true);
+    await expect(olga.incrementalPatch({ note: huge })).rejects.toMatchObject({
+      code: 'too_large',
+    });
+    expect((await contactOn(a, 'olga'))!.note).toBe('small');
+    expect(await contactOn(a, 'pete')).toBeNull();
+
+    await a.db.contacts.insert(contact('quinn'));
+    await waitFor(async () => (await contactOn(b, 'quinn')) !== null, 10_000, 'quinn on b');
+    expect((await contactOn(b, 'olga'))!.note).toBe('small');
   });
 
   it('ends its change streams when the database closes without stopping sync first', async () => {

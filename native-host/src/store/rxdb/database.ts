@@ -12,6 +12,24 @@ import { getRxStorageSqlite } from './sqlite-storage.js';
 import { RxdbStoreError } from './errors.js';
 import type { SyncKeys } from './sync-keys.js';
 
+/**
+ * The largest document (as JSON) that still fits the sync store's 1 MiB limit once sealed and
+ * base64-encoded. Writes above it are refused up front: stored locally they could never sync,
+ * and the replication would retry them forever.
+ */
+export const MAX_SYNCED_DOC_BYTES = 760 * 1024;
+
+function refuseUnsyncable(collection: string, data: unknown): void {
+  const size = Buffer.byteLength(JSON.stringify(data));
+  if (size > MAX_SYNCED_DOC_BYTES) {
+    throw new RxdbStoreError(
+      'too_large',
+      `This ${collection} entry is too large to sync between devices ` +
+        `(${Math.ceil(size / 1024)} KiB; at most ${MAX_SYNCED_DOC_BYTES / 1024} KiB).`,
+    );
+  }
+}
+
 export interface SyncedCollectionSpec<T> {
   schema: RxJsonSchema<T>;
   /** Resolves a real conflict with the provider's state; by default the provider's state wins. */
@@ -52,7 +70,12 @@ export async function createSyncedDatabase<C>(
     };
   }
   try {
-    await db.addCollections(creators as never);
+    const collections = await db.addCollections(creators as never);
+    for (const collection of Object.values(collections) as RxCollection<unknown>[]) {
+      const check = (data: unknown) => refuseUnsyncable(collection.name, data);
+      collection.preInsert(check, false);
+      collection.preSave(check, false);
+    }
   } catch (err) {
     await db.close();
     if ((err as { code?: unknown }).code === 'COL23') {

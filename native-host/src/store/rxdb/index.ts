@@ -13,6 +13,7 @@ export {
 } from './sqlite-storage.js';
 export {
   createSyncedDatabase,
+  MAX_SYNCED_DOC_BYTES,
   type SyncedCollectionSpec,
   type SyncedDatabaseOptions,
 } from './database.js';
