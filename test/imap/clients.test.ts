@@ -207,6 +207,42 @@ describe('imapflow', () => {
   });
 });
 
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(command, args);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`${command} timed out`));
+    }, 20_000);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} exited ${code}: ${err}`));
+    });
+  });
+}
+
+describe('curl (batch mode)', () => {
+  it('lists mailboxes, searches and downloads a message by UID', async () => {
+    const c = await client();
+    await seed(c, 3);
+    const base = `imap://127.0.0.1:${fx.server.port}`;
+    const auth = ['--user', `${USER}:${PASSWORD}`, '--silent', '--show-error'];
+    expect(await run('curl', [...auth, `${base}/`])).toContain(
+      '* LIST (\\HasNoChildren \\Sent) "/" "Sent"',
+    );
+    expect(
+      await run('curl', [...auth, `${base}/INBOX`, '--request', 'SEARCH SUBJECT "message 2"']),
+    ).toContain('* SEARCH 2');
+    const body = await run('curl', [...auth, `${base}/INBOX;UID=3`]);
+    expect(Buffer.from(body).equals(sampleMessage(3))).toBe(true);
+  });
+});
+
 describe("Python's imaplib", () => {
   it('logs in, selects, searches, fetches and stores', async () => {
     const c = await client();
@@ -227,22 +263,7 @@ typ, data = m.uid('SEARCH', None, 'FLAGGED')
 print('UIDSEARCH', data[0].decode())
 m.logout()
 `;
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('python3', ['-c', script, String(fx.server.port), USER, PASSWORD]);
-      let out = '';
-      let err = '';
-      const timer = setTimeout(() => {
-        child.kill();
-        reject(new Error('python timed out'));
-      }, 20_000);
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(out);
-        else reject(new Error(err));
-      });
-    });
+    const output = await run('python3', ['-c', script, String(fx.server.port), USER, PASSWORD]);
     expect(output).toContain('SELECT OK 3');
     expect(output).toContain('SEARCH 2');
     expect(output).toContain('FETCH Subject: message 2');
