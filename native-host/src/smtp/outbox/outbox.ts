@@ -245,6 +245,17 @@ export class Outbox {
     );
   }
 
+  /**
+   * Makes every waiting delivery due now and runs a round: for when the network or the
+   * provider is known to be back (or the user asks to send now).
+   */
+  retryNow(): Promise<void> {
+    this.db
+      .prepare(`UPDATE outbox_deliveries SET next_attempt_at = ? WHERE state = 'pending'`)
+      .run(this.now());
+    return this.flush();
+  }
+
   /** Stops scheduling and waits for the round in progress. Queued mail stays queued. */
   async stop(): Promise<void> {
     this.started = false;
