@@ -35,8 +35,10 @@ export async function connectUpstream(credentials: UpstreamCredentials): Promise
         ? { user: credentials.user, accessToken: await credentials.accessToken() }
         : { user: credentials.user, pass: await credentials.password() };
   } catch (error) {
+    // A network failure while renewing the token is the provider being away, not a refusal.
+    const network = /^E[A-Z]+$/.test(String((error as { code?: unknown })?.code ?? ''));
     throw new SyncError(
-      'upstream_refused',
+      network ? 'upstream_unreachable' : 'upstream_refused',
       `No credentials for the mail server: ${describeError(error)}`,
     );
   }
