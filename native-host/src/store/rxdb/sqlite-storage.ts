@@ -101,7 +101,7 @@ function escapeName(name: string): string {
   return name.replace(/[^a-z0-9]/g, (c) => `_${c.codePointAt(0)!.toString(16)}_`);
 }
 
-export function tableNameFor(
+function tableNameFor(
   prefix: string,
   databaseName: string,
   collectionName: string,
@@ -110,7 +110,7 @@ export function tableNameFor(
   return `${prefix}${escapeName(databaseName)}__${escapeName(collectionName)}__v${version}`;
 }
 
-export class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
+class SqliteStorageInstance<RxDocType> implements RxStorageInstance<
   RxDocType,
   SqliteStorageInternals,
   SqliteInstanceCreationOptions,

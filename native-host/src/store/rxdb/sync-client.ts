@@ -208,9 +208,7 @@ export function createSyncStoreClient(options: SyncStoreClientOptions): SyncStor
 }
 
 /** Splits a text/event-stream body into the `data` payload of each event; comments are skipped. */
-export async function* serverSentEvents(
-  body: AsyncIterable<Buffer | string>,
-): AsyncIterable<string> {
+async function* serverSentEvents(body: AsyncIterable<Buffer | string>): AsyncIterable<string> {
   let buffer = '';
   let data: string[] = [];
   for await (const chunk of body) {

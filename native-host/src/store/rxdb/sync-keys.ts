@@ -173,7 +173,7 @@ function aad(collection: string, wireId: string, revision: number, deleted: bool
 }
 
 /** JSON with object keys sorted at every level, so equal content always hashes the same. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
@@ -184,7 +184,7 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function isWireDoc(value: unknown): value is WireDoc {
+function isWireDoc(value: unknown): value is WireDoc {
   const v = value as WireDoc;
   return (
     typeof v === 'object' &&
