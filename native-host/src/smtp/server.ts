@@ -4,6 +4,7 @@
  * handlers only check and hand over; `submission.ts` does the work per message.
  */
 import { isIP } from 'node:net';
+import { finished } from 'node:stream/promises';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { silentLogger, type Logger } from '../log/index.js';
 import { smtpError, toReply } from './errors.js';
@@ -139,9 +140,9 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
       )
         .then(async (result) => {
           // smtp-server answers only after the whole DATA was read.
-          if (!stream.readableEnded) {
+          if (!stream.readableEnded && !stream.destroyed) {
             stream.resume();
-            await new Promise((resolve) => stream.once('end', resolve));
+            await finished(stream).catch(() => undefined);
           }
           if (result.ok) {
             log.info('smtp_accepted', {

@@ -51,13 +51,18 @@ const SNIFF_BYTES = 64 * 1024;
 
 class TooLarge extends Error {}
 
+/**
+ * The source up to `max` bytes. Past that it reads on to the end without keeping anything
+ * and only then fails: the client is still sending, and an SMTP reply must wait for the
+ * end of DATA.
+ */
 async function* limited(source: AsyncIterable<Uint8Array>, max: number) {
   let size = 0;
   for await (const chunk of source) {
     size += chunk.length;
-    if (size > max) throw new TooLarge();
-    yield chunk;
+    if (size <= max) yield chunk;
   }
+  if (size > max) throw new TooLarge();
 }
 
 /** Reads the stored original's header section (and closes the read). */
