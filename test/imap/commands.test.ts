@@ -1,7 +1,8 @@
 /** Commands whose exact effects clients rely on: expunge variants, CONDSTORE, small extensions. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sampleMessage } from './backend-contract.js';
-import { loggedIn, startFixture, type Fixture } from './helpers.js';
+import { BackendError, MemoryBackend, startImapServer } from '../../native-host/src/imap/index.js';
+import { loggedIn, RawClient, startFixture, type Fixture } from './helpers.js';
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -144,5 +145,43 @@ describe('small extensions and mailbox edge cases', () => {
       /\* 6 EXISTS\r\na OK \[APPENDUID \d+ 6\]/,
     );
     c.close();
+  });
+});
+
+describe('backend failures during FETCH', () => {
+  /** Wraps the memory backend so reading message 2 fails as if it had just been expunged, and message 3 comes back short. */
+  async function faultyServer() {
+    const backend = new MemoryBackend();
+    const account = await backend.account('a');
+    const inbox = (await account.getMailbox('INBOX'))!;
+    for (let i = 1; i <= 3; i++) await account.append(inbox.id, { content: sampleMessage(i) });
+    const readMessage = account.readMessage.bind(account);
+    account.readMessage = async (mailboxId, uid, range) => {
+      if (uid === 2) throw new BackendError('nonexistent', 'gone');
+      if (uid === 3)
+        return (async function* () {
+          yield Buffer.from('short');
+        })();
+      return readMessage(mailboxId, uid, range);
+    };
+    return startImapServer({ backend, authenticate: async () => 'a' });
+  }
+
+  it('leaves out a message that vanished and closes the connection when a body comes back short', async () => {
+    const server = await faultyServer();
+    try {
+      const c = await RawClient.open(server.port);
+      await c.command('l', 'LOGIN a b');
+      await c.command('s', 'SELECT INBOX');
+      const res = await c.command('f', 'FETCH 1:2 (UID BODY.PEEK[])');
+      expect(res).toMatch(/^\* 1 FETCH \(UID 1 BODY\[\] \{\d+\}\r\n/);
+      expect(res).not.toContain('* 2 FETCH');
+      expect(res).toContain('f OK');
+      c.write('g FETCH 3 BODY.PEEK[]\r\n');
+      await c.waitClosed();
+      expect(c.closed).toBe(true);
+    } finally {
+      await server.close();
+    }
   });
 });

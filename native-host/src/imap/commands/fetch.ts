@@ -15,24 +15,33 @@ async function readAll(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const CRLF = Buffer.from('\r\n');
+
 /** Keeps (or drops, for .NOT) the header fields named, each with its continuation lines. */
 export function filterHeader(header: Buffer, names: string[], exclude: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
-  const text = header.toString('latin1');
-  const out: string[] = [];
+  const out: Buffer[] = [];
   let keep = false;
-  for (const line of text.split(/(?<=\n)/)) {
-    if (line === '\r\n' || line === '\n') break;
-    if (line[0] !== ' ' && line[0] !== '\t') {
-      const colon = line.indexOf(':');
-      const name = (colon < 0 ? '' : line.slice(0, colon)).trim().toLowerCase();
-      keep = colon > 0 && wanted.has(name) !== exclude;
+  for (let pos = 0; pos < header.length;) {
+    const lf = header.indexOf(0x0a, pos);
+    const end = lf < 0 ? header.length : lf + 1;
+    const contentEnd = lf < 0 ? end : lf > pos && header[lf - 1] === 0x0d ? lf - 1 : lf;
+    if (contentEnd === pos) break; // the blank line ending the header
+    const first = header[pos];
+    if (first !== 0x20 && first !== 0x09) {
+      const colon = header.indexOf(0x3a, pos);
+      const name =
+        colon > pos && colon < contentEnd
+          ? header.toString('latin1', pos, colon).trim().toLowerCase()
+          : null;
+      keep = name !== null && wanted.has(name) !== exclude;
     }
-    if (keep) out.push(line.endsWith('\r\n') ? line : line.replace(/\n?$/, '\r\n'));
+    if (keep) out.push(header.subarray(pos, contentEnd), CRLF);
+    pos = end;
   }
   // The blank line that ends a header is part of these sections (RFC 3501 6.4.5).
-  out.push('\r\n');
-  return Buffer.from(out.join(''), 'latin1');
+  out.push(CRLF);
+  return Buffer.concat(out);
 }
 
 function clip(
@@ -44,62 +53,84 @@ function clip(
   return { start, end: Math.min(length, start + partial.length) };
 }
 
-/** Writes one BODY[...] item: from a buffer when it had to be built, streamed otherwise. */
-async function sendSection(
+/** A BODY[...] item ready to write: nothing is written before every section could be opened. */
+type PreparedSection =
+  | { label: string; kind: 'nil' }
+  | { label: string; kind: 'bytes'; bytes: Buffer }
+  | { label: string; kind: 'stream'; length: number; stream: AsyncIterable<Uint8Array> };
+
+async function prepareSection(
   session: ImapSession,
   mailboxId: string,
   meta: MessageMeta,
   section: BodySectionRequest,
-  separator: string,
-): Promise<void> {
-  const layout = meta.layout;
+): Promise<PreparedSection> {
+  const { label } = section;
   const range =
     section.path.length === 0 && section.text === null
       ? { start: 0, end: meta.size }
-      : layout
-        ? sectionRange(layout, section.path, section.text, meta.size)
+      : meta.layout
+        ? sectionRange(meta.layout, section.path, section.text, meta.size)
         : null;
-  if (!range) {
-    await session.sendPart(`${separator}${section.label} NIL`);
-    return;
-  }
+  if (!range) return { label, kind: 'nil' };
   if (section.fields) {
     const header = await readAll(await session.account.readMessage(mailboxId, meta.uid, range));
     const filtered = filterHeader(header, section.fields, section.text === 'HEADER.FIELDS.NOT');
     const { start, end } = clip(filtered.length, section.partial);
-    await session.sendPart(`${separator}${section.label} {${end - start}}\r\n`);
-    await session.sendBytes(filtered.subarray(start, end));
-    return;
+    return { label, kind: 'bytes', bytes: filtered.subarray(start, end) };
   }
   const { start, end } = clip(range.end - range.start, section.partial);
-  const length = end - start;
-  await session.sendPart(`${separator}${section.label} {${length}}\r\n`);
-  if (length === 0) return;
-  let sent = 0;
+  if (end === start) return { label, kind: 'bytes', bytes: Buffer.alloc(0) };
   const stream = await session.account.readMessage(mailboxId, meta.uid, {
     start: range.start + start,
     end: range.start + end,
   });
-  for await (const chunk of stream) {
-    const piece = chunk.subarray(0, length - sent);
+  return { label, kind: 'stream', length: end - start, stream };
+}
+
+async function writeSection(
+  session: ImapSession,
+  section: PreparedSection,
+  separator: string,
+): Promise<void> {
+  if (section.kind === 'nil') return session.sendPart(`${separator}${section.label} NIL`);
+  if (section.kind === 'bytes') {
+    await session.sendPart(`${separator}${section.label} {${section.bytes.length}}\r\n`);
+    if (section.bytes.length) await session.sendBytes(section.bytes);
+    return;
+  }
+  await session.sendPart(`${separator}${section.label} {${section.length}}\r\n`);
+  let sent = 0;
+  for await (const chunk of section.stream) {
+    const piece = chunk.subarray(0, section.length - sent);
     if (piece.length) await session.sendBytes(piece);
     sent += piece.length;
-    if (sent >= length) break;
+    if (sent >= section.length) break;
   }
-  if (sent < length) {
-    // The literal length is already on the wire: the only honest way out is to end the connection.
+  if (sent < section.length) {
+    // The literal's length is on the wire already: ending the connection is the only honest way out.
+    session.close();
     throw new BackendError('unavailable', 'The message is shorter than its index says.');
   }
 }
 
+/** Writes one FETCH response; returns false (writing nothing) when the message vanished meanwhile. */
 async function sendMessage(
   session: ImapSession,
   request: FetchRequest,
   meta: MessageMeta,
   seq: number,
   withUid: boolean,
-): Promise<void> {
+): Promise<boolean> {
   const { mailbox } = session.selected!;
+  const sections: PreparedSection[] = [];
+  try {
+    for (const section of request.sections)
+      sections.push(await prepareSection(session, mailbox.id, meta, section));
+  } catch (error) {
+    if (error instanceof BackendError && error.code === 'nonexistent') return false;
+    throw error;
+  }
   // UID comes first: Thunderbird expects it there in UID FETCH responses (proton-bridge#204).
   const items: string[] = [];
   if (withUid) items.push(`UID ${meta.uid}`);
@@ -113,10 +144,11 @@ async function sendMessage(
     items.push(`BODY ${bodyStructure(meta.bodyStructure, false)}`);
   if (request.modseq || session.condstore) items.push(`MODSEQ (${meta.modseq})`);
   await session.sendPart(`* ${seq} FETCH (${items.join(' ')}`);
-  for (const [index, section] of request.sections.entries()) {
-    await sendSection(session, mailbox.id, meta, section, items.length || index > 0 ? ' ' : '');
+  for (const [index, section] of sections.entries()) {
+    await writeSection(session, section, items.length || index > 0 ? ' ' : '');
   }
   await session.sendPart(')\r\n');
+  return true;
 }
 
 export const fetch: Command = {
