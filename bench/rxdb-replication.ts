@@ -56,7 +56,9 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 async function openAndQuery(db: Db): Promise<void> {
   const n = await db.contacts.count().exec();
   if (n !== DOCS) throw new Error(`expected ${DOCS} documents, found ${n}`);
-  const hit = await db.contacts.findOne({ selector: { address: 'person4242@example.org' } }).exec();
+  const hit = await db.contacts
+    .findOne({ selector: { address: `person${Math.floor(DOCS / 2)}@example.org` } })
+    .exec();
   if (!hit) throw new Error('indexed query found nothing');
 }
 
