@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncProblem } from '../../native-host/src/documents/index.js';
+import { renewOwnKey } from '../../native-host/src/crypto/index.js';
 import { KeyManager, type ContactKeyRecord } from '../../native-host/src/keys/index.js';
 import { mapResolver, type Resolver } from '../../native-host/src/net/index.js';
 import {
@@ -171,7 +172,7 @@ describe('two devices of one user', () => {
     );
   });
 
-  it('concurrent edits of one contact on both devices converge to one state with both edits', async () => {
+  it('concurrent edits on both devices converge to one state that keeps both edits', async () => {
     await one.docs.keyStore.putContact(contactRecord(carol));
     await one.docs.keyStore.putContact(contactRecord(dave, { validation: 'Provider_Trust' }));
     await bothInSync();
@@ -193,6 +194,20 @@ describe('two devices of one user', () => {
       contactRecord(dave, { validation: 'Fingerprint', source: 'manual' }),
     );
     await two.docs.keyStore.putContact(contactRecord(mallory, { lastSeen: 3_000 }));
+    // The own key: one device records its publication, the other renews it meanwhile.
+    const own = (await one.docs.keyStore.listOwnKeys(ADDRESS))[0]!;
+    await one.docs.keyStore.putOwnKey({ ...own, publishedAt: 9_000 });
+    const renewed = await renewOwnKey(own.privateArmored, {
+      now: new Date(own.created + 320 * 86_400_000),
+    });
+    if (!renewed.ok) throw new Error(renewed.error.message);
+    const renewedRecord = {
+      ...own,
+      privateArmored: renewed.value.privateArmored,
+      publicArmored: renewed.value.publicArmored,
+      expires: renewed.value.expires.getTime(),
+    };
+    await two.docs.keyStore.putOwnKey(renewedRecord);
 
     one.docs.startReplication();
     expect(await one.docs.awaitInSync(15_000)).toBe(true);
@@ -218,6 +233,8 @@ describe('two devices of one user', () => {
     const daveNow = (await contactOn(two, dave.address)) as ContactKeyRecord;
     expect(daveNow).toMatchObject({ fingerprint: dave.fingerprint, validation: 'Fingerprint' });
     expect(daveNow.history.map((h) => h.fingerprint)).toEqual([mallory.fingerprint]);
+    // The renewal wins, and since the provider has not seen it yet it counts as unpublished.
+    expect(await one.docs.keyStore.listOwnKeys(ADDRESS)).toEqual([renewedRecord]);
   });
 
   it('a contact deleted on one device is gone on the other', async () => {
