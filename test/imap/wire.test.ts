@@ -223,6 +223,8 @@ describe('mailbox commands on the wire', () => {
     const special = await c.command('e', 'LIST (SPECIAL-USE) "" "*" RETURN (SUBSCRIBED)');
     expect(special).toContain('* LIST (\\HasNoChildren \\Subscribed \\Trash) "/" "Trash"');
     expect(special).not.toContain('"INBOX"');
+    const thunderbird = await c.command('t', 'LIST "" "*" RETURN (SPECIAL-USE)');
+    expect(thunderbird).toContain('* LIST (\\HasNoChildren \\Drafts) "/" "Drafts"');
     const withStatus = await c.command('f', 'LIST "" "INBOX" RETURN (STATUS (MESSAGES UIDNEXT))');
     expect(withStatus).toMatch(/\* STATUS "INBOX" \(MESSAGES \d+ UIDNEXT \d+\)/);
     const lsub = await c.command('g', 'LSUB "" "*"');

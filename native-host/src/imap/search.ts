@@ -4,6 +4,7 @@
  * transfer encodings, charsets) so a user finds what they see. Header keys read only the
  * header bytes and text keys only the text parts, using the precomputed part layout.
  */
+import { readAll } from './bytes.js';
 import libmime from 'libmime';
 import type { AccountBackend, MessageMeta, SearchKey, UidRange } from './backend.js';
 import {
@@ -39,12 +40,6 @@ function decodeHeader(value: string): string {
   } catch {
     return value;
   }
-}
-
-async function readAll(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of iter) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
 }
 
 /** RFC 2045 6.7: soft line breaks removed, =XX turned back into octets. */

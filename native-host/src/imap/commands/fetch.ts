@@ -1,3 +1,4 @@
+import { readAll } from '../bytes.js';
 import { BackendError, type MessageMeta } from '../backend.js';
 import { sectionRange } from '../../mime/index.js';
 import { bodyStructure, dateTime, envelope, flagList } from '../protocol/encoder.js';
@@ -8,12 +9,6 @@ import {
 } from '../protocol/fetch-items.js';
 import type { ImapSession } from '../session.js';
 import { SELECTED, ok, type Command } from './types.js';
-
-async function readAll(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of iter) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
-}
 
 const CRLF = Buffer.from('\r\n');
 

@@ -7,8 +7,6 @@
 import type { BodyParams, BodyStructure, Envelope, EnvelopeAddress } from '../../mime/index.js';
 
 const ATOM = /^[!#$&'+-[^-z|}~]+$/;
-// eslint-disable-next-line no-control-regex
-const NEEDS_LITERAL = /[\x00\r\n\u0080-\uffff]/;
 
 export function quoted(value: string): string {
   return '"' + value.replace(/[\\"]/g, '\\$&') + '"';
@@ -18,9 +16,19 @@ export function literal(value: string): string {
   return `{${Buffer.byteLength(value)}}\r\n${value}`;
 }
 
-/** A string: quoted when possible, literal when it must. */
+/**
+ * A string: quoted when possible, literal when it must (8-bit, NUL, CR, LF, or very long).
+ * One pass over the characters: this runs for every field of every ENVELOPE.
+ */
 export function string(value: string): string {
-  return NEEDS_LITERAL.test(value) || value.length > 4096 ? literal(value) : quoted(value);
+  if (value.length > 4096) return literal(value);
+  let escape = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7f || c === 0 || c === 0x0d || c === 0x0a) return literal(value);
+    if (c === 0x22 || c === 0x5c) escape = true;
+  }
+  return escape ? quoted(value) : '"' + value + '"';
 }
 
 export function nstring(value: string | null | undefined): string {
