@@ -38,6 +38,7 @@ let tmp: ReturnType<typeof tempDir>;
 let one: Device;
 let two: Device;
 let sessionOne: ProviderSession;
+let sessionTwo: ProviderSession;
 let bob: TestKey;
 let carol: TestKey;
 let dave: TestKey;
@@ -82,7 +83,7 @@ beforeAll(async () => {
     pinnedFingerprint: provider.caFingerprint,
   });
   sessionOne = await ProviderSession.signUp(info, 'alice', PASSWORD, { resolver });
-  const sessionTwo = await ProviderSession.logIn(info, 'alice', PASSWORD, {
+  sessionTwo = await ProviderSession.logIn(info, 'alice', PASSWORD, {
     resolver,
   });
   [bob, carol, dave, mallory] = await Promise.all([
@@ -245,6 +246,36 @@ describe('two devices of one user', () => {
       bob.address,
       dave.address,
     ]);
+  });
+
+  it('a device restarted while the other kept working catches up, on the same tables', async () => {
+    const tables = () =>
+      two.store.database.raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .pluck()
+        .all();
+    const before = tables();
+    await two.close();
+    await one.docs.keyStore.putContact(contactRecord(carol, { validation: 'Provider_Trust' }));
+    two = await openDevice({
+      dir: join(tmp.dir, 'two'),
+      storageSecret,
+      name: ADDRESS,
+      resolver,
+      session: sessionTwo,
+    });
+    two.docs.problems$.subscribe((p) => problems.push(p));
+    expect((await two.docs.keyStore.listContacts()).map((c) => c.address)).toEqual([
+      bob.address,
+      dave.address,
+    ]);
+    two.docs.startReplication();
+    await waitFor(
+      async () => (await contactOn(two, carol.address))?.validation === 'Provider_Trust',
+      'the change made while device two was off',
+    );
+    // Its documents and RxDB's replication checkpoints stay in the tables of the last run.
+    expect(tables()).toEqual(before);
   });
 
   it('keeps syncing after the provider refuses the session token (a new login)', async () => {
