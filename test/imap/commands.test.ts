@@ -155,10 +155,11 @@ describe('backend failures during FETCH', () => {
     const account = await backend.account('a');
     const inbox = (await account.getMailbox('INBOX'))!;
     for (let i = 1; i <= 3; i++) await account.append(inbox.id, { content: sampleMessage(i) });
+    await account.append(inbox.id, { content: sampleMessage(4, 'x'.repeat(400_000)) });
     const readMessage = account.readMessage.bind(account);
     account.readMessage = async (mailboxId, uid, range) => {
       if (uid === 2) throw new BackendError('nonexistent', 'gone');
-      if (uid === 3)
+      if (uid === 3 || uid === 4)
         return (async function* () {
           yield Buffer.from('short');
         })();
@@ -167,7 +168,7 @@ describe('backend failures during FETCH', () => {
     return startImapServer({ backend, authenticate: async () => 'a' });
   }
 
-  it('leaves out a message that vanished and closes the connection when a body comes back short', async () => {
+  it('leaves out a message that vanished refuses a small body that comes back short, and hangs up on a large one', async () => {
     const server = await faultyServer();
     try {
       const c = await RawClient.open(server.port);
@@ -177,7 +178,11 @@ describe('backend failures during FETCH', () => {
       expect(res).toMatch(/^\* 1 FETCH \(UID 1 BODY\[\] \{\d+\}\r\n/);
       expect(res).not.toContain('* 2 FETCH');
       expect(res).toContain('f OK');
-      c.write('g FETCH 3 BODY.PEEK[]\r\n');
+      const short = await c.command('g', 'FETCH 3 BODY.PEEK[]');
+      expect(short).toMatch(/^g NO \[UNAVAILABLE\] /);
+      expect(await c.command('h', 'NOOP')).toContain('h OK');
+      // A large body is streamed after its length went out: a short one must end the connection.
+      c.write('i FETCH 4 BODY.PEEK[]\r\n');
       await c.waitClosed();
       expect(c.closed).toBe(true);
     } finally {

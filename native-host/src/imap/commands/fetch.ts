@@ -11,6 +11,10 @@ import type { ImapSession } from '../session.js';
 import { SELECTED, ok, type Command } from './types.js';
 
 const CRLF = Buffer.from('\r\n');
+/** Messages prepared ahead of the one being written. */
+const PREFETCH = 8;
+/** Sections up to this size are read whole while preparing; larger ones are streamed. */
+const READ_AHEAD_BYTES = 256 * 1024;
 
 /** Keeps (or drops, for .NOT) the header fields named, each with its continuation lines. */
 export function filterHeader(header: Buffer, names: string[], exclude: boolean): Buffer {
@@ -80,6 +84,14 @@ async function prepareSection(
     start: range.start + start,
     end: range.start + end,
   });
+  // Small sections are read ahead (see PREFETCH); big ones stream when written.
+  if (end - start <= READ_AHEAD_BYTES) {
+    const bytes = await readAll(stream);
+    if (bytes.length < end - start) {
+      throw new BackendError('unavailable', 'The message is shorter than its index says.');
+    }
+    return { label, kind: 'bytes', bytes: bytes.subarray(0, end - start) };
+  }
   return { label, kind: 'stream', length: end - start, stream };
 }
 
@@ -109,23 +121,57 @@ async function writeSection(
   }
 }
 
-/** Writes one FETCH response; returns false (writing nothing) when the message vanished meanwhile. */
-async function sendMessage(
+interface PreparedMessage {
+  meta: MessageMeta;
+  request: FetchRequest;
+  sections: PreparedSection[];
+}
+
+/**
+ * Everything one FETCH response needs, read before any of it is written; null when the
+ * message vanished meanwhile (it is then left out). Sets \Seen for non-PEEK body fetches.
+ */
+async function prepareMessage(
   session: ImapSession,
   request: FetchRequest,
   meta: MessageMeta,
-  seq: number,
-  withUid: boolean,
-): Promise<boolean> {
+  marksSeen: boolean,
+): Promise<PreparedMessage | null> {
   const { mailbox } = session.selected!;
+  let effective = request;
+  if (marksSeen && !meta.flags.includes('\\Seen')) {
+    const result = await session.account.storeFlags(
+      mailbox.id,
+      [{ start: meta.uid, end: meta.uid }],
+      { operation: 'add', flags: ['\\Seen'] },
+      { origin: session },
+    );
+    const changed = result.changed[0];
+    if (changed) {
+      meta.flags = changed.flags;
+      meta.modseq = changed.modseq;
+      // Flags that changed because of this FETCH are reported with it (RFC 3501 6.4.5).
+      if (!request.flags) effective = { ...request, flags: true };
+    }
+  }
   const sections: PreparedSection[] = [];
   try {
-    for (const section of request.sections)
+    for (const section of request.sections) {
       sections.push(await prepareSection(session, mailbox.id, meta, section));
+    }
   } catch (error) {
-    if (error instanceof BackendError && error.code === 'nonexistent') return false;
+    if (error instanceof BackendError && error.code === 'nonexistent') return null;
     throw error;
   }
+  return { meta, request: effective, sections };
+}
+
+async function writeMessage(
+  session: ImapSession,
+  { meta, request, sections }: PreparedMessage,
+  seq: number,
+  withUid: boolean,
+): Promise<void> {
   // UID comes first: Thunderbird expects it there in UID FETCH responses (proton-bridge#204).
   const items: string[] = [];
   if (withUid) items.push(`UID ${meta.uid}`);
@@ -143,7 +189,6 @@ async function sendMessage(
     await writeSection(session, section, items.length || index > 0 ? ' ' : '');
   }
   await session.sendPart(')\r\n');
-  return true;
 }
 
 export const fetch: Command = {
@@ -167,27 +212,27 @@ export const fetch: Command = {
     };
     const options =
       request.changedSince === null ? { want } : { want, changedSince: request.changedSince };
-    for await (const meta of session.account.fetch(mailbox.id, ranges, options)) {
-      const seq = tracker.seqOf(meta.uid);
-      if (!seq) continue;
-      let flagsChanged = false;
-      if (marksSeen && !meta.flags.includes('\\Seen')) {
-        const result = await session.account.storeFlags(
-          mailbox.id,
-          [{ start: meta.uid, end: meta.uid }],
-          { operation: 'add', flags: ['\\Seen'] },
-          { origin: session },
-        );
-        const changed = result.changed[0];
-        if (changed) {
-          meta.flags = changed.flags;
-          meta.modseq = changed.modseq;
-          flagsChanged = true;
-        }
+    // Messages are read a few ahead of the one being written, so a store's per-message
+    // latency (blob file, decryption) overlaps with writing; the window bounds the memory.
+    const window: { seq: number; prepared: Promise<PreparedMessage | null> }[] = [];
+    const writeNext = async () => {
+      const head = window.shift()!;
+      const prepared = await head.prepared;
+      if (prepared) await writeMessage(session, prepared, head.seq, uid || request.uid);
+    };
+    try {
+      for await (const meta of session.account.fetch(mailbox.id, ranges, options)) {
+        const seq = tracker.seqOf(meta.uid);
+        if (!seq) continue;
+        const prepared = prepareMessage(session, request, meta, marksSeen);
+        // Failures surface when the message's turn comes; until then they are not "unhandled".
+        prepared.catch(() => {});
+        window.push({ seq, prepared });
+        if (window.length >= PREFETCH) await writeNext();
       }
-      // Flags that changed because of this FETCH are reported with it (RFC 3501 6.4.5).
-      const effective = flagsChanged && !request.flags ? { ...request, flags: true } : request;
-      await sendMessage(session, effective, meta, seq, uid || request.uid);
+      while (window.length) await writeNext();
+    } finally {
+      window.length = 0;
     }
     return ok('FETCH completed');
   },
