@@ -290,6 +290,41 @@ describe('two devices of one user', () => {
     expect(await sessionOne.token()).not.toBe(refused);
   });
 
+  it('reports a refused sync without the documents in the report', async () => {
+    const offline = await openDevice({
+      dir: join(tmp.dir, 'refused'),
+      storageSecret,
+      name: ADDRESS,
+      resolver,
+      session: { provider: info, token: async () => 'not-a-token' },
+    });
+    const seen: SyncProblem[] = [];
+    try {
+      offline.docs.problems$.subscribe((p) => seen.push(p));
+      await offline.docs.keyStore.putOwnKey({
+        address: ADDRESS,
+        fingerprint: mallory.fingerprint,
+        privateArmored: mallory.privateArmored,
+        publicArmored: mallory.publicArmored,
+        created: 1_000,
+        expires: 2_000,
+        active: false,
+        publishedAt: null,
+      });
+      offline.docs.startReplication();
+      // Pulls and pushes of all three collections fail and are retried every 200 ms.
+      await waitFor(() => seen.filter((p) => p.collection === 'ownkeys').length >= 6, 'problems');
+    } finally {
+      await offline.close();
+    }
+    expect(seen.every((p) => p.code === 'sync_unauthorized')).toBe(true);
+    expect(seen[0]!.message).toContain('refused');
+    const reported = JSON.stringify(seen);
+    for (const secret of [mallory.privateArmored.split('\n')[3]!, mallory.fingerprint]) {
+      expect(reported).not.toContain(secret);
+    }
+  });
+
   it('refused nothing the provider sent', () => {
     expect(problems.filter((p) => p.code === 'decrypt_failed' || p.code === 'rollback')).toEqual(
       [],

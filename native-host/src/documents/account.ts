@@ -216,12 +216,8 @@ class Documents implements AccountDocuments {
       }),
     );
     this.#subscriptions = this.#replications.map((r, i) =>
-      merge(r.rejected$, r.state.error$).subscribe((err: { code?: unknown; message: string }) =>
-        this.#problems.next({
-          collection: collections[i]!.name,
-          code: typeof err.code === 'string' ? err.code : 'sync_failed',
-          message: err.message,
-        }),
+      merge(r.rejected$, r.state.error$).subscribe((err) =>
+        this.#problems.next(problemOf(collections[i]!.name, err)),
       ),
     );
   }
@@ -258,6 +254,29 @@ class Documents implements AccountDocuments {
     this.#agent?.destroy();
     this.#problems.complete();
   }
+}
+
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  rxdb?: unknown;
+  parameters?: { errors?: ErrorLike[] };
+}
+
+/**
+ * RxDB's replication errors spell out their parameters in the message, and for a failed push
+ * those are the documents, in the clear (private keys included). A problem therefore carries
+ * only the underlying cause's code and message, never an RxDB message.
+ */
+function problemOf(collection: string, err: ErrorLike): SyncProblem {
+  const cause = err.rxdb === true ? err.parameters?.errors?.[0] : err;
+  const own = cause !== undefined && cause.rxdb !== true && typeof cause.message === 'string';
+  const code = typeof cause?.code === 'string' ? cause.code : err.code;
+  return {
+    collection,
+    code: typeof code === 'string' ? code : 'sync_failed',
+    message: own ? (cause.message as string) : 'Syncing with the provider failed; it is retried.',
+  };
 }
 
 /**
