@@ -173,20 +173,20 @@ class Documents implements AccountDocuments {
     private readonly ledger: RevisionLedger,
     private readonly options: OpenAccountDocumentsOptions,
   ) {
-    const ensureOpen = () => {
-      if (this.#closed) {
-        throw new DocumentsError('closed', "The account's documents are closed; open them again.");
-      }
-    };
+    const ensureOpen = () => this.#ensureOpen();
     this.keyStore = new SyncedKeyStore(db.ownkeys, db.contacts, ensureOpen);
     this.settings = new SyncedSettings(db.settings, ensureOpen);
     this.problems$ = this.#problems.asObservable();
   }
 
-  startReplication(): void {
+  #ensureOpen(): void {
     if (this.#closed) {
       throw new DocumentsError('closed', "The account's documents are closed; open them again.");
     }
+  }
+
+  startReplication(): void {
+    this.#ensureOpen();
     const session = this.options.session;
     if (!session) {
       throw new DocumentsError(
@@ -228,8 +228,10 @@ class Documents implements AccountDocuments {
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
+    // A replication cancelled meanwhile (stop, close) is not in sync; nor left unhandled.
     const synced = Promise.all(this.#replications.map((r) => r.state.awaitInSync())).then(
       () => true,
+      () => false,
     );
     try {
       return await Promise.race([synced, timedOut]);
