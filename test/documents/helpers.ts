@@ -37,6 +37,9 @@ export async function openDevice(options: {
     session: options.session,
     resolver: options.resolver,
     retryTimeMs: 200,
+  }).catch((err: unknown) => {
+    store.close();
+    throw err;
   });
   return {
     dir: options.dir,

@@ -208,4 +208,28 @@ describe('lifecycle', () => {
     }
     await expect(other.docs.keyStore.listContacts()).rejects.toMatchObject({ code: 'closed' });
   });
+
+  it('says when too many accounts are open at once, and opens again once one is closed', async () => {
+    const opened: Device[] = [];
+    const open = (i: number) =>
+      openDevice({ dir: tmp.dir, storageSecret: secret, name: `extra${i}@alpha.test` });
+    try {
+      let refused: unknown = null;
+      // RxDB's open-source build allows 13 collections per process; each account has 3.
+      for (let i = 0; i < 5 && !refused; i++) {
+        await open(i).then(
+          (d) => opened.push(d),
+          (err: unknown) => (refused = err),
+        );
+      }
+      expect(refused).toMatchObject({
+        code: 'too_many_open',
+        message: expect.stringContaining('close one'),
+      });
+      await opened.pop()!.close();
+      opened.push(await open(9));
+    } finally {
+      for (const d of opened) await d.close();
+    }
+  });
 });
