@@ -7,6 +7,8 @@ import { RpcError } from '../../shared/src/errors.js';
 import { RpcPeer } from '../../shared/src/rpc-peer.js';
 import type { AddonEvents, AddonMethods, HostEvents, HostMethods } from '../../shared/src/rpc.js';
 import { HostConnection, type PortLike } from '../lib/connection.js';
+import { deviceKey } from '../lib/device-key.js';
+import { runSetup } from '../lib/setup.js';
 import { initialState, type AddonState, type UiBroadcast, type UiRequest } from '../lib/state.js';
 import { phaseBadge, phaseTitle } from '../lib/words.js';
 import * as tb from './thunderbird.js';
@@ -44,6 +46,21 @@ function makePeer(port: PortLike): AddonPeer {
     tb.composeAndSend(request, (step) => p.emit('log', { level: 'info', message: step })),
   );
   p.handle('app.quit', () => tb.quitThunderbird());
+  p.handle('setup.run', async ({ mode, ...credentials }) => {
+    const done = await runSetup(
+      {
+        hostSetup: (m, c) =>
+          p.call(m === 'signUp' ? 'setup.signUp' : 'setup.logIn', c, { timeoutMs: 180_000 }),
+        ensureAccount: (spec) => tb.ensureAccount(spec),
+      },
+      mode,
+      credentials,
+    );
+    return { accountId: done.accountId, email: done.email, created: done.created };
+  });
+  p.handle('mail.list', async ({ email, folder }) => ({
+    messages: await tb.listMessages(email, folder),
+  }));
   p.on('status', (status) => setState({ status }));
   return p;
 }
@@ -54,6 +71,9 @@ async function greet(p: AddonPeer): Promise<void> {
       addonVersion: VERSION,
       thunderbirdVersion: await tb.thunderbirdVersion(),
       protocol: RPC_PROTOCOL_VERSION,
+      deviceKey: await deviceKey(messenger.storage.local as never, (b) =>
+        crypto.getRandomValues(b),
+      ),
     });
     connection.markHealthy();
     setState({ phase: 'connected', hostVersion: hello.hostVersion, lastError: null });

@@ -74,3 +74,27 @@ export async function thunderbirdVersion(): Promise<string> {
   const info = await messenger.runtime.getBrowserInfo();
   return info.version;
 }
+
+/** Folders are found by their special use, never by guessing paths. */
+export async function listMessages(
+  email: string,
+  folder: 'inbox' | 'sent' | 'drafts',
+): Promise<{ id: number; subject: string; author: string; headerMessageId: string }[]> {
+  const accountId = await findAccount(email);
+  if (!accountId)
+    throw new RpcError('invalid_params', `There is no account for ${email} in Thunderbird.`);
+  const folders = (await messenger.folders.query({ accountId, specialUse: [folder] } as never)) as {
+    id?: string;
+  }[];
+  const target = folders[0];
+  if (!target?.id) return [];
+  const page = (await messenger.messages.list(target.id as never)) as {
+    messages: { id: number; subject: string; author: string; headerMessageId: string }[];
+  };
+  return page.messages.map(({ id, subject, author, headerMessageId }) => ({
+    id,
+    subject,
+    author,
+    headerMessageId,
+  }));
+}

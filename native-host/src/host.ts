@@ -22,8 +22,10 @@ import type {
   HostStatus,
 } from '../../shared/src/rpc.js';
 import type { HostConfig } from './config/index.js';
+import { AccountService } from './account/index.js';
 import { createFileLogger, type Logger } from './log/index.js';
 import { openControlSocket, openStdioChannel } from './messaging/index.js';
+import { mapResolver } from './net/index.js';
 
 export type HostPeer = RpcPeer<HostMethods, AddonMethods, AddonEvents, HostEvents>;
 
@@ -72,12 +74,14 @@ export async function startHost(
       logger.warn('rpc.protocol_error', { code: error.code, message: error.message }),
   });
 
-  const status = (): HostStatus => ({
-    state: 'connected',
-    hostVersion: VERSION,
-    accounts: [],
-    lastError: null,
+  const accounts = new AccountService({
+    dataDir: config.dataDir,
+    logger,
+    ...(config.resolver ? { resolver: mapResolver(config.resolver) } : {}),
+    knownProviders: config.knownProviders,
+    onStatus: () => peer.emit('status', status()),
   });
+  const status = (): HostStatus => accounts.status();
 
   peer.handle('host.hello', (params) => {
     if (params?.protocol !== RPC_PROTOCOL_VERSION) {
@@ -90,6 +94,10 @@ export async function startHost(
       addonVersion: params.addonVersion,
       thunderbirdVersion: params.thunderbirdVersion,
     });
+    if (params.deviceKey) {
+      accounts.setDeviceKey(params.deviceKey);
+      void accounts.resumeAll();
+    }
     markReady();
     peer.emit('status', status());
     return { hostVersion: VERSION, protocol: RPC_PROTOCOL_VERSION };
@@ -99,6 +107,25 @@ export async function startHost(
     return { nonce: params.nonce, hostTime: new Date().toISOString() };
   });
   peer.handle('host.status', () => status());
+  peer.handle('setup.provider', ({ domain }) => accounts.describeProvider(domain));
+  peer.handle('setup.signUp', (credentials) => accounts.signUp(credentials));
+  peer.handle('setup.logIn', (credentials) => accounts.logIn(credentials));
+  peer.handle('setup.legacy', () => {
+    throw new RpcError(
+      'not_supported',
+      'Accounts at other mail providers are not supported by this version yet.',
+    );
+  });
+  peer.handle('account.logOut', async ({ email, removeData }) => {
+    await accounts.logOut(email, removeData);
+    return { loggedOut: true as const };
+  });
+  peer.handle('keys.own', ({ email }) => accounts.ownKey(email));
+  peer.handle('keys.contacts', ({ email }) => accounts.contacts(email));
+  peer.handle('keys.verify', ({ email, contact, fingerprint }) =>
+    accounts.verify(email, contact, fingerprint),
+  );
+  peer.handle('keys.recipients', ({ email, recipients }) => accounts.recipients(email, recipients));
   peer.on('log', (entry) => {
     const level = entry.level === 'error' || entry.level === 'warn' ? entry.level : 'info';
     logger[level](`addon.${entry.message}`, entry.data ?? {});
@@ -111,6 +138,7 @@ export async function startHost(
         await addonReady;
         return { ready: true };
       }
+      if (method === 'host.status') return status();
       return peer.call(method as keyof AddonMethods & string, params as never, {
         timeoutMs: 120_000,
       });
@@ -123,6 +151,9 @@ export async function startHost(
     stopping = (async () => {
       logger.info('host.stop', { reason });
       peer.close();
+      await accounts
+        .stopAll()
+        .catch((error: unknown) => logger.warn('host.stop_accounts_failed', { error }));
       if (control) await new Promise<void>((resolve) => control!.close(() => resolve()));
     })();
     return stopping;

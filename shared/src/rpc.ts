@@ -155,7 +155,14 @@ export interface RecipientKeyInfo {
 
 export interface HostMethods extends MethodMap {
   'host.hello': MethodSpec<
-    { addonVersion: string; thunderbirdVersion: string; protocol: number },
+    {
+      addonVersion: string;
+      thunderbirdVersion: string;
+      protocol: number;
+      /** 32 random bytes (base64) the add-on keeps in its profile; the host wraps each account's
+       * storage secret and login key with it, so the data directory alone opens nothing. */
+      deviceKey?: string;
+    },
     { hostVersion: string; protocol: number }
   >;
   'host.ping': MethodSpec<{ nonce: string }, { nonce: string; hostTime: string }>;
@@ -188,6 +195,16 @@ export interface AddonMethods extends MethodMap {
   'accounts.remove': MethodSpec<{ email: string }, { removed: boolean }>;
   /** Compose and send a message from an account's identity (demo and tests drive this). */
   'compose.send': MethodSpec<ComposeRequest, { sent: true }>;
+  /** Run the setup as the wizard does (host setup, then the Thunderbird account). */
+  'setup.run': MethodSpec<
+    SetupCredentials & { mode: 'signUp' | 'logIn' },
+    { accountId: string; email: string; created: boolean }
+  >;
+  /** Messages Thunderbird shows in a folder of an account (for the demo and tests). */
+  'mail.list': MethodSpec<
+    { email: string; folder: 'inbox' | 'sent' | 'drafts' },
+    { messages: { id: number; subject: string; author: string; headerMessageId: string }[] }
+  >;
   /** Ask Thunderbird to quit cleanly. */
   'app.quit': MethodSpec<Record<string, never>, { quitting: true }>;
 }

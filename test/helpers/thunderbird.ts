@@ -62,6 +62,8 @@ export interface ThunderbirdOptions {
   /** Kill everything after this long, whatever happens (default 120 s). */
   hardTimeoutMs?: number;
   prefs?: Record<string, string | number | boolean>;
+  /** Written to the host's `<data dir>/config.json` (e.g. a resolver map to loopback providers). */
+  hostConfig?: Record<string, unknown>;
 }
 
 /** Extra environment for Thunderbird, e.g. LEAPBIRD_TB_MOZ_LOG=IMAP:5,SMTP:5 for protocol logs. */
@@ -99,6 +101,8 @@ export class ThunderbirdRun {
     mkdirSync(join(profile, 'extensions'), { recursive: true });
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     copyFileSync(builtXpi, join(profile, 'extensions', `${ADDON_ID}.xpi`));
+    if (options.hostConfig)
+      writeFileSync(join(dataDir, 'config.json'), JSON.stringify(options.hostConfig, null, 2));
     const prefs = { ...QUIET_PREFS, ...options.prefs };
     writeFileSync(
       join(profile, 'user.js'),

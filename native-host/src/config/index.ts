@@ -18,6 +18,13 @@ export interface HostConfig {
    * end-to-end tests, the demo) can ask the add-on to act. Off unless set.
    */
   controlSocket: string | null;
+  /**
+   * Where provider names lead (tests and demos on loopback; production uses DNS):
+   * host name → `{ "origin": "https://127.0.0.2:4430", "ca"?: PEM }`.
+   */
+  resolver: Record<string, { origin: string; ca?: string }> | null;
+  /** Providers whose CA fingerprint is known in advance (domain → `SHA256: hex`). */
+  knownProviders: Record<string, string>;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -33,6 +40,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
     logLevel: 'info',
     maxIncomingMessageBytes: 256 * 1024 * 1024,
     controlSocket: null,
+    resolver: null,
+    knownProviders: {},
   };
   const file = env.LEAPBIRD_CONFIG || join(dataDir, 'config.json');
   const fromFile = existsSync(file) ? parseConfigFile(file) : {};

@@ -131,6 +131,32 @@ export class ProviderSession {
     );
   }
 
+  /**
+   * Logs in again after a restart with SRP's x kept (wrapped) on this machine, so the user
+   * does not have to type the password each time Thunderbird starts.
+   */
+  static async resume(
+    provider: ProviderInfo,
+    login: string,
+    privateKey: string,
+    options: SessionOptions = {},
+  ): Promise<ProviderSession> {
+    const result = await srpLogin(provider, checkLogin(login), () => privateKey, options);
+    return new ProviderSession(
+      provider,
+      login,
+      result.userId,
+      result.privateKey,
+      result.token,
+      options,
+    );
+  }
+
+  /** SRP's x, for keeping (wrapped) on this machine; it logs in but cannot open the recovery record. */
+  get loginKey(): string {
+    return this.privateKey;
+  }
+
   /** The current token, renewed first when it is probably stale. */
   async token(options: { fresh?: boolean } = {}): Promise<string> {
     if (options.fresh || this.now() - this.lastSuccess > (this.options.renewAfterMs ?? 50 * 60_000))

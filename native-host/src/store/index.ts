@@ -39,3 +39,4 @@ export {
   type ScryptParams,
   type StorageKeys,
 } from './secret.js';
+export { writeFileDurably } from './fs-durable.js';

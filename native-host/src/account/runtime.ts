@@ -1,0 +1,159 @@
+/**
+ * One account at work: its encrypted store, key manager, the local IMAP and SMTP servers
+ * Thunderbird talks to, the outbox, and the sync engine with the provider. Everything that
+ * runs for an account is started and stopped here, in order.
+ */
+import { join } from 'node:path';
+import type { ConnectionState } from '../../../shared/src/rpc.js';
+import { startImapServer, type ImapServer } from '../imap/index.js';
+import type { AccountDocuments } from '../documents/index.js';
+import { KeyManager, type KeyStore } from '../keys/index.js';
+import type { Logger } from '../log/index.js';
+import type { Resolver } from '../net/index.js';
+import type { ProviderSession } from '../provider/index.js';
+import { StoreMailboxBackend, type AccountStore } from '../store/index.js';
+import { Outbox, startSmtpServer, type RunningSmtpServer } from '../smtp/index.js';
+import { keyManagerKeys, SyncEngine, type SyncProgress } from '../sync/index.js';
+import { checkLocalPassword, type AccountRecord } from './registry.js';
+
+export interface AccountRuntimeOptions {
+  record: AccountRecord;
+  accountDir: string;
+  store: AccountStore;
+  storageSecret: Uint8Array;
+  documents: AccountDocuments;
+  session: ProviderSession;
+  resolver?: Resolver;
+  logger: Logger;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+export class AccountRuntime {
+  readonly keys: KeyManager;
+  private imap: ImapServer | null = null;
+  private smtp: RunningSmtpServer | null = null;
+  private outbox: Outbox | null = null;
+  private sync: SyncEngine | null = null;
+  private progress = new Map<string, SyncProgress>();
+
+  private constructor(private readonly options: AccountRuntimeOptions) {
+    const { record, session } = options;
+    this.keys = new KeyManager({
+      store: options.documents.keyStore,
+      address: record.email,
+      ownProvider: { apiUri: record.provider.apiUri, caPem: record.provider.caCertPem },
+      ...(options.resolver ? { resolver: options.resolver } : {}),
+      vksUrl: null,
+      publish: async (armoredPublicKey) => {
+        await session.requestJson('PUT', `/1/users/${encodeURIComponent(session.userId)}`, {
+          user: { public_key: armoredPublicKey },
+        });
+      },
+      logger: options.logger.child({ module: 'keys' }),
+    });
+  }
+
+  static async start(options: AccountRuntimeOptions): Promise<AccountRuntime> {
+    const runtime = new AccountRuntime(options);
+    try {
+      await runtime.startAll();
+    } catch (error) {
+      await runtime.stop();
+      throw error;
+    }
+    return runtime;
+  }
+
+  get keyStore(): KeyStore {
+    return this.options.documents.keyStore;
+  }
+
+  get record(): AccountRecord {
+    return this.options.record;
+  }
+
+  get state(): ConnectionState {
+    if (this.sync?.error) return 'offline';
+    const folders = [...this.progress.values()];
+    if (folders.length === 0 || folders.some((f) => !f.synced)) return 'syncing';
+    return 'connected';
+  }
+
+  get syncProgress(): SyncProgress[] {
+    return [...this.progress.values()];
+  }
+
+  private async startAll(): Promise<void> {
+    const { record, store, session, logger } = this.options;
+    const own = await this.keys.ensureOwnKey();
+    if (!own.ok) throw new Error(own.error.message);
+    this.keys.start();
+
+    const authenticate = async (user: string, password: string) =>
+      user.toLowerCase() === record.email && checkLocalPassword(record, password);
+
+    const backend = new StoreMailboxBackend();
+    backend.register(record.email, store);
+    this.imap = await startImapServer({
+      backend,
+      authenticate: async (user, password) =>
+        (await authenticate(user, password)) ? record.email : null,
+      port: record.imapPort,
+      logger: logger.child({ module: 'imap' }),
+    });
+
+    const smtpEndpoint = await session.serviceEndpoint('smtp');
+    this.outbox = new Outbox({
+      store,
+      storageSecret: this.options.storageSecret,
+      dir: join(this.options.accountDir, 'outbox'),
+      relay: async () => ({
+        ...smtpEndpoint,
+        secure: true,
+        user: record.email,
+        accessToken: () => session.token(),
+      }),
+      logger: logger.child({ module: 'outbox' }),
+    });
+    this.outbox.start();
+    this.smtp = await startSmtpServer({
+      port: record.smtpPort,
+      authenticate,
+      addresses: () => [record.email],
+      keys: this.keys,
+      outbox: this.outbox,
+      logger: logger.child({ module: 'smtp' }),
+    });
+
+    const imapEndpoint = await session.serviceEndpoint('imap');
+    this.sync = new SyncEngine({
+      store,
+      credentials: {
+        ...imapEndpoint,
+        secure: true,
+        user: record.email,
+        accessToken: () => session.token(),
+      },
+      keys: keyManagerKeys(this.keys),
+      onProgress: (p) => {
+        const before = this.progress.get(p.mailbox);
+        if (!before || before.done !== p.done || before.synced !== p.synced)
+          logger.info('sync.progress', { ...p });
+        this.progress.set(p.mailbox, p);
+        this.options.onProgress?.(p);
+      },
+      logger: logger.child({ module: 'sync' }),
+    });
+    this.sync.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.sync?.stop().catch(() => undefined);
+    await this.smtp?.close().catch(() => undefined);
+    await this.outbox?.stop().catch(() => undefined);
+    await this.imap?.close().catch(() => undefined);
+    this.keys.stop();
+    await this.options.documents.close().catch(() => undefined);
+    this.options.store.close();
+  }
+}

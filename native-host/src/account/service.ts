@@ -1,0 +1,417 @@
+/**
+ * The accounts of this host and what the add-on asks of them: setting one up (sign up or
+ * log in at a provider), resuming them when Thunderbird starts, key status, logging out.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type {
+  ContactKeySummary,
+  HostStatus,
+  OwnKeySummary,
+  ProviderSummary,
+  RecipientKeyInfo,
+  SetupCredentials,
+  SetupResult,
+  ValidationLevelName,
+} from '../../../shared/src/rpc.js';
+import { RpcError } from '../../../shared/src/errors.js';
+import { VERSION } from '../../../shared/src/constants.js';
+import type { Logger } from '../log/index.js';
+import type { Resolver } from '../net/index.js';
+import {
+  bootstrapProvider,
+  ProviderClientError,
+  ProviderSession,
+  type ProviderInfo,
+} from '../provider/index.js';
+import {
+  createRecoveryRecord,
+  generateStorageSecret,
+  loadStorageSecret,
+  openAccountStore,
+  openRecoveryRecord,
+  saveStorageSecret,
+  unwrapSecretLocally,
+  wrapSecretLocally,
+  writeFileDurably,
+} from '../store/index.js';
+import { openAccountDocuments } from '../documents/index.js';
+import { AccountRegistry, hashLocalPassword, type AccountRecord } from './registry.js';
+import { AccountRuntime } from './runtime.js';
+
+export interface AccountServiceOptions {
+  dataDir: string;
+  logger: Logger;
+  resolver?: Resolver;
+  /** Providers whose CA fingerprint ships with LeapBird (domain → `SHA256: hex`). */
+  knownProviders?: Record<string, string>;
+  onStatus?: () => void;
+}
+
+const LOGIN_KEY_FILE = 'login-key.wrapped';
+
+export class AccountService {
+  readonly registry: AccountRegistry;
+  private deviceKey: Buffer | null = null;
+  private readonly providers = new Map<string, ProviderInfo>();
+  private readonly runtimes = new Map<string, AccountRuntime>();
+  private readonly problems = new Map<
+    string,
+    { state: 'needs_login' | 'offline'; message: string }
+  >();
+
+  constructor(private readonly options: AccountServiceOptions) {
+    this.registry = new AccountRegistry(options.dataDir);
+  }
+
+  /** The add-on's device key: wraps the storage secrets and login keys on this machine. */
+  setDeviceKey(base64: string): void {
+    const key = Buffer.from(base64, 'base64');
+    if (key.length !== 32)
+      throw new RpcError('invalid_params', 'The add-on sent a device key of the wrong size.');
+    this.deviceKey = key;
+  }
+
+  async describeProvider(domain: string): Promise<ProviderSummary> {
+    const info = await this.provider(domain, true);
+    return {
+      domain: info.domain,
+      name: info.name,
+      description: info.description,
+      allowRegistration: info.allowRegistration,
+      caFingerprint: info.caFingerprint,
+    };
+  }
+
+  signUp(credentials: SetupCredentials): Promise<SetupResult> {
+    return this.setUp(credentials, 'signUp');
+  }
+
+  logIn(credentials: SetupCredentials): Promise<SetupResult> {
+    return this.setUp(credentials, 'logIn');
+  }
+
+  /** Starts every account this machine knows, logging in again with the kept login key. */
+  async resumeAll(): Promise<void> {
+    for (const record of this.registry.list()) {
+      if (this.runtimes.has(record.email)) continue;
+      try {
+        await this.resume(record);
+        this.problems.delete(record.email);
+      } catch (error) {
+        const needsLogin =
+          error instanceof ProviderClientError &&
+          ['wrong_password', 'session_expired'].includes(error.code);
+        this.problems.set(record.email, {
+          state: needsLogin ? 'needs_login' : 'offline',
+          message: error instanceof Error ? error.message : String(error),
+        });
+        this.options.logger.warn('account.resume_failed', { email: record.email, error });
+      }
+    }
+    this.options.onStatus?.();
+  }
+
+  status(): HostStatus {
+    const accounts = this.registry.list().map((r) => ({
+      email: r.email,
+      state:
+        this.runtimes.get(r.email)?.state ??
+        this.problems.get(r.email)?.state ??
+        ('starting' as const),
+    }));
+    const firstProblem = [...this.problems.values()][0];
+    return {
+      state:
+        accounts.length === 0
+          ? 'connected'
+          : (accounts.find((a) => a.state !== 'connected')?.state ?? 'connected'),
+      hostVersion: VERSION,
+      accounts,
+      lastError: firstProblem ? { code: firstProblem.state, message: firstProblem.message } : null,
+    };
+  }
+
+  async ownKey(email: string): Promise<OwnKeySummary> {
+    const runtime = this.runtime(email);
+    const own = (await runtime.keys.ownKeys()).find((k) => k.active);
+    if (!own) throw new RpcError('not_found', `There is no key for ${email} yet.`);
+    const renews = own.expires ? new Date(own.expires - 60 * 86_400_000).toISOString() : null;
+    return {
+      address: own.address,
+      fingerprint: own.fingerprint,
+      created: new Date(own.created).toISOString(),
+      expires: own.expires ? new Date(own.expires).toISOString() : null,
+      renews,
+      published: own.publishedAt !== null,
+    };
+  }
+
+  async contacts(email: string): Promise<ContactKeySummary[]> {
+    const runtime = this.runtime(email);
+    const records = await runtime.keyStore.listContacts();
+    return records.map((r) => ({
+      address: r.address,
+      fingerprint: r.fingerprint,
+      validation: r.validation as ValidationLevelName,
+      source: r.source,
+      expires: r.expires ? new Date(r.expires).toISOString() : null,
+    }));
+  }
+
+  async verify(email: string, contact: string, fingerprint: string): Promise<ContactKeySummary> {
+    const runtime = this.runtime(email);
+    const result = await runtime.keys.verifyFingerprint(contact, fingerprint);
+    if (!result.ok) throw new RpcError(result.error.code, result.error.message);
+    const record = result.value;
+    return {
+      address: record.address,
+      fingerprint: record.fingerprint,
+      validation: record.validation as ValidationLevelName,
+      source: record.source,
+      expires: record.expires ? new Date(record.expires).toISOString() : null,
+    };
+  }
+
+  async recipients(email: string, addresses: string[]): Promise<RecipientKeyInfo[]> {
+    const runtime = this.runtime(email);
+    const statuses = await runtime.keys.recipientStatus(addresses);
+    return statuses.map((s) => ({
+      address: s.address,
+      status: s.status,
+      validation: (s.validation as ValidationLevelName | null) ?? null,
+      fingerprint: s.fingerprint,
+      reason: s.reason,
+    }));
+  }
+
+  async logOut(email: string, removeData: boolean): Promise<void> {
+    const record = this.registry.find(email);
+    const runtime = this.runtimes.get(email.toLowerCase());
+    this.runtimes.delete(email.toLowerCase());
+    await runtime?.stop();
+    if (!record) return;
+    rmSync(join(this.registry.accountDir(record), LOGIN_KEY_FILE), { force: true });
+    if (removeData) rmSync(this.registry.accountDir(record), { recursive: true, force: true });
+    await this.registry.remove(record.email);
+    this.options.onStatus?.();
+  }
+
+  async stopAll(): Promise<void> {
+    for (const runtime of this.runtimes.values()) await runtime.stop();
+    this.runtimes.clear();
+  }
+
+  private runtime(email: string): AccountRuntime {
+    const runtime = this.runtimes.get(email.toLowerCase());
+    if (!runtime)
+      throw new RpcError(
+        'not_found',
+        `${email} is not set up on this computer, or is not running.`,
+      );
+    return runtime;
+  }
+
+  private requireDeviceKey(): Buffer {
+    if (!this.deviceKey)
+      throw new RpcError('not_ready', 'The add-on has not introduced itself to the host yet.');
+    return this.deviceKey;
+  }
+
+  private async provider(domain: string, fresh = false): Promise<ProviderInfo> {
+    const key = domain.trim().toLowerCase();
+    const cached = this.providers.get(key);
+    if (cached && !fresh) return cached;
+    const info = await bootstrapProvider(key, {
+      ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
+      ...(this.options.knownProviders?.[key]
+        ? { pinnedFingerprint: this.options.knownProviders[key] }
+        : {}),
+    });
+    this.providers.set(key, info);
+    return info;
+  }
+
+  private async setUp(
+    credentials: SetupCredentials,
+    mode: 'signUp' | 'logIn',
+  ): Promise<SetupResult> {
+    const deviceKey = this.requireDeviceKey();
+    const info = await this.provider(credentials.domain);
+    const sessionOptions = this.options.resolver ? { resolver: this.options.resolver } : {};
+    const session =
+      mode === 'signUp'
+        ? await ProviderSession.signUp(
+            info,
+            credentials.username,
+            credentials.password,
+            sessionOptions,
+          )
+        : await ProviderSession.logIn(
+            info,
+            credentials.username,
+            credentials.password,
+            sessionOptions,
+          );
+    const email = session.address;
+    const log = this.options.logger.child({ account: email });
+
+    // The storage secret: recovered from the provider's record (another device made it), or new.
+    const recovery = await session.request('GET', '/1/recovery');
+    let storageSecret: Buffer;
+    if (recovery.status === 200) {
+      const { record } = JSON.parse(recovery.body.toString('utf8')) as { record: string };
+      storageSecret = await openRecoveryRecord(record, credentials.password);
+      log.info('account.secret_recovered');
+    } else {
+      storageSecret = generateStorageSecret();
+      const record = await createRecoveryRecord(storageSecret, credentials.password);
+      await session.requestJson('PUT', '/1/recovery', { record });
+      log.info('account.secret_created');
+    }
+
+    const existing = this.registry.find(email);
+    await this.runtimes.get(email)?.stop();
+    this.runtimes.delete(email);
+    const localPassword = randomBytes(24).toString('base64url');
+    const record: AccountRecord = {
+      email,
+      kind: 'leap',
+      domain: info.domain,
+      login: session.login,
+      userId: session.userId,
+      provider: {
+        name: info.name,
+        apiUri: info.apiUri,
+        caCertPem: info.caCertPem,
+        caFingerprint: info.caFingerprint,
+      },
+      dir:
+        existing?.dir ??
+        join('accounts', createHash('sha256').update(email).digest('hex').slice(0, 24)),
+      imapPort: existing?.imapPort ?? (await freePort()),
+      smtpPort: existing?.smtpPort ?? (await freePort()),
+      localPasswordHash: hashLocalPassword(localPassword),
+      createdAt: existing?.createdAt ?? new Date().toISOString(),
+    };
+    const dir = this.registry.accountDir(record);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await saveStorageSecret(dir, email, storageSecret, deviceKey);
+    await writeFileDurably(
+      join(dir, LOGIN_KEY_FILE),
+      wrapSecretLocally(Buffer.from(session.loginKey, 'hex'), deviceKey, `login:${email}`) + '\n',
+    );
+    await this.registry.put(record);
+
+    const runtime = await this.open(record, storageSecret, session);
+    const ownKey = await this.ownKey(email);
+    log.info('account.setup_done', { mode });
+    this.options.onStatus?.();
+    void runtime;
+    return {
+      account: {
+        email,
+        fullName: session.login,
+        username: email,
+        password: localPassword,
+        imap: { host: '127.0.0.1', port: record.imapPort },
+        smtp: { host: '127.0.0.1', port: record.smtpPort },
+      },
+      ownKey,
+    };
+  }
+
+  private async resume(record: AccountRecord): Promise<void> {
+    const deviceKey = this.requireDeviceKey();
+    const dir = this.registry.accountDir(record);
+    const locked = () =>
+      new ProviderClientError(
+        'session_expired',
+        `Log in to ${record.email} again to unlock it on this computer.`,
+      );
+    const loginKeyFile = join(dir, LOGIN_KEY_FILE);
+    let storageSecret: Buffer | null;
+    let loginKey: Buffer;
+    try {
+      // Another device key (a new Thunderbird profile) cannot unwrap these: ask for the password.
+      storageSecret = await loadStorageSecret(dir, record.email, deviceKey);
+      if (!storageSecret || !existsSync(loginKeyFile)) throw locked();
+      loginKey = unwrapSecretLocally(
+        readFileSync(loginKeyFile, 'utf8').trim(),
+        deviceKey,
+        `login:${record.email}`,
+      );
+    } catch (error) {
+      throw error instanceof ProviderClientError ? error : locked();
+    }
+    const info = await this.provider(record.domain).catch(() => ({
+      domain: record.domain,
+      name: record.provider.name,
+      description: '',
+      apiUri: record.provider.apiUri,
+      apiVersion: '1',
+      caCertPem: record.provider.caCertPem,
+      caFingerprint: record.provider.caFingerprint,
+      allowRegistration: false,
+      offersMail: true,
+    }));
+    if (info.caFingerprint !== record.provider.caFingerprint) {
+      throw new ProviderClientError(
+        'certificate_mismatch',
+        `${record.domain} now presents a different certificate authority than when you set up ${record.email}. LeapBird will not connect.`,
+      );
+    }
+    const session = await ProviderSession.resume(
+      info,
+      record.login,
+      loginKey.toString('hex'),
+      this.options.resolver ? { resolver: this.options.resolver } : {},
+    );
+    await this.open(record, storageSecret, session);
+  }
+
+  private async open(
+    record: AccountRecord,
+    storageSecret: Buffer,
+    session: ProviderSession,
+  ): Promise<AccountRuntime> {
+    const accountDir = this.registry.accountDir(record);
+    const store = await openAccountStore({ dir: accountDir, storageSecret });
+    const documents = await openAccountDocuments({
+      database: store.database.raw,
+      storageSecret,
+      name: record.email,
+      session,
+      ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
+    });
+    // A second device must find the synced key before deciding to make one.
+    documents.startReplication();
+    await documents.awaitInSync(15_000);
+    const runtime = await AccountRuntime.start({
+      record,
+      accountDir,
+      store,
+      storageSecret,
+      documents,
+      session,
+      ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
+      logger: this.options.logger.child({ account: record.email }),
+      onProgress: () => this.options.onStatus?.(),
+    });
+    this.runtimes.set(record.email, runtime);
+    return runtime;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
