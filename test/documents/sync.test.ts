@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SyncProblem } from '../../native-host/src/documents/index.js';
+import type { DocumentsSession, SyncProblem } from '../../native-host/src/documents/index.js';
 import { renewOwnKey } from '../../native-host/src/crypto/index.js';
 import { KeyManager, type ContactKeyRecord } from '../../native-host/src/keys/index.js';
 import { mapResolver, type Resolver } from '../../native-host/src/net/index.js';
@@ -16,6 +16,7 @@ import {
   ProviderSession,
   type ProviderInfo,
 } from '../../native-host/src/provider/index.js';
+import { makeCertificates } from '../keys/servers.js';
 import { api, startTestProvider, type TestProvider } from '../provider/helpers.js';
 import {
   contactRecord,
@@ -290,18 +291,19 @@ describe('two devices of one user', () => {
     expect(await sessionOne.token()).not.toBe(refused);
   });
 
-  it('reports a refused sync without the documents in the report', async () => {
-    const offline = await openDevice({
-      dir: join(tmp.dir, 'refused'),
+  /** A device of this account whose sync cannot work: what it reports, and what it pulled. */
+  async function failingDevice(label: string, session: DocumentsSession) {
+    const device = await openDevice({
+      dir: join(tmp.dir, label),
       storageSecret,
       name: ADDRESS,
       resolver,
-      session: { provider: info, token: async () => 'not-a-token' },
+      session,
     });
     const seen: SyncProblem[] = [];
     try {
-      offline.docs.problems$.subscribe((p) => seen.push(p));
-      await offline.docs.keyStore.putOwnKey({
+      device.docs.problems$.subscribe((p) => seen.push(p));
+      await device.docs.keyStore.putOwnKey({
         address: ADDRESS,
         fingerprint: mallory.fingerprint,
         privateArmored: mallory.privateArmored,
@@ -311,18 +313,37 @@ describe('two devices of one user', () => {
         active: false,
         publishedAt: null,
       });
-      offline.docs.startReplication();
+      device.docs.startReplication();
       // Pulls and pushes of all three collections fail and are retried every 200 ms.
       await waitFor(() => seen.filter((p) => p.collection === 'ownkeys').length >= 6, 'problems');
+      return { seen, contacts: await device.docs.keyStore.listContacts() };
     } finally {
-      await offline.close();
+      await device.close();
     }
+  }
+
+  it('reports a refused sync without the documents in the report', async () => {
+    const { seen } = await failingDevice('refused', {
+      provider: info,
+      token: async () => 'not-a-token',
+    });
     expect(seen.every((p) => p.code === 'sync_unauthorized')).toBe(true);
     expect(seen[0]!.message).toContain('refused');
     const reported = JSON.stringify(seen);
     for (const secret of [mallory.privateArmored.split('\n')[3]!, mallory.fingerprint]) {
       expect(reported).not.toContain(secret);
     }
+  });
+
+  it("trusts only the provider's pinned CA", async () => {
+    const other = await makeCertificates(['alpha.test', 'api.alpha.test']);
+    const { seen, contacts } = await failingDevice('other-ca', {
+      provider: { ...info, caCertPem: other.caPem },
+      token: () => sessionOne.token(),
+    });
+    expect(seen.every((p) => p.code === 'sync_http')).toBe(true);
+    expect(seen[0]!.message).toMatch(/certificate/i);
+    expect(contacts).toEqual([]);
   });
 
   it('refused nothing the provider sent', () => {
