@@ -3,10 +3,12 @@
  * user's key, the outbox and the local submission server, all in a fresh temporary
  * directory; plus a client that submits as Thunderbird does.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
 import { KeyManager, MemoryKeyStore } from '../../native-host/src/keys/index.js';
 import {
   Outbox,
@@ -153,4 +155,83 @@ export function header(raw: Buffer, name: string): string | null {
     .split(/\r?\n/)
     .find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
   return line ? line.slice(name.length + 1).trim() : null;
+}
+
+/** A throw-away self-signed certificate for 127.0.0.1 (its own CA), made by openssl. */
+export function selfSignedCertificate(dir: string): { key: string; cert: string } {
+  const key = join(dir, 'sink.key');
+  const cert = join(dir, 'sink.crt');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=sink.test',
+      '-addext',
+      'subjectAltName=DNS:sink.test,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore', timeout: 20_000 },
+  );
+  return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
+}
+
+/**
+ * A relay that takes everything over implicit TLS and keeps only what a test asks for:
+ * each message's size and its first bytes.
+ */
+export async function startSinkRelay(dir: string) {
+  const { key, cert } = selfSignedCertificate(dir);
+  const received: { size: number; head: Buffer; to: string[] }[] = [];
+  const server = new SMTPServer({
+    secure: true,
+    key,
+    cert,
+    authMethods: ['PLAIN', 'LOGIN'],
+    logger: false,
+    size: 0,
+    onAuth: (_auth, _session, callback) => callback(null, { user: 'relay' }),
+    onData(stream, session, callback) {
+      let size = 0;
+      const head: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => {
+        if (size < 64 * 1024) head.push(chunk.subarray(0, 64 * 1024 - size));
+        size += chunk.length;
+      });
+      stream.on('end', () => {
+        received.push({
+          size,
+          head: Buffer.concat(head),
+          to: session.envelope.rcptTo.map((r) => r.address),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as { port: number }).port;
+  return {
+    received,
+    endpoint: (user: string): RelayEndpoint => ({
+      host: '127.0.0.1',
+      port,
+      secure: true,
+      servername: 'sink.test',
+      ca: cert,
+      user,
+      accessToken: async () => 'token',
+    }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
