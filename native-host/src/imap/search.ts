@@ -14,6 +14,9 @@ import {
   type PartLayout,
 } from '../mime/index.js';
 
+/** Messages evaluated at the same time when content must be read. */
+const SEARCH_CONCURRENCY = 8;
+
 /** What has been read of one message so far. */
 interface Content {
   headers?: HeaderField[];
@@ -213,8 +216,23 @@ export class SearchEvaluator {
     const need = needs(key);
     const out: number[] = [];
     const want = { layout: need.header || need.text, bodyStructure: need.text };
-    for await (const meta of this.account.fetch(this.mailboxId, scope, { want })) {
-      if (await this.matches(key, meta, {})) out.push(meta.uid);
+    // Several messages are evaluated at once so a store's per-message read latency overlaps;
+    // results are taken in order, so the answer stays ascending.
+    const window: Promise<number | null>[] = [];
+    const takeNext = async () => {
+      const uid = await window.shift()!;
+      if (uid !== null) out.push(uid);
+    };
+    try {
+      for await (const meta of this.account.fetch(this.mailboxId, scope, { want })) {
+        const result = this.matches(key, meta, {}).then((hit) => (hit ? meta.uid : null));
+        result.catch(() => {});
+        window.push(result);
+        if (window.length >= SEARCH_CONCURRENCY) await takeNext();
+      }
+      while (window.length) await takeNext();
+    } finally {
+      window.length = 0;
     }
     return out;
   }
