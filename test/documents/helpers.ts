@@ -2,7 +2,7 @@
  * A "device" for the documents tests: its own data directory with the account's encrypted
  * database (the real store), and the account's synced documents on it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
@@ -55,6 +55,16 @@ export async function openDevice(options: {
 export function tempDir(label: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), `documents-${label}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Every regular file under `dir`, at any depth (for scanning what is at rest). */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return [];
+    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
+  });
 }
 
 /** Polls `check` until it holds; fails after `timeoutMs` naming what it waited for. */

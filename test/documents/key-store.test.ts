@@ -4,11 +4,13 @@
  * refused without losing what was stored.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../native-host/src/documents/index.js';
 import type { OwnKeyRecord } from '../../native-host/src/keys/index.js';
 import {
   contactRecord,
+  filesUnder,
   openDevice,
   tempDir,
   testKey,
@@ -158,6 +160,25 @@ describe('KeyStore over the synced collections', () => {
     expect(await device.docs.keyStore.getContact('carol@gamma.test')).toMatchObject({
       validation: 'Provider_Trust',
     });
+  });
+});
+
+describe('at rest', () => {
+  it('keeps keys, addresses and fingerprints out of every file of the data directory', async () => {
+    const files = filesUnder(tmp.dir);
+    expect(files.some((f) => f.endsWith('account.db'))).toBe(true);
+    const markers = [
+      alice.privateArmored.split('\n')[3]!,
+      bob.publicArmored.split('\n')[3]!,
+      bob.address,
+      bob.fingerprint,
+      'Provider_Trust',
+    ];
+    for (const file of files) {
+      const bytes = readFileSync(file);
+      for (const marker of markers)
+        expect(bytes.includes(marker), `${marker} in ${file}`).toBe(false);
+    }
   });
 });
 

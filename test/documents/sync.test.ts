@@ -4,7 +4,7 @@
  * loopback; the provider's files never hold them in the clear.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentsSession, SyncProblem } from '../../native-host/src/documents/index.js';
@@ -20,6 +20,7 @@ import { makeCertificates } from '../keys/servers.js';
 import { api, startTestProvider, type TestProvider } from '../provider/helpers.js';
 import {
   contactRecord,
+  filesUnder,
   openDevice,
   tempDir,
   testKey,
@@ -61,15 +62,6 @@ const contactOn = (d: Device, address: string) => d.docs.keyStore.getContact(add
 async function bothInSync() {
   expect(await one.docs.awaitInSync(15_000)).toBe(true);
   expect(await two.docs.awaitInSync(15_000)).toBe(true);
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st) return [];
-    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
-  });
 }
 
 beforeAll(async () => {
