@@ -188,20 +188,31 @@ export function selfSignedCertificate(dir: string): { key: string; cert: string 
 }
 
 /**
- * A relay that takes everything over implicit TLS and keeps only what a test asks for:
- * each message's size and its first bytes.
+ * A relay that takes everything and keeps only what a test asks for: each message's size
+ * and first bytes, and how the client logged in. Implicit TLS by default; `starttls` offers
+ * STARTTLS on a plain connection, `plaintext` offers no TLS at all.
  */
-export async function startSinkRelay(dir: string) {
+export async function startSinkRelay(dir: string, mode: 'tls' | 'starttls' | 'plaintext' = 'tls') {
   const { key, cert } = selfSignedCertificate(dir);
   const received: { size: number; head: Buffer; to: string[] }[] = [];
+  const logins: { user: string; password: string; overTls: boolean }[] = [];
   const server = new SMTPServer({
-    secure: true,
+    secure: mode === 'tls',
     key,
     cert,
+    ...(mode === 'plaintext' ? { disabledCommands: ['STARTTLS'] } : {}),
+    allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],
     logger: false,
     size: 0,
-    onAuth: (_auth, _session, callback) => callback(null, { user: 'relay' }),
+    onAuth: (auth, session, callback) => {
+      logins.push({
+        user: auth.username ?? '',
+        password: auth.password ?? '',
+        overTls: Boolean(session.secure),
+      });
+      callback(null, { user: 'relay' });
+    },
     onData(stream, session, callback) {
       let size = 0;
       const head: Buffer[] = [];
@@ -219,14 +230,17 @@ export async function startSinkRelay(dir: string) {
       });
     },
   });
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as { port: number }).port;
   return {
     received,
+    logins,
+    cert,
     endpoint: (user: string): RelayEndpoint => ({
       host: '127.0.0.1',
       port,
-      secure: true,
+      secure: mode === 'tls',
       servername: 'sink.test',
       ca: cert,
       user,

@@ -68,10 +68,17 @@ export async function relayMessage(
     return { ok: true, rejected };
   } catch (error) {
     content.destroy();
-    const e = error as Error & { responseCode?: number; response?: string; code?: string };
+    const e = error as Error & {
+      responseCode?: number;
+      response?: string;
+      code?: string;
+      command?: string;
+    };
     const code = e.responseCode ?? 0;
-    // 535 may be an expired token that the session renews before the next attempt.
-    const permanent = code >= 500 && code !== 535 && code !== 530;
+    // 530/535 may be an expired token that the session renews before the next attempt; a
+    // refused STARTTLS may be someone on the path stripping it: both are worth another try.
+    const tlsRefused = e.code === 'ETLS' || e.command === 'STARTTLS';
+    const permanent = code >= 500 && code !== 535 && code !== 530 && !tlsRefused;
     return { ok: false, permanent, reason: e.response ?? e.message };
   } finally {
     transport.close();
