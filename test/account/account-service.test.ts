@@ -15,10 +15,10 @@ import { createFileLogger } from '../../native-host/src/log/index.js';
 import { mapResolver, type Resolver } from '../../native-host/src/net/index.js';
 import type { SetupResult } from '../../shared/src/rpc.js';
 import {
-  composeMessage,
+  deliverMail,
+  loopbackNames,
   makeKey,
   newAccount,
-  sendToMx,
   startTestProvider,
   uploadKey,
   type TestProvider,
@@ -78,14 +78,7 @@ describe('account service', () => {
 
   beforeAll(async () => {
     alpha = await startTestProvider('alpha.test');
-    const names = [
-      'alpha.test',
-      'api.alpha.test',
-      'imap.alpha.test',
-      'smtp.alpha.test',
-      'nicknym.alpha.test',
-    ];
-    resolver = mapResolver(Object.fromEntries(names.map((n) => [n, { origin: alpha.apiUrl }])));
+    resolver = mapResolver(loopbackNames(alpha));
   });
 
   afterAll(async () => {
@@ -108,17 +101,12 @@ describe('account service', () => {
     const bob = await newAccount(alpha, 'bob');
     await uploadKey(alpha, bob, (await makeKey(bob.address)).publicKey);
     const subject = `Protected subject ${randomBytes(3).toString('hex')}`;
-    await sendToMx(
-      alpha,
-      bob.address,
-      ['alice@alpha.test'],
-      await composeMessage({
-        from: bob.address,
-        to: 'alice@alpha.test',
-        subject,
-        text: 'hello alice',
-      }),
-    );
+    await deliverMail(alpha, {
+      from: bob.address,
+      to: 'alice@alpha.test',
+      subject,
+      text: 'hello alice',
+    });
 
     const message = await waitFor(
       'the message in the local INBOX',

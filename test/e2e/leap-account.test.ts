@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMessage } from '../../native-host/src/crypto/index.js';
 import {
-  composeMessage,
+  deliverMail,
   inbox,
+  loopbackNames,
   makeKey,
   newAccount,
-  sendToMx,
   startTestProvider,
   uploadKey,
   type TestProvider,
@@ -31,19 +31,11 @@ describe('a LEAP account in Thunderbird, end to end', () => {
 
   beforeAll(async () => {
     alpha = await startTestProvider('alpha.test');
-    const names = [
-      'alpha.test',
-      'api.alpha.test',
-      'imap.alpha.test',
-      'smtp.alpha.test',
-      'nicknym.alpha.test',
-      'openpgpkey.alpha.test',
-    ];
     tb = await ThunderbirdRun.start({
       name: 'leap-account',
       hardTimeoutMs: 240_000,
       hostConfig: {
-        resolver: Object.fromEntries(names.map((n) => [n, { origin: alpha.apiUrl }])),
+        resolver: loopbackNames(alpha),
         knownProviders: { 'alpha.test': alpha.caFingerprint },
       },
     });
@@ -76,17 +68,12 @@ describe('a LEAP account in Thunderbird, end to end', () => {
   it('shows mail from another user in the Inbox, decrypted, with its real subject', async () => {
     const control = await tb.control();
     const subject = `Lunch on Friday? ${randomBytes(3).toString('hex')}`;
-    await sendToMx(
-      alpha,
-      bob.address,
-      ['alice@alpha.test'],
-      await composeMessage({
-        from: bob.address,
-        to: 'alice@alpha.test',
-        subject,
-        text: 'Shall we?',
-      }),
-    );
+    await deliverMail(alpha, {
+      from: bob.address,
+      to: 'alice@alpha.test',
+      subject,
+      text: 'Shall we?',
+    });
     const found = await waitFor(
       'the message in Thunderbird',
       async () =>

@@ -304,3 +304,22 @@ export async function composeMessage(fields: {
   const raw = built.message as Buffer;
   return raw.subarray(-2).toString() === '\r\n' ? raw : Buffer.concat([raw, Buffer.from('\r\n')]);
 }
+
+/** Mail from `from` to `to` through the provider's MX, as an outside sender would send it. */
+export async function deliverMail(
+  p: TestProvider,
+  mail: { from: string; to: string; subject: string; text: string },
+): Promise<void> {
+  await sendToMx(p, mail.from, [mail.to], await composeMessage(mail));
+}
+
+/** Every name of a provider a client may look up, mapped to its API server on loopback. */
+export function loopbackNames(p: {
+  domain: string;
+  apiUrl: string;
+}): Record<string, { origin: string }> {
+  const prefixes = ['', 'api.', 'imap.', 'smtp.', 'nicknym.', 'openpgpkey.'];
+  return Object.fromEntries(
+    prefixes.map((prefix) => [`${prefix}${p.domain}`, { origin: p.apiUrl }]),
+  );
+}

@@ -115,18 +115,10 @@ export class ProviderSession {
     options: SessionOptions = {},
   ): Promise<ProviderSession> {
     const login = checkLogin(loginInput);
-    const result = await srpLogin(
+    return ProviderSession.open(
       provider,
       login,
       (salt) => srp.derivePrivateKey(salt, login, password),
-      options,
-    );
-    return new ProviderSession(
-      provider,
-      login,
-      result.userId,
-      result.privateKey,
-      result.token,
       options,
     );
   }
@@ -135,13 +127,22 @@ export class ProviderSession {
    * Logs in again after a restart with SRP's x kept (wrapped) on this machine, so the user
    * does not have to type the password each time Thunderbird starts.
    */
-  static async resume(
+  static resume(
     provider: ProviderInfo,
     login: string,
     privateKey: string,
     options: SessionOptions = {},
   ): Promise<ProviderSession> {
-    const result = await srpLogin(provider, checkLogin(login), () => privateKey, options);
+    return ProviderSession.open(provider, checkLogin(login), () => privateKey, options);
+  }
+
+  private static async open(
+    provider: ProviderInfo,
+    login: string,
+    privateKeyFor: (salt: string) => string,
+    options: SessionOptions,
+  ): Promise<ProviderSession> {
+    const result = await srpLogin(provider, login, privateKeyFor, options);
     return new ProviderSession(
       provider,
       login,
