@@ -1,29 +1,23 @@
 /**
  * The local submission server: Thunderbird sends here; each message is decided (encrypt +
  * sign, sign only, pass through, or refuse), protected by `crypto/`, queued durably, and
- * relayed by `smtp/outbox` to the provider.
+ * relayed by `smtp/outbox` to the provider. See README.md.
  */
-export { smtpError, type SmtpError, type SmtpErrorCode } from './errors.js';
+export { type SmtpError, type SmtpErrorCode } from './errors.js';
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
   startSmtpServer,
   type RunningSmtpServer,
   type SmtpServerOptions,
 } from './server.js';
-export {
-  submitMessage,
-  type Envelope,
-  type RecipientKeys,
-  type SubmissionContext,
-} from './submission.js';
-export { decideProtection, type DeliveryPlan, type Protection, type Recipient } from './policy.js';
+export { type RecipientKeys } from './submission.js';
 export {
   DEFAULT_RETRY,
   Outbox,
   relayMessage,
-  type OutboxEntry,
   type OutboxMessageStatus,
   type OutboxOptions,
+  type Protection,
   type RelayEndpoint,
   type RelayOutcome,
   type RetryPolicy,
