@@ -6,6 +6,7 @@
  * on any refusal every blob written for the message is removed again.
  */
 import {
+  encryptMessage,
   encryptMessageStream,
   isEncryptedMessage,
   signMessage,
@@ -46,6 +47,8 @@ export interface Envelope {
   to: string[];
 }
 
+/** Messages up to this size are encrypted in memory; larger ones stream. */
+const STREAM_ABOVE_BYTES = 1024 * 1024;
 /** How much of the body `isEncryptedMessage` needs to spot inline PGP at the top. */
 const SNIFF_BYTES = 64 * 1024;
 
@@ -124,8 +127,9 @@ export async function submitMessage(
   { ok: true; id: string; protection: OutboxEntry['protection'] } | { ok: false; error: SmtpError }
 > {
   let original: string;
+  let size: number;
   try {
-    original = (await ctx.outbox.put(limited(data, ctx.maxMessageBytes))).id;
+    ({ id: original, size } = await ctx.outbox.put(limited(data, ctx.maxMessageBytes)));
   } catch (error) {
     if (error instanceof TooLarge) {
       const mb = Math.floor(ctx.maxMessageBytes / (1024 * 1024));
@@ -148,7 +152,7 @@ export async function submitMessage(
   }
   const written = [original];
   try {
-    const prepared = await prepare(ctx, envelope, original, written);
+    const prepared = await prepare(ctx, envelope, { id: original, size }, written);
     if ('code' in prepared) {
       ctx.outbox.release(written);
       await ctx.outbox.discard(written);
@@ -179,10 +183,11 @@ function fail(error: SmtpError): { ok: false; error: SmtpError } {
 async function prepare(
   ctx: SubmissionContext,
   envelope: Envelope,
-  original: string,
+  stored: { id: string; size: number },
   written: string[],
 ): Promise<OutboxEntry | SmtpError> {
   const { outbox } = ctx;
+  const original = stored.id;
   const read = await headOf(outbox, original);
   const fields = read ? parseFields(read.head.header) : [];
   if (!read || !fieldValue(fields, 'from')) {
@@ -245,11 +250,18 @@ async function prepare(
     autocrypt: true,
     attachPublicKey: ctx.attachPublicKey,
   };
+  const inMemory = async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of outgoing(outbox, original)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  };
   const encrypted = async (plan: DeliveryPlan | null): Promise<string | SmtpError> => {
-    const result = await encryptMessageStream(outgoing(outbox, original), {
-      ...sender,
-      recipientKeys: plan?.keys ?? [],
-    });
+    const options = { ...sender, recipientKeys: plan?.keys ?? [] };
+    // Web streams cost milliseconds to set up: most mail is small enough to encrypt at once.
+    const result =
+      stored.size <= STREAM_ABOVE_BYTES
+        ? await encryptMessage(await inMemory(), options)
+        : await encryptMessageStream(outgoing(outbox, original), options);
     if (!result.ok) return protectionFailed(result.error.message);
     return store(result.value);
   };
@@ -271,10 +283,7 @@ async function prepare(
   }
 
   // Sign only: OpenPGP.js signs a message held in memory.
-  const chunks: Buffer[] = [];
-  for await (const chunk of outgoing(outbox, original)) chunks.push(chunk);
-  const signed = await signMessage(Buffer.concat(chunks), sender);
-  chunks.length = 0;
+  const signed = await signMessage(await inMemory(), sender);
   if (!signed.ok) return protectionFailed(signed.error.message);
   const copy = await store(signed.value);
   const sent = await encrypted(null);
