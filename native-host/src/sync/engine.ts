@@ -480,71 +480,99 @@ export class SyncEngine {
     let done = this.store.listUpstream(folder.path, uidValidity).length;
     const total = done + uids.length;
     let stored = 0;
-    for (let page = 0; page < uids.length; page += META_PAGE) {
-      const pageUids = uids.slice(page, page + META_PAGE);
-      const metas = await client.fetchAll(
-        pageUids.join(','),
-        { uid: true, size: true, flags: true, internalDate: true },
-        { uid: true },
+    // One batch is stored (blob fsyncs, one commit) while the next is fetched and opened;
+    // batches still commit in UID order, so the folder's last UID only moves forward.
+    let storing: Promise<void> | null = null;
+    const commit = async (
+      batch: FetchedMeta[],
+      present: FetchedMeta[],
+      opened: IncomingResult[],
+    ) => {
+      const results = await this.store.appendManyFromUpstream(
+        mailboxId,
+        present.map((meta, i) => ({
+          content: opened[i]!.message,
+          flags: [...(meta.flags ?? [])].filter((f) => f !== '\\Recent'),
+          internalDate: meta.internalDate ? new Date(meta.internalDate) : new Date(),
+          upstream: { mailbox: folder.path, uidValidity, uid: meta.uid },
+        })),
+        { origin: ORIGIN },
       );
-      metas.sort((a, b) => a.uid - b.uid);
-      for (const batch of this.batches(metas)) {
-        const sources = new Map<number, Buffer>();
-        for await (const msg of client.fetch(
-          batch.map((m) => m.uid).join(','),
-          { uid: true, source: true },
+      present.forEach((meta, i) => {
+        const result = results[i]!;
+        if (result.duplicate) return;
+        stored++;
+        this.recordIncoming(folder.path, uidValidity, meta.uid, mailboxId, result.uid, opened[i]!);
+      });
+      this.state.advanceLastUid(folder.path, uidValidity, batch.at(-1)!.uid);
+      done += present.length;
+      this.options.onProgress?.({ mailbox: folder.localName, done, total, synced: false });
+    };
+    try {
+      for (let page = 0; page < uids.length; page += META_PAGE) {
+        const metas: FetchedMeta[] = await client.fetchAll(
+          uids.slice(page, page + META_PAGE).join(','),
+          { uid: true, size: true, flags: true, internalDate: true },
           { uid: true },
-        )) {
-          if (msg.source) sources.set(msg.uid, msg.source);
-        }
-        const present = batch.filter((m) => sources.has(m.uid));
-        const opened: IncomingResult[] = [];
-        for (const meta of present) {
-          opened.push(await processIncoming(sources.get(meta.uid)!, this.keys, keys));
-          sources.delete(meta.uid);
-        }
-        const results = await this.store.appendManyFromUpstream(
-          mailboxId,
-          present.map((meta, i) => ({
-            content: opened[i]!.message,
-            flags: [...(meta.flags ?? [])].filter((f) => f !== '\\Recent'),
-            internalDate: meta.internalDate ? new Date(meta.internalDate) : new Date(),
-            upstream: { mailbox: folder.path, uidValidity, uid: meta.uid },
-          })),
-          { origin: ORIGIN },
         );
-        present.forEach((meta, i) => {
-          const result = results[i]!;
-          if (result.duplicate) return;
-          stored++;
-          const incoming = opened[i]!;
-          if (incoming.retry) {
-            this.state.addUndecrypted({
-              path: folder.path,
-              uidValidity,
-              uid: meta.uid,
-              mailboxId,
-              localUid: result.uid,
-              reason: incoming.failure!.code,
-            });
+        metas.sort((a, b) => a.uid - b.uid);
+        for (const batch of this.batches(metas)) {
+          const sources = new Map<number, Buffer>();
+          for await (const msg of client.fetch(
+            batch.map((m) => m.uid).join(','),
+            { uid: true, source: true },
+            { uid: true },
+          )) {
+            if (msg.source) sources.set(msg.uid, msg.source);
           }
-          if (this.replaceLegacy && incoming.encryption === 'none') {
-            this.state.setJournal(`legacy:${folder.path}:${uidValidity}:${meta.uid}`, {
-              path: folder.path,
-              uidValidity,
-              uid: meta.uid,
-              mailboxId,
-              localUid: result.uid,
-              appendId: randomUUID(),
-            });
+          const present = batch.filter((m) => sources.has(m.uid));
+          const opened: IncomingResult[] = [];
+          for (const meta of present) {
+            opened.push(await processIncoming(sources.get(meta.uid)!, this.keys, keys));
+            sources.delete(meta.uid);
           }
-        });
-        this.state.advanceLastUid(folder.path, uidValidity, batch.at(-1)!.uid);
-        done += present.length;
-        this.options.onProgress?.({ mailbox: folder.localName, done, total, synced: false });
+          await storing;
+          storing = commit(batch, present, opened);
+        }
       }
+      await storing;
+    } catch (error) {
+      await storing?.catch(() => undefined);
+      throw error;
     }
     return stored;
+  }
+
+  /** Remembers what to do later with a message just stored: retry it, or replace upstream. */
+  private recordIncoming(
+    path: string,
+    uidValidity: number,
+    uid: number,
+    mailboxId: string,
+    localUid: number,
+    incoming: IncomingResult,
+  ): void {
+    if (incoming.retry) {
+      this.state.addUndecrypted({
+        path,
+        uidValidity,
+        uid,
+        mailboxId,
+        localUid,
+        reason: incoming.failure!.code,
+      });
+    }
+    if (this.replaceLegacy && incoming.encryption === 'none') {
+      const job: LegacyJob = {
+        path,
+        uidValidity,
+        uid,
+        mailboxId,
+        localUid,
+        appendId: randomUUID(),
+      };
+      this.state.setJournal(`legacy:${path}:${uidValidity}:${uid}`, job);
+    }
   }
 
   private *batches<T extends { size?: number | undefined }>(metas: T[]): Generator<T[]> {
@@ -641,6 +669,13 @@ export class SyncEngine {
       throw error;
     }
   }
+}
+
+interface FetchedMeta {
+  uid: number;
+  size?: number | undefined;
+  flags?: Set<string> | undefined;
+  internalDate?: Date | string | undefined;
 }
 
 interface LegacyJob {
