@@ -1,9 +1,11 @@
 /**
  * The running engine: IDLE on INBOX brings new mail into the local store without a manual
- * pass, and a local change goes upstream without waiting for the poll.
+ * pass, a local change goes upstream without waiting for the poll, and after the provider
+ * was away the engine reports it, reconnects by itself and carries on.
  */
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startProvider } from '../../provider/src/index.js';
 import { SyncEngine } from '../../native-host/src/sync/index.js';
 import {
   deliver,
@@ -17,10 +19,12 @@ import {
 } from './helpers.js';
 
 let account: SyncAccount;
+let restarted: Awaited<ReturnType<typeof startProvider>> | null = null;
 beforeAll(async () => {
   account = await providerWithAccount('live.test');
 }, 60_000);
 afterAll(async () => {
+  await restarted?.stop();
   await account?.provider.cleanup();
 });
 
@@ -88,3 +92,47 @@ it('brings new mail in through IDLE and sends local flag changes up at once', as
     local.cleanup();
   }
 }, 60_000);
+
+it('reports the provider as unreachable while it is away, then reconnects and syncs', async () => {
+  const local = await openTempStore();
+  const engine = new SyncEngine({
+    store: local.store,
+    credentials: account.credentials,
+    keys: testKeys(account),
+    pollIntervalMs: 10 * 60_000,
+  });
+  engine.start();
+  try {
+    await until('the first pass', async () =>
+      (await local.store.getMailbox('Trash')) ? true : null,
+    );
+    await account.provider.stop();
+    await until('the error', async () => engine.error?.code ?? null);
+    expect(engine.error!.code).toBe('upstream_unreachable');
+
+    const { ports } = account.provider;
+    restarted = await startProvider({
+      domain: account.provider.domain,
+      dataDir: account.provider.dataDir,
+      host: account.provider.host,
+      ports: { api: ports.api, mx: ports.mx, submission: ports.submission, imap: ports.imap },
+    });
+    const raw = makeMessage(2, 'back@outside.test', account.address, 300);
+    await deliver({ ...account.provider, ports: restarted.ports }, account.address, [
+      { from: 'back@outside.test', raw },
+    ]);
+    await until(
+      'the message sent while reconnecting',
+      async () => {
+        const list = await localMessages(local.store, 'INBOX');
+        return list.find((m) => messageId(m.raw) === messageId(raw)) ?? null;
+      },
+      40_000,
+    );
+    await until('the error to clear', async () => (engine.error === null ? true : null));
+  } finally {
+    await engine.stop();
+    local.store.close();
+    local.cleanup();
+  }
+}, 90_000);
