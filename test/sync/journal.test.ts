@@ -1,11 +1,15 @@
 /**
- * Exactly once across a lost answer: an APPEND that reached the server just before the
- * host died is found again by its journalled id and linked, not appended a second time.
+ * Exactly once across a lost answer: an APPEND or a MOVE that reached the server just
+ * before the host died is found again from the journal and linked, not done a second time
+ * (which for a MOVE would also download the moved message again as a new one).
  */
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SyncEngine } from '../../native-host/src/sync/index.js';
 import {
+  deliver,
+  makeMessage,
+  messageId,
   localMessages,
   openTempStore,
   providerWithAccount,
@@ -63,6 +67,61 @@ it('links a journalled APPEND that already reached the server instead of appendi
       total: 1,
       synced: true,
     });
+  } finally {
+    await other.logout().catch(() => undefined);
+    local.store.close();
+    local.cleanup();
+  }
+}, 60_000);
+
+it('links the messages of a journalled MOVE that already happened upstream', async () => {
+  const raw = makeMessage(1, 'mover@outside.test', account.address, 400);
+  await deliver(account.provider, account.address, [{ from: 'mover@outside.test', raw }]);
+  const local = await openTempStore();
+  const engine = new SyncEngine({
+    store: local.store,
+    credentials: account.credentials,
+    keys: testKeys(account),
+  });
+  const c = account.credentials as { accessToken: () => Promise<string> };
+  const other = new ImapFlow({
+    host: account.provider.host,
+    port: account.provider.ports.imap,
+    secure: true,
+    tls: { ca: account.provider.caCertPem, servername: account.provider.domain },
+    auth: { user: account.address, accessToken: await c.accessToken() },
+    logger: false,
+  });
+  try {
+    await engine.syncOnce();
+    const inbox = (await local.store.getMailbox('INBOX'))!;
+    const archive =
+      (await local.store.getMailbox('Archive')) ?? (await local.store.createMailbox('Archive'));
+    const mine = (await localMessages(local.store, 'INBOX')).find(
+      (m) => messageId(m.raw) === messageId(raw),
+    )!;
+    await other.connect();
+    if (!(await other.list()).some((f) => f.path === 'Archive'))
+      await other.mailboxCreate('Archive');
+    const target = await other.status('Archive', { uidNext: true, uidValidity: true });
+    const upInbox = await other.mailboxOpen('INBOX');
+    const found = await other.search({ header: { 'message-id': messageId(raw)! } }, { uid: true });
+    await local.store.moveMessages(inbox.id, [{ start: mine.uid, end: mine.uid }], archive.id);
+    const entry = local.store.queue.pending().find((e) => e.kind === 'move')!;
+    // The state a crash leaves: the target's UIDNEXT journalled, the MOVE done upstream.
+    engine.state.setJournal(`replay:${entry.seq}`, {
+      [`INBOX\0${Number(upInbox.uidValidity)}`]: {
+        uidValidity: Number(target && target.uidValidity),
+        uidNext: target && target.uidNext,
+      },
+    });
+    await other.messageMove(String((found as number[])[0]), 'Archive', { uid: true });
+
+    const report = await engine.syncOnce();
+    expect(report.folders.find((f) => f.mailbox === 'Archive')).toMatchObject({ synced: true });
+    const archived = await localMessages(local.store, 'Archive');
+    expect(archived.filter((m) => messageId(m.raw) === messageId(raw))).toHaveLength(1);
+    expect((await other.mailboxOpen('Archive')).exists).toBe(archived.length);
   } finally {
     await other.logout().catch(() => undefined);
     local.store.close();
