@@ -20,6 +20,11 @@ export default defineConfig({
       input: {
         background: resolve(import.meta.dirname, 'extension/background/main.ts'),
         popup: resolve(import.meta.dirname, 'extension/ui/popup/index.html'),
+        setup: resolve(import.meta.dirname, 'extension/ui/setup/index.html'),
+        keys: resolve(import.meta.dirname, 'extension/ui/keys/index.html'),
+        compose: resolve(import.meta.dirname, 'extension/ui/compose/index.html'),
+        // A message display script is not a module: it must import nothing at run time.
+        banner: resolve(import.meta.dirname, 'extension/ui/banner/banner.ts'),
       },
       output: {
         entryFileNames: '[name].js',

@@ -98,3 +98,65 @@ export async function listMessages(
     headerMessageId,
   }));
 }
+
+/** Shows an account's Inbox in the main mail tab, as the last step of setup. */
+export async function showInbox(accountId: string): Promise<boolean> {
+  const folders = (await messenger.folders.query({
+    accountId,
+    specialUse: ['inbox'],
+  } as never)) as {
+    id?: string;
+  }[];
+  const inbox = folders[0]?.id;
+  const [mailTab] = await messenger.mailTabs.query({});
+  if (!inbox || mailTab?.id === undefined) return false;
+  await messenger.mailTabs.update(mailTab.id, { displayedFolder: inbox as never });
+  await messenger.tabs.update(mailTab.id, { active: true });
+  return true;
+}
+
+/** Opens a compose window from an account's identity, without sending. */
+export async function openCompose(request: {
+  from: string;
+  to: string[];
+  subject: string;
+}): Promise<{ tabId: number }> {
+  const identityId = await identityFor(request.from);
+  const tab = await messenger.compose.beginNew({
+    identityId,
+    to: request.to,
+    subject: request.subject,
+    plainTextBody: '',
+    isPlainText: true,
+  });
+  if (tab.id === undefined)
+    throw new RpcError('thunderbird_error', 'Thunderbird did not open a compose window.');
+  return { tabId: tab.id };
+}
+
+/** Sends an open compose window as the Send button does; onBeforeSend may stop it. */
+export async function sendCompose(tabId: number): Promise<{ sent: true }> {
+  try {
+    await messenger.compose.sendMessage(tabId, { mode: 'sendNow' });
+  } catch (error) {
+    throw new RpcError('send_stopped', `The message was not sent: ${(error as Error).message}`);
+  }
+  return { sent: true };
+}
+
+/** Opens a message (by its Message-ID) in a tab of its own and returns that tab's id. */
+export async function openMessage(headerMessageId: string): Promise<number> {
+  const page = (await messenger.messages.query({ headerMessageId } as never)) as {
+    messages: { id: number }[];
+  };
+  const message = page.messages[0];
+  if (!message)
+    throw new RpcError('not_found', `Thunderbird has no message with ID ${headerMessageId}.`);
+  const tab = (await messenger.messageDisplay.open({
+    messageId: message.id,
+    location: 'tab',
+  } as never)) as { id?: number };
+  if (tab.id === undefined)
+    throw new RpcError('thunderbird_error', 'Thunderbird did not open the message.');
+  return tab.id;
+}

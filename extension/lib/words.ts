@@ -1,7 +1,16 @@
-/** Sentences the add-on shows people. One place, so they stay consistent. */
+/** Sentences and colours the add-on shows people. One place, so they stay consistent. */
 import type { ConnectionPhase } from './connection.js';
 
 export const HOST_INSTALL_COMMAND = 'npm run install-host';
+
+/** Badge colours: green for protected, amber for "works, but look", red for danger. */
+export const COLORS = {
+  ok: '#2f6f4f',
+  warn: '#a15c07',
+  bad: '#b91c1c',
+  info: '#1d4ed8',
+  muted: '#6b7280',
+} as const;
 
 export function phaseTitle(phase: ConnectionPhase): string {
   switch (phase) {
@@ -13,18 +22,5 @@ export function phaseTitle(phase: ConnectionPhase): string {
       return 'LeapBird program not installed';
     case 'disconnected':
       return 'LeapBird program stopped';
-  }
-}
-
-/** Short badge text for the toolbar button; empty when all is well. */
-export function phaseBadge(phase: ConnectionPhase): { text: string; color: string } {
-  switch (phase) {
-    case 'connected':
-      return { text: '', color: '#2f6f4f' };
-    case 'connecting':
-      return { text: '…', color: '#6b7280' };
-    case 'host_missing':
-    case 'disconnected':
-      return { text: '!', color: '#b91c1c' };
   }
 }

@@ -172,6 +172,11 @@ export interface HostMethods extends MethodMap {
   'setup.signUp': MethodSpec<SetupCredentials, SetupResult>;
   'setup.logIn': MethodSpec<SetupCredentials, SetupResult>;
   'setup.legacy': MethodSpec<LegacySetup, SetupResult>;
+  /** A legacy provider's servers from its autoconfig file, or null (the user enters them). */
+  'setup.discover': MethodSpec<
+    { email: string },
+    { imap: LegacySetup['imap']; smtp: LegacySetup['smtp']; source: string } | null
+  >;
   /** Forget the account on this machine (local data stays encrypted until removed). */
   'account.logOut': MethodSpec<{ email: string; removeData: boolean }, { loggedOut: true }>;
   'keys.own': MethodSpec<{ email: string }, OwnKeySummary>;
@@ -207,6 +212,36 @@ export interface AddonMethods extends MethodMap {
   >;
   /** Ask Thunderbird to quit cleanly. */
   'app.quit': MethodSpec<Record<string, never>, { quitting: true }>;
+  /** Open a compose window as a user would (tests and demos), without sending. */
+  'ui.composeOpen': MethodSpec<{ from: string; to: string[]; subject: string }, { tabId: number }>;
+  /** What the compose action shows for a compose window right now. */
+  'ui.composeState': MethodSpec<{ tabId: number }, ComposeReport>;
+  /** Flip the per-message "encrypted only" switch, as the compose popup does. */
+  'ui.composeSetEncryptedOnly': MethodSpec<{ tabId: number; on: boolean }, ComposeReport>;
+  /** Send an open compose window as the Send button does (onBeforeSend may stop it). */
+  'ui.composeSend': MethodSpec<{ tabId: number }, { sent: true }>;
+  /** Open a message in Thunderbird and report what its badge and banner say. */
+  'ui.displayMessage': MethodSpec<{ email: string; headerMessageId: string }, DisplayReport>;
+}
+
+/** The compose action's state for one compose window, as the add-on shows it. */
+export interface ComposeReport {
+  tabId: number;
+  state: string;
+  badge: string;
+  title: string;
+  encryptedOnly: boolean;
+  /** Why the last send was stopped, if it was. */
+  blocked: string | null;
+}
+
+/** The message display action's state for a displayed message, as the add-on shows it. */
+export interface DisplayReport {
+  state: string;
+  /** Read back from Thunderbird (messageDisplayAction.getBadgeText). */
+  badgeText: string;
+  title: string;
+  banner: string;
 }
 
 // Events

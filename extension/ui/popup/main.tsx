@@ -1,26 +1,18 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import {
-  initialState,
-  type AddonState,
-  type UiBroadcast,
-  type UiRequest,
-} from '../../lib/state.js';
+import { initialState, type AddonState } from '../../lib/state.js';
+import { ask, onBroadcast } from '../bridge.js';
 import { Popup } from './Popup.js';
 
 function App() {
   const [state, setState] = useState<AddonState>(initialState);
   useEffect(() => {
-    const request: UiRequest = { type: 'state.get' };
-    void messenger.runtime.sendMessage(request).then((s: AddonState) => s && setState(s));
-    const listener = (message: UiBroadcast) => {
-      if (message?.type === 'state.changed') setState(message.state);
-      return undefined;
-    };
-    messenger.runtime.onMessage.addListener(listener);
-    return () => messenger.runtime.onMessage.removeListener(listener);
+    void ask<AddonState>({ type: 'state.get' }).then(setState);
+    return onBroadcast((m) => m.type === 'state.changed' && setState(m.state));
   }, []);
-  return <Popup state={state} />;
+  const open = (type: 'open.keys' | 'open.setup') => () =>
+    void ask({ type }).then(() => window.close());
+  return <Popup state={state} openKeys={open('open.keys')} openSetup={open('open.setup')} />;
 }
 
 render(<App />, document.getElementById('root')!);

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { displayView, isVerified, readLeapHeaders } from '../../../extension/lib/verification.js';
+
+const FPR = '0123456789ABCDEF0123456789ABCDEF01234567';
+
+describe('reading the host’s headers', () => {
+  it('reads a decrypted message with a valid signature and its signer', () => {
+    expect(
+      readLeapHeaders({
+        'x-leap-encryption': ['decrypted'],
+        'x-leap-signature': [`valid; pubkey="${FPR.toLowerCase()}"`],
+      }),
+    ).toEqual({ encryption: 'decrypted', signature: 'valid', signer: FPR });
+  });
+
+  it('reads invalid, could not verify and missing signatures', () => {
+    expect(readLeapHeaders({ 'X-Leap-Signature': ['invalid'] }).signature).toBe('invalid');
+    expect(readLeapHeaders({ 'x-leap-signature': 'could not verify' }).signature).toBe(
+      'unverifiable',
+    );
+    expect(readLeapHeaders({ 'x-leap-encryption': ['none'] })).toEqual({
+      encryption: 'none',
+      signature: 'none',
+      signer: null,
+    });
+    expect(readLeapHeaders({}).encryption).toBe('unknown');
+  });
+
+  it('trusts nothing when a field appears twice (the host writes one of each)', () => {
+    const h = readLeapHeaders({
+      'x-leap-encryption': ['decrypted', 'decrypted'],
+      'x-leap-signature': [`valid; pubkey="${FPR}"`],
+    });
+    expect(h).toEqual({ encryption: 'unknown', signature: 'none', signer: null });
+  });
+});
+
+describe('the display badge and banner', () => {
+  const contacts = [
+    { fingerprint: FPR, validation: 'Fingerprint' as const },
+    { fingerprint: 'F'.repeat(40), validation: 'Provider_Trust' as const },
+  ];
+
+  it('counts only a fingerprint the user checked as verified', () => {
+    expect(isVerified(FPR, contacts)).toBe(true);
+    expect(isVerified('F'.repeat(40), contacts)).toBe(false);
+    expect(isVerified(null, contacts)).toBe(false);
+  });
+
+  it('makes a bad signature an alarm, in red, naming the claimed sender', () => {
+    const v = displayView(
+      readLeapHeaders({ 'x-leap-encryption': 'decrypted', 'x-leap-signature': 'invalid' }),
+      {
+        verified: false,
+        sender: 'Bob <bob@alpha.test>',
+      },
+    );
+    expect(v.state).toBe('bad_signature');
+    expect(v.alarm).toBe(true);
+    expect(v.badge).toBe('BAD');
+    expect(v.color).toBe('#b91c1c');
+    expect(v.banner).toMatch(/BAD SIGNATURE/);
+    expect(v.banner).toContain('bob@alpha.test');
+  });
+
+  it('tells verified from unverified signers', () => {
+    const h = readLeapHeaders({
+      'x-leap-encryption': 'decrypted',
+      'x-leap-signature': `valid; pubkey="${FPR}"`,
+    });
+    const verified = displayView(h, { verified: true, sender: 'bob@alpha.test' });
+    const unverified = displayView(h, { verified: false, sender: 'bob@alpha.test' });
+    expect(verified.state).toBe('signed_verified');
+    expect(verified.title).toMatch(
+      /Encrypted and signed by bob@alpha.test with a key you verified/,
+    );
+    expect(unverified.state).toBe('signed_unverified');
+    expect(unverified.banner).toMatch(/compare its fingerprint/);
+    expect(verified.signerFingerprint).toBe(FPR);
+    expect(verified.alarm || unverified.alarm).toBe(false);
+  });
+
+  it('says encrypted-but-unsigned, not protected, and undecryptable in words', () => {
+    expect(
+      displayView(readLeapHeaders({ 'x-leap-encryption': 'decrypted' }), {
+        verified: false,
+        sender: null,
+      }).state,
+    ).toBe('encrypted');
+    const plain = displayView(
+      readLeapHeaders({ 'x-leap-encryption': 'none', 'x-leap-signature': 'none' }),
+      {
+        verified: false,
+        sender: null,
+      },
+    );
+    expect(plain.state).toBe('not_protected');
+    expect(plain.banner).toMatch(/^Not protected/);
+    expect(
+      displayView(readLeapHeaders({ 'x-leap-encryption': 'failed; reason="no_key"' }), {
+        verified: false,
+        sender: null,
+      }).state,
+    ).toBe('undecryptable');
+  });
+
+  it('shows no banner for a message the host did not process', () => {
+    const v = displayView(readLeapHeaders({}), { verified: false, sender: null });
+    expect(v.state).toBe('unknown');
+    expect(v.banner).toBe('');
+  });
+});
