@@ -20,7 +20,7 @@ import { isEncryptedMessage } from '../crypto/index.js';
 import { silentLogger, type Logger } from '../log/index.js';
 import type { AccountStore, UpstreamRef } from '../store/index.js';
 import { connectUpstream, type UpstreamCredentials } from './credentials.js';
-import { describeError, SyncError } from './errors.js';
+import { describeError, SyncError, toSyncError } from './errors.js';
 import {
   keySetDigest,
   processIncoming,
@@ -119,6 +119,8 @@ export class SyncEngine {
     this.client = client;
     try {
       return await this.pass(client, true);
+    } catch (error) {
+      throw toSyncError(error);
     } finally {
       this.client = null;
       await client.logout().catch(() => client.close());
@@ -210,10 +212,7 @@ export class SyncEngine {
           if (!this.dirty) await this.idle(client, closed, lastFullPass + this.pollIntervalMs);
         }
       } catch (error) {
-        this.lastError =
-          error instanceof SyncError
-            ? error
-            : new SyncError('upstream_unreachable', `Sync stopped: ${describeError(error)}`);
+        this.lastError = toSyncError(error);
         this.log.warn('sync.pass_failed', {
           code: this.lastError.code,
           reason: describeError(error),

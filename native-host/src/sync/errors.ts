@@ -1,16 +1,23 @@
+import { RpcError } from '../../../shared/src/errors.js';
+
 /**
  * Errors of the sync engine as values with a code (for programs) and a message (for the
  * person reading the add-on's status).
  */
 export type SyncErrorCode =
-  'upstream_unreachable' | 'upstream_refused' | 'no_own_key' | 'replay_failed' | 'stopped';
+  | 'upstream_unreachable'
+  | 'upstream_refused'
+  | 'no_own_key'
+  | 'replay_failed'
+  | 'local_store_failed';
 
-export class SyncError extends Error {
+/** An RpcError, so it reaches the add-on's status as `{ code, message }` unchanged. */
+export class SyncError extends RpcError {
   constructor(
-    readonly code: SyncErrorCode,
+    override readonly code: SyncErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'SyncError';
   }
 }
@@ -23,4 +30,23 @@ export function describeError(error: unknown): string {
     if (e.message) return e.code ? `${e.message} (${e.code})` : e.message;
   }
   return String(error);
+}
+
+/**
+ * Any failure of a pass as a SyncError: the store's own errors (disk full, store closed) are
+ * local; everything else came from the connection or the server.
+ */
+export function toSyncError(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  const name = (error as { name?: string })?.name;
+  if (name === 'BackendError' || name === 'StoreError') {
+    return new SyncError(
+      'local_store_failed',
+      `The local mail store failed: ${describeError(error)}`,
+    );
+  }
+  return new SyncError(
+    'upstream_unreachable',
+    `The mail server connection failed: ${describeError(error)}`,
+  );
 }
