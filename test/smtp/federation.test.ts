@@ -99,12 +99,17 @@ afterAll(async () => {
 describe('a recipient whose key is known', () => {
   it('receives the message encrypted and signed, with the real Subject and Message-Id inside', async () => {
     const bob = people.bob!.account;
-    const raw = await composeMessage({
-      from: alice.address,
-      to: bob.address,
-      subject: 'Plan for the rooftop garden',
-      text: 'The seeds arrive on Thursday: tomatoes, basil, marigolds.',
-    });
+    const raw = Buffer.concat([
+      Buffer.from(
+        'In-Reply-To: <seeds-1@beta.test>\r\nReferences: <seeds-0@beta.test> <seeds-1@beta.test>\r\n',
+      ),
+      await composeMessage({
+        from: alice.address,
+        to: bob.address,
+        subject: 'Plan for the rooftop garden',
+        text: 'The seeds arrive on Thursday: tomatoes, basil, marigolds.',
+      }),
+    ]);
     const messageId = header(raw, 'message-id');
     const reply = await submit(host, { from: alice.address, to: [bob.address] }, raw);
     expect(reply).toContain('250');
@@ -120,7 +125,14 @@ describe('a recipient whose key is known', () => {
     expect(mail!.verification.signerAddress).toBe(alice.address);
     expect(header(mail!.message, 'subject')).toBe('Plan for the rooftop garden');
     expect(header(mail!.message, 'message-id')).toBe(messageId);
+    // Threading survives, inside and outside.
+    for (const m of [mail!.sent, mail!.message]) {
+      expect(header(m, 'in-reply-to')).toBe('<seeds-1@beta.test>');
+      expect(header(m, 'references')).toBe('<seeds-0@beta.test> <seeds-1@beta.test>');
+    }
+    expect(header(mail!.sent, 'message-id')).toBe(messageId);
     expect(mail!.message.toString()).toContain('tomatoes, basil, marigolds');
+    expect(mail!.message.toString()).not.toContain('application/pgp-keys');
 
     // Alice's Sent copy is stored locally, encrypted to her, and queued for the upstream append.
     const sent = await localMessages(host.store, 'Sent');
@@ -184,6 +196,28 @@ describe('a recipient whose key is known', () => {
     expect(header(daves!.message, 'subject')).toBe('Board minutes');
     expect(daves!.message.toString()).not.toContain('erin@');
   });
+
+  it("carries the sender's public key as an attachment when the account says so", async () => {
+    const bob = people.bob!.account;
+    host.settings.attachPublicKey = true;
+    try {
+      const raw = await composeMessage({
+        from: alice.address,
+        to: bob.address,
+        subject: 'My key, attached',
+        text: 'So your mail program can file it.',
+      });
+      await submit(host, { from: alice.address, to: [bob.address] }, raw);
+      await host.outbox.flush();
+    } finally {
+      host.settings.attachPublicKey = false;
+    }
+    const mail = (await received('bob', 3)).at(-1)!;
+    expect(header(mail.message, 'subject')).toBe('My key, attached');
+    expect(mail.message.toString()).toContain(`${alice.address}-email-key.asc`);
+    expect(mail.message.toString()).toContain('Content-Type: application/pgp-keys');
+    expect(mail.message.toString()).toContain('-----BEGIN PGP PUBLIC KEY BLOCK-----');
+  });
 });
 
 describe('a recipient without a key', () => {
@@ -223,6 +257,25 @@ describe('a recipient without a key', () => {
     expect(host.outbox.list()).toEqual([]);
     expect(filesUnder(`${host.dir}/account/outbox`)).toEqual([]);
   });
+
+  it('is refused when the account sends only encrypted mail', async () => {
+    const carol = people.carol!.account;
+    host.settings.encryptedOnly = true;
+    try {
+      const raw = await composeMessage({
+        from: alice.address,
+        to: carol.address,
+        subject: 'Anything',
+        text: 'Anything.',
+      });
+      const refused = submit(host, { from: alice.address, to: [carol.address] }, raw);
+      await expect(refused).rejects.toMatchObject({ responseCode: 550 });
+      await expect(refused).rejects.toThrow(`no usable key was found for ${carol.address}.`);
+    } finally {
+      host.settings.encryptedOnly = false;
+    }
+    expect(host.outbox.list()).toEqual([]);
+  });
 });
 
 describe('GnuPG at either end', () => {
@@ -239,7 +292,7 @@ describe('GnuPG at either end', () => {
     ]);
     await submit(host, { from: alice.address, to: [bob.account.address] }, raw);
     await host.outbox.flush();
-    const mail = (await received('bob', 3)).at(-1)!;
+    const mail = (await received('bob', 4)).at(-1)!;
     expect(mail.message.toString()).not.toMatch(/x-leap/i);
 
     const gpg = await TempGpg.create();
@@ -314,7 +367,7 @@ describe('GnuPG at either end', () => {
     await submit(host, { from: alice.address, to: [bob.account.address] }, raw);
     expect(host.outbox.list()[0]!.protection).toBe('passthrough');
     await host.outbox.flush();
-    const mail = (await received('bob', 4)).at(-1)!;
+    const mail = (await received('bob', 5)).at(-1)!;
     expect(mail.sent.toString()).toContain(made.replace(/\r?\n/g, '\r\n'));
     expect(header(mail.sent, 'message-id')).toBe('<gpg-made-1@alpha.test>');
     expect(mail.verification.status).toBe('valid');

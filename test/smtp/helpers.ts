@@ -29,8 +29,13 @@ export const LOCAL_PASSWORD = 'per-install-secret';
 export interface HostOptions {
   relay: () => Promise<RelayEndpoint>;
   retry?: Partial<RetryPolicy>;
-  encryptedOnly?: boolean;
   maxMessageBytes?: number;
+}
+
+/** The account settings the server reads for each message; tests change them in place. */
+export interface HostSettings {
+  encryptedOnly: boolean;
+  attachPublicKey: boolean;
 }
 
 export interface TestHost {
@@ -42,6 +47,7 @@ export interface TestHost {
   outbox: Outbox;
   server: RunningSmtpServer;
   ownPublicKey: string;
+  settings: HostSettings;
   /** Stops server and outbox and closes the store (the data stays). */
   stop(): Promise<void>;
   /** Opens the same data again, as a new host process would. */
@@ -55,6 +61,7 @@ export async function startHost(address: string, options: HostOptions): Promise<
   const keys = new KeyManager({ store: new MemoryKeyStore(), address, vksUrl: null });
   const own = await keys.ensureOwnKey();
   if (!own.ok) throw new Error(own.error.message);
+  const settings: HostSettings = { encryptedOnly: false, attachPublicKey: false };
   const open = async () => {
     const store = await openAccountStore({ dir: join(dir, 'account'), storageSecret: secret });
     const outbox = new Outbox({
@@ -69,7 +76,8 @@ export async function startHost(address: string, options: HostOptions): Promise<
       addresses: () => [address],
       keys,
       outbox,
-      encryptedOnly: () => options.encryptedOnly ?? false,
+      encryptedOnly: () => settings.encryptedOnly,
+      attachPublicKey: () => settings.attachPublicKey,
       ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
     });
     outbox.start();
@@ -81,6 +89,7 @@ export async function startHost(address: string, options: HostOptions): Promise<
     secret,
     keys,
     ownPublicKey: own.value.publicArmored,
+    settings,
     ...(await open()),
     async stop() {
       await host.server.close();
