@@ -64,6 +64,8 @@ export interface ThunderbirdOptions {
   prefs?: Record<string, string | number | boolean>;
   /** Written to the host's `<data dir>/config.json` (e.g. a resolver map to loopback providers). */
   hostConfig?: Record<string, unknown>;
+  /** An X display (e.g. Xvfb's ":99") to run on instead of headless, for screenshots. */
+  display?: string;
 }
 
 /** Extra environment for Thunderbird, e.g. LEAPBIRD_TB_MOZ_LOG=IMAP:5,SMTP:5 for protocol logs. */
@@ -121,7 +123,9 @@ export class ThunderbirdRun {
     const controlSocket = join(dataDir, 'control.sock');
     const logFile = join(home, 'thunderbird.log');
     writeFileSync(logFile, '');
-    const child = spawn('thunderbird', ['--headless', '--no-remote', '--profile', profile], {
+    const headless = options.display ? [] : ['--headless'];
+    const screen = options.display ? { DISPLAY: options.display } : { MOZ_HEADLESS: '1' };
+    const child = spawn('thunderbird', [...headless, '--no-remote', '--profile', profile], {
       detached: true, // its own process group, so a timeout kills its helpers too
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -130,7 +134,7 @@ export class ThunderbirdRun {
         XDG_CONFIG_HOME: join(home, '.config'),
         XDG_CACHE_HOME: join(home, '.cache'),
         XDG_DATA_HOME: join(home, '.local', 'share'),
-        MOZ_HEADLESS: '1',
+        ...screen,
         LANG: 'C.UTF-8',
         LEAPBIRD_DATA_DIR: dataDir,
         LEAPBIRD_CONTROL_SOCKET: controlSocket,
