@@ -181,3 +181,24 @@ async function startHostWithLargerLimit(): Promise<TestHost> {
     maxMessageBytes: 4 * 1024 * 1024,
   });
 }
+
+describe('leftovers', () => {
+  it('removes blobs of a submission that was never recorded, and keeps queued mail', async () => {
+    const orphan = await host.outbox.put([Buffer.from(`From: ${ME}\r\n\r\nkilled before 250\r\n`)]);
+    host.outbox.release([orphan.id]);
+    // A fresh submission's blobs are protected while young.
+    expect(await host.outbox.collectGarbage()).toBe(0);
+    expect(filesUnder(`${host.dir}/account/outbox`)).toHaveLength(1);
+    expect(await host.outbox.collectGarbage({ minAgeMs: 0 })).toBe(1);
+    nothingStored();
+
+    // Mail waiting for the relay (unreachable here) is referenced and stays.
+    const raw = Buffer.from(`From: ${ME}\r\nTo: bob@beta.test\r\nSubject: wait\r\n\r\nfor me\r\n`);
+    await submit(host, { from: ME, to: ['bob@beta.test'] }, raw);
+    const stored = filesUnder(`${host.dir}/account/outbox`);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(await host.outbox.collectGarbage({ minAgeMs: 0 })).toBe(0);
+    expect(filesUnder(`${host.dir}/account/outbox`)).toEqual(stored);
+    expect(host.outbox.list()).toHaveLength(1);
+  });
+});

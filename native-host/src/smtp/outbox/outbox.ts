@@ -193,6 +193,24 @@ export class Outbox {
     }
   }
 
+  /**
+   * Removes blobs no row refers to: left by a process killed between writing a message's
+   * blobs and recording it (its client never heard 250, so it sends again). Blobs younger
+   * than `minAgeMs` are kept: another submission may be about to record them.
+   */
+  async collectGarbage(options: { minAgeMs?: number } = {}): Promise<number> {
+    const cutoff = this.now() - (options.minAgeMs ?? 10 * 60_000);
+    let removed = 0;
+    for (const id of await this.blobs.list()) {
+      if (this.referenced(id) || this.blobs.isInFlight(id)) continue;
+      const writtenAt = await this.blobs.writtenAt(id);
+      if (writtenAt === null || writtenAt > cutoff) continue;
+      await this.blobs.delete(id).catch(() => undefined);
+      removed++;
+    }
+    return removed;
+  }
+
   private referenced(blobId: string): boolean {
     return (
       this.db
@@ -233,6 +251,9 @@ export class Outbox {
   start(): void {
     this.started = true;
     this.kick();
+    void this.collectGarbage().catch((error) =>
+      this.log.warn('outbox_gc_failed', { error: (error as Error).message }),
+    );
   }
 
   /** Asks for a delivery round soon (a new message was queued). */
