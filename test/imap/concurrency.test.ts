@@ -3,98 +3,100 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sampleMessage } from './backend-contract.js';
 import { loggedIn, type RawClient, startFixture, type Fixture } from './helpers.js';
 
-let fx: Fixture;
-beforeEach(async () => {
-  fx = await startFixture();
-  const account = await fx.backend.account('alice-account');
-  const inbox = (await account.getMailbox('INBOX'))!;
-  for (let i = 0; i < 10; i++) await account.append(inbox.id, { content: sampleMessage(i) });
-});
-afterEach(() => fx.server.close());
+describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
+  let fx: Fixture;
+  beforeEach(async () => {
+    fx = await startFixture({}, kind);
+    const account = await fx.backend.account('alice-account');
+    const inbox = (await account.getMailbox('INBOX'))!;
+    for (let i = 0; i < 10; i++) await account.append(inbox.id, { content: sampleMessage(i) });
+  });
+  afterEach(() => fx.close());
 
-/** A client-side model: the message count as the untagged responses say it. */
-class View {
-  count = 0;
-  expungedDuring: string[] = [];
-  constructor(readonly client: RawClient) {}
-  absorb(text: string, command: string): void {
-    for (const line of text.split('\r\n')) {
-      const exists = /^\* (\d+) EXISTS$/.exec(line);
-      if (exists) this.count = Number(exists[1]);
-      const expunge = /^\* (\d+) EXPUNGE$/.exec(line);
-      if (expunge) {
-        expect(Number(expunge[1])).toBeLessThanOrEqual(this.count);
-        this.count--;
-        if (/^(FETCH|STORE|SEARCH)/.test(command)) this.expungedDuring.push(command);
+  /** A client-side model: the message count as the untagged responses say it. */
+  class View {
+    count = 0;
+    expungedDuring: string[] = [];
+    constructor(readonly client: RawClient) {}
+    absorb(text: string, command: string): void {
+      for (const line of text.split('\r\n')) {
+        const exists = /^\* (\d+) EXISTS$/.exec(line);
+        if (exists) this.count = Number(exists[1]);
+        const expunge = /^\* (\d+) EXPUNGE$/.exec(line);
+        if (expunge) {
+          expect(Number(expunge[1])).toBeLessThanOrEqual(this.count);
+          this.count--;
+          if (/^(FETCH|STORE|SEARCH)/.test(command)) this.expungedDuring.push(command);
+        }
       }
     }
-  }
-  async run(tag: string, command: string): Promise<string> {
-    const text = await this.client.command(tag, command);
-    this.absorb(text, command);
-    return text;
-  }
-}
-
-async function uidsAndFlags(view: View): Promise<string[]> {
-  const text = await view.run('v', 'FETCH 1:* (UID FLAGS)');
-  return text
-    .split('\r\n')
-    .filter((l) => /^\* \d+ FETCH /.test(l))
-    .map((l) => l.replace(/^\* \d+ FETCH /, ''));
-}
-
-describe('concurrent sessions', () => {
-  it('hold back EXPUNGE during FETCH, STORE and SEARCH and send it after NOOP', async () => {
-    const a = new View(await loggedIn(fx.server.port));
-    const b = new View(await loggedIn(fx.server.port));
-    await a.run('s', 'SELECT INBOX');
-    await b.run('s', 'SELECT INBOX');
-    await b.run('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
-    await b.run('e', 'EXPUNGE');
-    const fetch = await a.run('f', 'FETCH 1:2 (UID)');
-    expect(fetch).not.toContain('EXPUNGE');
-    // Message 1 is gone from the store but its number still stands for the client.
-    expect(fetch).toContain('* 2 FETCH (UID 2)');
-    const search = await a.run('g', 'SEARCH ALL');
-    expect(search).not.toContain('EXPUNGE');
-    expect(await a.run('n', 'NOOP')).toContain('* 1 EXPUNGE');
-    expect(a.count).toBe(9);
-    expect(await a.run('h', 'FETCH 1 (UID)')).toContain('* 1 FETCH (UID 2)');
-    a.client.close();
-    b.client.close();
-  });
-
-  it('converge on the same mailbox state after interleaved changes', async () => {
-    const views = await Promise.all(
-      Array.from({ length: 5 }, async () => new View(await loggedIn(fx.server.port))),
-    );
-    for (const v of views) await v.run('s', 'SELECT INBOX');
-    await Promise.all(
-      views.map(async (v, i) => {
-        for (let round = 0; round < 6; round++) {
-          const message = sampleMessage(100 + i * 10 + round).toString();
-          await v.run(`a${round}`, `APPEND INBOX {${message.length}+}\r\n${message}`);
-          await v.run(`f${round}`, `STORE ${1 + ((i + round) % 5)} +FLAGS (\\Flagged $S${i})`);
-          await v.run(`x${round}`, 'FETCH 1:* (FLAGS)');
-          if (round % 3 === i % 3) {
-            await v.run(`d${round}`, `UID STORE ${i * 6 + round + 1} +FLAGS.SILENT (\\Deleted)`);
-            await v.run(`e${round}`, 'EXPUNGE');
-          }
-        }
-      }),
-    );
-    for (const v of views) await v.run('n', 'NOOP');
-    const account = await fx.backend.account('alice-account');
-    const snapshot = await account.openMailbox((await account.getMailbox('INBOX'))!.id);
-    const expected = await uidsAndFlags(views[0]!);
-    expect(expected).toHaveLength(snapshot.uids.length);
-    expect(expected.map((l) => Number(/UID (\d+)/.exec(l)![1]))).toEqual([...snapshot.uids]);
-    for (const v of views) {
-      expect(v.count).toBe(snapshot.uids.length);
-      expect(await uidsAndFlags(v)).toEqual(expected);
-      expect(v.expungedDuring).toEqual([]);
-      v.client.close();
+    async run(tag: string, command: string): Promise<string> {
+      const text = await this.client.command(tag, command);
+      this.absorb(text, command);
+      return text;
     }
+  }
+
+  async function uidsAndFlags(view: View): Promise<string[]> {
+    const text = await view.run('v', 'FETCH 1:* (UID FLAGS)');
+    return text
+      .split('\r\n')
+      .filter((l) => /^\* \d+ FETCH /.test(l))
+      .map((l) => l.replace(/^\* \d+ FETCH /, ''));
+  }
+
+  describe('concurrent sessions', () => {
+    it('hold back EXPUNGE during FETCH, STORE and SEARCH and send it after NOOP', async () => {
+      const a = new View(await loggedIn(fx.server.port));
+      const b = new View(await loggedIn(fx.server.port));
+      await a.run('s', 'SELECT INBOX');
+      await b.run('s', 'SELECT INBOX');
+      await b.run('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
+      await b.run('e', 'EXPUNGE');
+      const fetch = await a.run('f', 'FETCH 1:2 (UID)');
+      expect(fetch).not.toContain('EXPUNGE');
+      // Message 1 is gone from the store but its number still stands for the client.
+      expect(fetch).toContain('* 2 FETCH (UID 2)');
+      const search = await a.run('g', 'SEARCH ALL');
+      expect(search).not.toContain('EXPUNGE');
+      expect(await a.run('n', 'NOOP')).toContain('* 1 EXPUNGE');
+      expect(a.count).toBe(9);
+      expect(await a.run('h', 'FETCH 1 (UID)')).toContain('* 1 FETCH (UID 2)');
+      a.client.close();
+      b.client.close();
+    });
+
+    it('converge on the same mailbox state after interleaved changes', async () => {
+      const views = await Promise.all(
+        Array.from({ length: 5 }, async () => new View(await loggedIn(fx.server.port))),
+      );
+      for (const v of views) await v.run('s', 'SELECT INBOX');
+      await Promise.all(
+        views.map(async (v, i) => {
+          for (let round = 0; round < 6; round++) {
+            const message = sampleMessage(100 + i * 10 + round).toString();
+            await v.run(`a${round}`, `APPEND INBOX {${message.length}+}\r\n${message}`);
+            await v.run(`f${round}`, `STORE ${1 + ((i + round) % 5)} +FLAGS (\\Flagged $S${i})`);
+            await v.run(`x${round}`, 'FETCH 1:* (FLAGS)');
+            if (round % 3 === i % 3) {
+              await v.run(`d${round}`, `UID STORE ${i * 6 + round + 1} +FLAGS.SILENT (\\Deleted)`);
+              await v.run(`e${round}`, 'EXPUNGE');
+            }
+          }
+        }),
+      );
+      for (const v of views) await v.run('n', 'NOOP');
+      const account = await fx.backend.account('alice-account');
+      const snapshot = await account.openMailbox((await account.getMailbox('INBOX'))!.id);
+      const expected = await uidsAndFlags(views[0]!);
+      expect(expected).toHaveLength(snapshot.uids.length);
+      expect(expected.map((l) => Number(/UID (\d+)/.exec(l)![1]))).toEqual([...snapshot.uids]);
+      for (const v of views) {
+        expect(v.count).toBe(snapshot.uids.length);
+        expect(await uidsAndFlags(v)).toEqual(expected);
+        expect(v.expungedDuring).toEqual([]);
+        v.client.close();
+      }
+    });
   });
 });

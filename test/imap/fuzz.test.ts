@@ -22,7 +22,7 @@ beforeAll(async () => {
   for (let i = 0; i < 5; i++)
     await account.append(inbox.id, { content: sampleMessage(i), flags: i % 2 ? ['\\Seen'] : [] });
 });
-afterAll(() => fx.server.close());
+afterAll(() => fx.close());
 
 /**
  * Sends `input`, then enough line ends to complete any literal the input may have announced,

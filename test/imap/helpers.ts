@@ -1,35 +1,77 @@
 /** A raw IMAP connection for tests that check exact bytes, and a server fixture. */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   MemoryBackend,
   startImapServer,
   type ImapServer,
   type ImapServerLimits,
+  type MailboxBackend,
 } from '../../native-host/src/imap/index.js';
+import { openAccountStore, StoreMailboxBackend } from '../../native-host/src/store/index.js';
 
 export const USER = 'alice';
 export const PASSWORD = 'correct horse';
 
+export type BackendKind = 'memory' | 'store';
+
 export interface Fixture {
-  backend: MemoryBackend;
+  backend: MailboxBackend;
   server: ImapServer;
+  /** Stops the server and removes whatever the backend kept. */
+  close(): Promise<void>;
 }
 
-export async function startFixture(limits: Partial<ImapServerLimits> = {}): Promise<Fixture> {
-  const backend = new MemoryBackend({
-    initialMailboxes: [
-      { name: 'Sent', specialUse: '\\Sent' },
-      { name: 'Trash', specialUse: '\\Trash' },
-      { name: 'Drafts', specialUse: '\\Drafts' },
-    ],
-  });
+const SPECIAL = [
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Drafts', specialUse: '\\Drafts' },
+] as const;
+
+/**
+ * A server for user alice with INBOX, Sent, Trash and Drafts, backed by the in-memory
+ * reference backend or by the real encrypted store in a temporary directory.
+ */
+export async function startFixture(
+  limits: Partial<ImapServerLimits> = {},
+  kind: BackendKind = 'memory',
+): Promise<Fixture> {
+  let backend: MailboxBackend;
+  let cleanup = async () => {};
+  if (kind === 'memory') {
+    backend = new MemoryBackend({ initialMailboxes: [...SPECIAL] });
+  } else {
+    const dir = await mkdtemp(join(tmpdir(), 'imap-store-'));
+    const store = await openAccountStore({ dir, storageSecret: randomBytes(64) });
+    for (const m of SPECIAL) {
+      await store.createMailbox(m.name, { specialUse: m.specialUse });
+      await store.setSubscribed(m.name, true);
+    }
+    const storeBackend = new StoreMailboxBackend();
+    storeBackend.register('alice-account', store);
+    backend = storeBackend;
+    cleanup = async () => {
+      store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
   const server = await startImapServer({
     backend,
     authenticate: async (user, password) =>
       user === USER && password === PASSWORD ? 'alice-account' : null,
     limits: { authFailureDelayMs: 5, ...limits },
   });
-  return { backend, server };
+  return {
+    backend,
+    server,
+    close: async () => {
+      await server.close();
+      await cleanup();
+    },
+  };
 }
 
 export class RawClient {

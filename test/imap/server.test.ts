@@ -12,7 +12,7 @@ import { PASSWORD, RawClient, USER, startFixture, type Fixture } from './helpers
 
 let fx: Fixture | null = null;
 afterEach(async () => {
-  await fx?.server.close();
+  await fx?.close();
   fx = null;
 });
 
