@@ -3,7 +3,8 @@
  * receipt) from the reference provider's Dovecot into the local encrypted store, against the
  * anchor: the same N fetched by a plain imapflow client straight from Dovecot, without
  * decryption or storage. Each side runs in its own child process so its peak RSS is its
- * own; the anchor runs before and after the sync so shared-machine load hits both.
+ * own; the anchor runs before and after the syncs so shared-machine load hits both. The
+ * sync runs twice: with 2 worker threads opening messages, and on the main thread.
  *
  *   npx tsx bench/sync-initial.ts [count]     (default 10000)
  */
@@ -51,7 +52,7 @@ function sizeOf(i: number): number {
   return 100_000 + ((r * 1237) % 300_000);
 }
 
-type Mode = 'plain' | 'decrypt' | 'sync';
+type Mode = 'plain' | 'decrypt' | 'sync' | 'sync-inline';
 
 async function child(mode: Mode, config: ChildConfig): Promise<Run> {
   const ca = readFileSync(config.caPath, 'utf8');
@@ -101,6 +102,7 @@ async function child(mode: Mode, config: ChildConfig): Promise<Run> {
       accessToken: async () => config.token,
     },
     keys: testKeys({ address: config.user, privateKey: config.privateKey }),
+    openWorkers: mode === 'sync' ? 2 : 0,
   });
   const report = await engine.syncOnce();
   const inbox = report.folders.find((f) => f.mailbox === 'INBOX')!;
@@ -166,13 +168,19 @@ async function main(): Promise<void> {
     };
     const before = await runChild('plain', config);
     const sync = await runChild('sync', config);
+    rmSync(config.storeDir, { recursive: true, force: true });
+    const inline = await runChild('sync-inline', config);
     const after = await runChild('plain', config);
     const decrypt = await runChild('decrypt', config);
     const anchorMs = (before.ms + after.ms) / 2;
     console.log(line('anchor: imapflow FETCH 1:* (before)', before));
     console.log(line('anchor: imapflow FETCH 1:* (after)', after));
-    console.log(line('sync: fetch+decrypt+verify+store', sync));
+    console.log(line('sync: fetch+open+store, 2 workers', sync));
+    console.log(line('sync: the same, opened on main thread', inline));
     console.log(line('of which the pipeline alone (1 core)', decrypt));
+    console.log(
+      `ratio 2 workers / main thread: throughput ${(inline.ms / sync.ms).toFixed(2)}x, peak RSS ${(sync.peakRssMb / inline.peakRssMb).toFixed(2)}x`,
+    );
     console.log(
       `ratio sync/anchor: throughput ${(anchorMs / sync.ms).toFixed(3)}x (the sync takes ${(sync.ms / anchorMs).toFixed(1)}x as long), peak RSS ${(sync.peakRssMb / Math.max(before.peakRssMb, after.peakRssMb)).toFixed(2)}x`,
     );

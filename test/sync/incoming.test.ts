@@ -39,6 +39,8 @@ function decryptedIsOriginal(stored: Buffer, original: Buffer): boolean {
 let account: SyncAccount;
 /** Messages the earlier test left in the INBOX. */
 let earlier = 0;
+/** Senders whose keys the user knows, filled by the signature test. */
+const senders: Record<string, string> = {};
 
 beforeAll(async () => {
   account = await providerWithAccount('incoming.test');
@@ -99,7 +101,8 @@ it('shows signatures of a known sender as valid, a tampered one as invalid, and 
   earlier = 4;
   const local = await openTempStore();
   try {
-    const keys = testKeys(account, { [bob]: bobKey.publicKey });
+    senders[bob] = bobKey.publicKey;
+    const keys = testKeys(account, senders);
     await new SyncEngine({ store: local.store, credentials: account.credentials, keys }).syncOnce();
     const stored = await localMessages(local.store, 'INBOX');
     const find = (id: string) => stored.find((m) => messageId(m.raw) === `<${id}@outside.test>`)!;
@@ -127,10 +130,13 @@ it(`syncs ${COUNT} messages from the MX and each decrypts to the original bytes`
   const local = await openTempStore();
   try {
     const progress: SyncProgress[] = [];
+    // Through the worker pool, so its path (sender keys asked across threads) is the one
+    // checked here; the other tests open messages on the main thread.
     const engine = new SyncEngine({
       store: local.store,
       credentials: account.credentials,
-      keys: testKeys(account),
+      keys: testKeys(account, senders),
+      openWorkers: 2,
       onProgress: (p) => progress.push(p),
     });
     const report = await engine.syncOnce();
@@ -138,6 +144,16 @@ it(`syncs ${COUNT} messages from the MX and each decrypts to the original bytes`
     const inbox = report.folders.find((f) => f.mailbox === 'INBOX')!;
     expect(inbox).toEqual({ mailbox: 'INBOX', done: total, total, synced: true });
     expect(report.stored).toBe(total);
+
+    const all = await localMessages(local.store, 'INBOX');
+    const signature = (id: string) =>
+      leapHeader(
+        all.find((m) => messageId(m.raw) === `<${id}@outside.test>`)!.raw,
+        'X-Leap-Signature',
+      );
+    expect(signature('good')).toMatch(/^valid; pubkey="[0-9A-F]{40}"$/);
+    expect(signature('tampered')).toBe('invalid');
+    expect(signature('sealed')).toMatch(/^valid; /);
 
     const byId = new Map(sent.map((m) => [messageId(m.raw), m.raw]));
     const stored = (await localMessages(local.store, 'INBOX')).filter((m) =>
