@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { relayMessage } from '../../native-host/src/smtp/index.js';
-import { selfSignedCertificate, startSinkRelay } from './helpers.js';
+import { selfSignedCertificate, startHost, startSinkRelay, submit } from './helpers.js';
 
 const ME = 'alice@example.test';
 const envelope = { from: ME, to: ['bob@example.test'] };
@@ -62,6 +62,37 @@ it('sends nothing to a server whose certificate is not from the pinned CA', asyn
     expect(sink.logins).toEqual([]);
     expect(sink.received).toEqual([]);
   } finally {
+    await sink.close();
+  }
+});
+
+it('sends a backlog over one login when the relay is back', async () => {
+  const sink = await startSinkRelay(mkdtempSync(join(dir, 'e-')));
+  let reachable = false;
+  const host = await startHost(ME, {
+    relay: async () => {
+      if (!reachable) throw new Error('offline');
+      return sink.endpoint(ME);
+    },
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const raw = Buffer.from(`From: ${ME}\r\nTo: bob@example.test\r\nSubject: ${i}\r\n\r\nhi\r\n`);
+      await submit(host, envelope, raw);
+    }
+    await host.outbox.flush();
+    expect(host.outbox.list().map((m) => m.deliveries[0]!.lastError)).toEqual([
+      'offline',
+      'offline',
+      'offline',
+    ]);
+    reachable = true;
+    await host.outbox.retryNow();
+    expect(host.outbox.list()).toEqual([]);
+    expect(sink.received).toHaveLength(3);
+    expect(sink.logins).toHaveLength(1);
+  } finally {
+    await host.cleanup();
     await sink.close();
   }
 });

@@ -20,7 +20,12 @@ import {
   type PutResult,
   type SqliteDatabase,
 } from '../../store/index.js';
-import { relayMessage, type RelayEndpoint, type RelayOutcome } from './relay.js';
+import {
+  connectRelay,
+  type RelayConnection,
+  type RelayEndpoint,
+  type RelayOutcome,
+} from './relay.js';
 import { OUTBOX_MIGRATIONS, OUTBOX_NAMESPACE } from './schema.js';
 import { bounceMessage } from './bounce.js';
 
@@ -328,7 +333,20 @@ export class Outbox {
          ORDER BY id`,
       )
       .all(this.now()) as DeliveryRow[];
-    for (const delivery of due) await this.attempt(delivery);
+    if (due.length > 0) {
+      // One login for the round: a backlog goes out over one connection.
+      let relay: RelayConnection | Extract<RelayOutcome, { ok: false }>;
+      try {
+        relay = await connectRelay(await this.options.relay());
+      } catch (error) {
+        relay = { ok: false, permanent: false, reason: (error as Error).message };
+      }
+      try {
+        for (const delivery of due) await this.attempt(delivery, relay);
+      } finally {
+        if ('send' in relay) relay.close();
+      }
+    }
     const settled = this.db
       .prepare(
         `SELECT * FROM outbox_messages m WHERE NOT EXISTS
@@ -338,22 +356,18 @@ export class Outbox {
     for (const message of settled) await this.settle(message);
   }
 
-  private async attempt(delivery: DeliveryRow): Promise<void> {
+  private async attempt(
+    delivery: DeliveryRow,
+    relay: RelayConnection | Extract<RelayOutcome, { ok: false }>,
+  ): Promise<void> {
     const message = this.db
       .prepare('SELECT * FROM outbox_messages WHERE id = ?')
       .get(delivery.message_id) as MessageRow;
     const recipients = JSON.parse(delivery.recipients) as string[];
-    let outcome: RelayOutcome;
-    try {
-      const endpoint = await this.options.relay();
-      outcome = await relayMessage(
-        endpoint,
-        { from: message.sender, to: recipients },
-        this.read(delivery.blob_id),
-      );
-    } catch (error) {
-      outcome = { ok: false, permanent: false, reason: (error as Error).message };
-    }
+    const outcome: RelayOutcome =
+      'send' in relay
+        ? await relay.send({ from: message.sender, to: recipients }, this.read(delivery.blob_id))
+        : relay;
     const attempts = delivery.attempts + 1;
     if (outcome.ok) {
       this.db

@@ -5,7 +5,7 @@
  * says whether trying again later can help.
  */
 import type { Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
 
 export interface RelayEndpoint {
   host: string;
@@ -29,11 +29,19 @@ export type RelayOutcome =
 
 const TIMEOUT_MS = 30_000;
 
-export async function relayMessage(
+/** A relay login that several messages may share (one connection, reused while it lasts). */
+export interface RelayConnection {
+  send(envelope: { from: string; to: string[] }, content: Readable): Promise<RelayOutcome>;
+  close(): void;
+}
+
+/**
+ * Prepares a relay connection (it connects on the first send). Fails as an outcome when no
+ * credentials can be had, e.g. the provider session cannot renew its token right now.
+ */
+export async function connectRelay(
   endpoint: RelayEndpoint,
-  envelope: { from: string; to: string[] },
-  content: Readable,
-): Promise<RelayOutcome> {
+): Promise<RelayConnection | Extract<RelayOutcome, { ok: false }>> {
   let secret: string;
   try {
     const source = endpoint.accessToken ?? endpoint.password;
@@ -43,6 +51,8 @@ export async function relayMessage(
     return { ok: false, permanent: false, reason: `No session: ${(error as Error).message}` };
   }
   const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 1,
     host: endpoint.host,
     port: endpoint.port,
     secure: endpoint.secure,
@@ -58,9 +68,41 @@ export async function relayMessage(
     socketTimeout: TIMEOUT_MS * 2,
     logger: false,
   });
+  return {
+    send: (envelope, content) => send(transport, envelope, content),
+    close: () => transport.close(),
+  };
+}
+
+/** One message over a connection of its own. */
+export async function relayMessage(
+  endpoint: RelayEndpoint,
+  envelope: { from: string; to: string[] },
+  content: Readable,
+): Promise<RelayOutcome> {
+  const connection = await connectRelay(endpoint);
+  if (!('send' in connection)) {
+    content.destroy();
+    return connection;
+  }
   try {
-    const info = await transport.sendMail({ envelope, raw: content });
-    const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => {
+    return await connection.send(envelope, content);
+  } finally {
+    connection.close();
+  }
+}
+
+async function send(
+  transport: Transporter,
+  envelope: { from: string; to: string[] },
+  content: Readable,
+): Promise<RelayOutcome> {
+  try {
+    const info = (await transport.sendMail({ envelope, raw: content })) as {
+      rejected?: (string | { address: string })[];
+      rejectedErrors?: { recipient?: string; response?: string }[];
+    };
+    const rejected = (info.rejected ?? []).map((r) => {
       const address = typeof r === 'string' ? r : r.address;
       const detail = (info.rejectedErrors ?? []).find((e) => e.recipient === address);
       return { address, reason: detail?.response ?? 'The recipient was refused.' };
@@ -80,7 +122,5 @@ export async function relayMessage(
     const tlsRefused = e.code === 'ETLS' || e.command === 'STARTTLS';
     const permanent = code >= 500 && code !== 535 && code !== 530 && !tlsRefused;
     return { ok: false, permanent, reason: e.response ?? e.message };
-  } finally {
-    transport.close();
   }
 }
