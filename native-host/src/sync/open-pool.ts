@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { HarvestedKey } from '../crypto/index.js';
-import type { IncomingResult, SyncKeys } from './incoming.js';
+import { processIncoming, type IncomingResult, type SyncKeys } from './incoming.js';
 
 export type ToWorker =
   | { type: 'open'; id: number; raw: Uint8Array; keys: string[] }
@@ -21,6 +21,7 @@ export type FromWorker =
 interface Slot {
   worker: Worker;
   busy: number;
+  dead: boolean;
 }
 
 function spawn(): Worker {
@@ -46,16 +47,20 @@ export class OpenPool {
     private readonly keys: SyncKeys,
   ) {
     this.slots = Array.from({ length: size }, () => {
-      const slot: Slot = { worker: spawn(), busy: 0 };
+      const slot: Slot = { worker: spawn(), busy: 0, dead: false };
       slot.worker.on('message', (message: FromWorker) => this.onMessage(slot, message));
       slot.worker.on('error', (error) => this.failAll(slot, error));
+      slot.worker.on('exit', () => this.failAll(slot, new Error('A decryption worker stopped.')));
       slot.worker.unref();
       return slot;
     });
   }
 
+  /** Opens the message in the least busy worker; on the main thread when none is left. */
   open(raw: Buffer, decryptionKeys: string[]): Promise<IncomingResult> {
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.slots.filter((s) => !s.dead);
+    if (!live.length) return processIncoming(raw, this.keys, decryptionKeys);
+    const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = ++this.nextId;
     slot.busy++;
     return new Promise((resolve, reject) => {
@@ -67,6 +72,7 @@ export class OpenPool {
   }
 
   async close(): Promise<void> {
+    for (const slot of this.slots) slot.dead = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -95,7 +101,9 @@ export class OpenPool {
     }
   }
 
+  /** A worker that failed takes no more work; what it had fails (the pass is retried). */
   private failAll(slot: Slot, error: Error): void {
+    slot.dead = true;
     for (const [id, task] of this.tasks) {
       if (task.slot !== slot) continue;
       this.tasks.delete(id);
