@@ -170,3 +170,51 @@ it('replays flags, moves, deletes and a draft made offline, exactly once', async
     local.cleanup();
   }
 }, 120_000);
+
+it('follows upstream flag changes and expunges without QRESYNC (CONDSTORE and UID diffing)', async () => {
+  const sent = Array.from({ length: 4 }, (_, i) => ({
+    from: 'plainer@outside.test',
+    raw: makeMessage(100 + i, 'plainer@outside.test', account.address, 400),
+  }));
+  await deliver(
+    { ...account.provider, ports: restarted?.ports ?? account.provider.ports },
+    account.address,
+    sent,
+  );
+  const local = await openTempStore();
+  const engine = new SyncEngine({
+    store: local.store,
+    credentials: account.credentials,
+    keys: testKeys(account),
+    qresync: false,
+  });
+  try {
+    await engine.syncOnce();
+    const phone = await otherClient();
+    const upstream = await upstreamState(phone, 'INBOX');
+    const upUid = (i: number) =>
+      upstream.find((m) => messageId(m.source) === messageId(sent[i]!.raw))!.uid;
+    await phone.messageFlagsAdd(String(upUid(0)), ['\\Seen', '$Important'], { uid: true });
+    await phone.messageDelete(`${upUid(1)},${upUid(2)}`, { uid: true });
+    const remaining = (await upstreamState(phone, 'INBOX')).length;
+    await phone.logout();
+
+    const report = await engine.syncOnce();
+    expect(report.folders.find((f) => f.mailbox === 'INBOX')).toMatchObject({
+      done: remaining,
+      total: remaining,
+      synced: true,
+    });
+    const mine = await localMessages(local.store, 'INBOX');
+    const ids = mine.map((m) => messageId(m.raw));
+    expect(ids).toContain(messageId(sent[0]!.raw));
+    expect(ids).toContain(messageId(sent[3]!.raw));
+    expect(ids).not.toContain(messageId(sent[1]!.raw));
+    expect(ids).not.toContain(messageId(sent[2]!.raw));
+    const first = mine.find((m) => messageId(m.raw) === messageId(sent[0]!.raw))!;
+    expect(first.flags.sort()).toEqual(['$Important', '\\Seen']);
+  } finally {
+    local.store.close();
+    local.cleanup();
+  }
+}, 60_000);

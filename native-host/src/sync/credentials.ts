@@ -26,8 +26,14 @@ export type UpstreamCredentials = UpstreamEndpoint &
 
 const CONNECT_TIMEOUT_MS = 15_000;
 
-/** A connected, authenticated imapflow client (QRESYNC enabled when the server has it). */
-export async function connectUpstream(credentials: UpstreamCredentials): Promise<ImapFlow> {
+/**
+ * A connected, authenticated imapflow client; CONDSTORE, and QRESYNC unless `qresync` is
+ * false, enabled when the server has them.
+ */
+export async function connectUpstream(
+  credentials: UpstreamCredentials,
+  options: { qresync?: boolean } = {},
+): Promise<ImapFlow> {
   let auth: { user: string; accessToken: string } | { user: string; pass: string };
   try {
     auth =
@@ -54,7 +60,7 @@ export async function connectUpstream(credentials: UpstreamCredentials): Promise
     },
     auth,
     logger: false,
-    qresync: true,
+    qresync: options.qresync !== false,
     disableAutoIdle: true,
     connectionTimeout: CONNECT_TIMEOUT_MS,
     greetingTimeout: CONNECT_TIMEOUT_MS,

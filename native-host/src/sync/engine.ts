@@ -54,6 +54,11 @@ export interface SyncOptions {
    * before; this only stops it from keeping it. Default: on for legacy accounts.
    */
   legacy?: { replaceWithEncrypted?: boolean } | null;
+  /**
+   * Use QRESYNC when the server has it (default true). Without it, flag changes come from
+   * CONDSTORE CHANGEDSINCE and expunges from comparing counts, then UID lists.
+   */
+  qresync?: boolean;
   /** How often folders other than INBOX are checked (default 60 s). */
   pollIntervalMs?: number;
   /**
@@ -126,7 +131,9 @@ export class SyncEngine {
    * SyncError when the server cannot be reached or refuses the login.
    */
   async syncOnce(): Promise<SyncReport> {
-    const client = await connectUpstream(this.options.credentials);
+    const client = await connectUpstream(this.options.credentials, {
+      qresync: this.options.qresync,
+    });
     this.client = client;
     try {
       return await this.pass(client, true);
@@ -224,7 +231,7 @@ export class SyncEngine {
     while (this.running) {
       let client: ImapFlow | null = null;
       try {
-        client = await connectUpstream(this.options.credentials);
+        client = await connectUpstream(this.options.credentials, { qresync: this.options.qresync });
         this.client = client;
         const closed = new Promise<void>((resolve) => client!.once('close', () => resolve()));
         backoff = 1000;
