@@ -186,8 +186,8 @@ describe('grammar', () => {
 });
 
 describe('encoding', () => {
-  it('quotes 7-bit text, sends 8-bit and CR/LF as literals, NIL for null', () => {
-    expect(string('a "b" \\c')).toBe('"a \\"b\\" \\\\c"');
+  it('quotes 7-bit text, sends 8-bit, CR/LF, quotes and backslashes as literals, NIL for null', () => {
+    expect(string('a "b" \\c')).toBe('{8}\r\na "b" \\c');
     expect(string('Grüße')).toBe('{7}\r\nGrüße');
     expect(string('two\r\nlines')).toBe('{10}\r\ntwo\r\nlines');
     expect(string('=?UTF-8?B?SGk=?=')).toBe('"=?UTF-8?B?SGk=?="');

@@ -42,7 +42,6 @@ interface Part {
   preamble: boolean;
   lfAtBodyStart: number;
   lfAtBodyEnd: number;
-  endsWithLf: boolean;
   childParts: Part[];
   depth: number;
 }
@@ -65,7 +64,6 @@ function newPart(start: number, defaultType: string, depth: number): Part {
     preamble: true,
     lfAtBodyStart: 0,
     lfAtBodyEnd: 0,
-    endsWithLf: false,
     childParts: [],
     depth,
   };
@@ -83,7 +81,9 @@ export function createMimeAnalyzer(): MimeAnalyzer {
   let linePrefixLen = 0;
   // The previous complete line, for the CRLF that belongs to a following boundary.
   let prevEolLen = 0;
-  let prevContentEmpty = true;
+  /** The previous line was a close delimiter "--b--" (lastLineWasClose: the current one is). */
+  let previousWasClose = false;
+  let lastLineWasClose = false;
   let ended = false;
   /** Last byte of the previous chunk, to see a CR split from its LF across chunks. */
   let lastByte = -1;
@@ -115,34 +115,31 @@ export function createMimeAnalyzer(): MimeAnalyzer {
     }
   };
 
-  const closePart = (part: Part, end: number, lfAtEnd: number, endsWithLf: boolean) => {
+  const closePart = (part: Part, end: number, lfAtEnd: number) => {
     if (part.inHeader) {
       endHeader(part, end);
       // endHeader may have pushed a message child that is empty; it closes here too.
       const top = stack[stack.length - 1];
       if (top !== part) {
         stack.pop();
-        if (top) closePart(top, end, lfAtEnd, endsWithLf);
+        if (top) closePart(top, end, lfAtEnd);
       }
     }
     part.layout.bodyEnd = end;
     part.lfAtBodyEnd = lfAtEnd;
-    part.endsWithLf = endsWithLf;
   };
 
   /** A boundary line at `start` ends the body of every part above `level` one line earlier. */
   const closeAbove = (level: number, start: number) => {
-    const end = Math.max(start - prevEolLen, 0);
-    const lfAtEnd = lfCount - (prevEolLen > 0 ? 1 : 0);
+    // The line break before a boundary belongs to the boundary, except right after a close
+    // delimiter, whose line break ends that line (Dovecot counts it into the enclosing part).
+    const eol = previousWasClose ? 0 : prevEolLen;
+    const end = Math.max(start - eol, 0);
+    const lfAtEnd = lfCount - (eol > 0 ? 1 : 0);
     while (stack.length - 1 > level) {
       const part = stack.pop()!;
       // A part's body can never start after the boundary that ends it.
-      closePart(
-        part,
-        Math.max(end, part.layout.headerStart),
-        lfAtEnd,
-        prevContentEmpty && end > part.layout.headerEnd,
-      );
+      closePart(part, Math.max(end, part.layout.headerStart), lfAtEnd);
     }
   };
 
@@ -162,6 +159,7 @@ export function createMimeAnalyzer(): MimeAnalyzer {
         if (kind === null) continue;
         if (part.closed && kind === 'close') continue;
         closeAbove(level, start);
+        lastLineWasClose = kind === 'close';
         if (kind === 'close') {
           part.closed = true;
         } else if (!part.closed) {
@@ -217,7 +215,8 @@ export function createMimeAnalyzer(): MimeAnalyzer {
     const eolLen = hasLf ? (crBeforeLf && length >= 2 ? 2 : 1) : 0;
     onLine(lineStart, length, prefix, hasLf, eolLen);
     prevEolLen = eolLen;
-    prevContentEmpty = length - eolLen === 0;
+    previousWasClose = lastLineWasClose;
+    lastLineWasClose = false;
     lineStart = end;
     linePrefix = [];
     linePrefixLen = 0;
@@ -246,11 +245,7 @@ export function createMimeAnalyzer(): MimeAnalyzer {
       ended = true;
       if (offset > lineStart) completeLine(offset, false, false);
       // EOF ends every open part; the last line's terminator belongs to the body here.
-      const lastByteLf = prevEolLen > 0;
-      while (stack.length) {
-        const part = stack.pop()!;
-        closePart(part, offset, lfCount, lastByteLf && offset > part.layout.headerEnd);
-      }
+      while (stack.length) closePart(stack.pop()!, offset, lfCount);
       const bodyStructure = buildStructure(root);
       return {
         envelope: buildEnvelope(root.fields),
@@ -330,10 +325,9 @@ function extension(fields: HeaderField[]): BodyExtension {
 }
 
 function lineCount(part: Part): number {
-  const size = part.layout.bodyEnd - part.layout.headerEnd;
-  if (size <= 0) return 0;
-  // Lines are counted as a reader would: a last line without a terminator still counts.
-  return part.lfAtBodyEnd - part.lfAtBodyStart + (part.endsWithLf ? 0 : 1);
+  // Line breaks in the body, as Dovecot and Cyrus count them: a last line without one does
+  // not count (the CRLF before a boundary belongs to the boundary).
+  return Math.max(part.lfAtBodyEnd - part.lfAtBodyStart, 0);
 }
 
 function buildStructure(part: Part): BodyStructure {

@@ -146,7 +146,16 @@ export function parseContentType(raw: string | null, fallback: string): ContentT
       parsed?.params ?? (type === 'text' ? [['charset', 'us-ascii']] : null);
     return { type, subtype, params };
   }
-  return { type: match[1]!, subtype: match[2]!, params: parsed.params };
+  const type = match[1]!;
+  // A text part without a charset is US-ASCII (RFC 2045 5.2); say so, as Dovecot does.
+  if (type === 'text' && !parsed.params?.some(([k]) => k.toLowerCase() === 'charset')) {
+    return {
+      type,
+      subtype: match[2]!,
+      params: [...(parsed.params ?? []), ['charset', 'us-ascii']],
+    };
+  }
+  return { type, subtype: match[2]!, params: parsed.params };
 }
 
 /** Parses an RFC 5322 address-list into ENVELOPE addresses (groups as RFC 3501 encodes them). */

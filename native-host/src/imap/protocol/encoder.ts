@@ -1,6 +1,6 @@
 /**
- * RFC 3501 response encoding. Strings become quoted strings when they are 7-bit without CR,
- * LF or NUL, literals otherwise (8-bit header text is sent as is, in a literal; encoded words
+ * RFC 3501 response encoding. Strings become quoted strings when they are 7-bit without CR, LF,
+ * NUL, quote or backslash, literals otherwise (8-bit header text is sent as is, in a literal; encoded words
  * are untouched). Responses are built as JS strings; literal lengths count UTF-8 octets, which
  * is what the socket writes.
  */
@@ -8,27 +8,24 @@ import type { BodyParams, BodyStructure, Envelope, EnvelopeAddress } from '../..
 
 const ATOM = /^[!#$&'+-[^-z|}~]+$/;
 
-export function quoted(value: string): string {
-  return '"' + value.replace(/[\\"]/g, '\\$&') + '"';
-}
-
 export function literal(value: string): string {
   return `{${Buffer.byteLength(value)}}\r\n${value}`;
 }
 
 /**
- * A string: quoted when possible, literal when it must (8-bit, NUL, CR, LF, or very long).
- * One pass over the characters: this runs for every field of every ENVELOPE.
+ * A string: quoted when possible, literal when it must (8-bit, NUL, CR, LF, very long) and,
+ * as Dovecot does, when it holds a quote or backslash: escapes inside quoted strings are
+ * where picky clients go wrong. One pass: this runs for every field of every ENVELOPE.
  */
 export function string(value: string): string {
   if (value.length > 4096) return literal(value);
-  let escape = false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c > 0x7f || c === 0 || c === 0x0d || c === 0x0a) return literal(value);
-    if (c === 0x22 || c === 0x5c) escape = true;
+    if (c > 0x7f || c === 0 || c === 0x0d || c === 0x0a || c === 0x22 || c === 0x5c) {
+      return literal(value);
+    }
   }
-  return escape ? quoted(value) : '"' + value + '"';
+  return '"' + value + '"';
 }
 
 export function nstring(value: string | null | undefined): string {
