@@ -144,6 +144,9 @@ export class ComposeTracker {
       .setBadgeBackgroundColor({ tabId, color: t.blocked ? '#b91c1c' : t.hint.color })
       .catch(() => {});
     void messenger.composeAction.setTitle({ tabId, title }).catch(() => {});
+    void messenger.composeAction
+      .setLabel({ tabId, label: t.blocked ? 'Not sent' : t.hint.label })
+      .catch(() => {});
     this.deps.changed(tabId, this.view(tabId)!);
   }
 }

@@ -105,8 +105,10 @@ async function setup(
     mode,
     credentials,
   );
-  const shown = await tb.showInbox(done.accountId).catch(() => false);
-  p.emit('log', { level: 'info', message: 'setup_done', data: { inboxShown: shown } });
+  const inbox = await tb
+    .showInbox(done.accountId)
+    .catch((error: unknown) => `failed: ${(error as Error).message}`);
+  p.emit('log', { level: 'info', message: 'setup_done', data: { inbox } });
   return { accountId: done.accountId, email: done.email, created: done.created };
 }
 
@@ -142,10 +144,16 @@ function makePeer(port: PortLike): AddonPeer {
     composeReport(tabId, compose.setEncryptedOnly(tabId, on)),
   );
   p.handle('ui.composeSend', ({ tabId }) => tb.sendCompose(tabId));
+  p.handle('ui.openPage', async ({ page, hash }) => {
+    await openPage(page === 'keys' ? KEYS_PAGE : SETUP_PAGE, hash ? `#${hash}` : '');
+    return { opened: true as const };
+  });
+  p.handle('ui.openPopup', ({ tabId }) => tb.openPopupFor(tabId));
   p.handle('ui.displayMessage', async ({ headerMessageId }) => {
     const tabId = await tb.openMessage(headerMessageId);
     const view = await waitForView(tabId);
     return {
+      tabId,
       state: view?.state ?? 'unknown',
       badgeText: await messenger.messageDisplayAction.getBadgeText({ tabId }),
       title: await messenger.messageDisplayAction.getTitle({ tabId }),

@@ -99,20 +99,34 @@ export async function listMessages(
   }));
 }
 
-/** Shows an account's Inbox in the main mail tab, as the last step of setup. */
-export async function showInbox(accountId: string): Promise<boolean> {
-  const folders = (await messenger.folders.query({
-    accountId,
-    specialUse: ['inbox'],
-  } as never)) as {
-    id?: string;
-  }[];
-  const inbox = folders[0]?.id;
-  const [mailTab] = await messenger.mailTabs.query({});
-  if (!inbox || mailTab?.id === undefined) return false;
-  await messenger.mailTabs.update(mailTab.id, { displayedFolder: inbox as never });
+/**
+ * Shows an account's Inbox in the main mail tab, as the last step of setup. A new account's
+ * folders appear a moment after it is created, so this looks a few times (bounded).
+ */
+export async function showInbox(accountId: string): Promise<'shown' | 'no_inbox' | 'no_mail_tab'> {
+  let inbox: string | undefined;
+  for (let attempt = 0; attempt < 20 && !inbox; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 500));
+    const account = await messenger.accounts.get(accountId, true);
+    inbox = findInbox((account?.rootFolder?.subFolders ?? account?.folders ?? []) as never);
+  }
+  if (!inbox) return 'no_inbox';
+  const [mailTab] = await messenger.tabs.query({ type: 'mail' } as never);
+  if (mailTab?.id === undefined) return 'no_mail_tab';
+  await messenger.mailTabs.update(mailTab.id, { displayedFolderId: inbox } as never);
   await messenger.tabs.update(mailTab.id, { active: true });
-  return true;
+  return 'shown';
+}
+
+type FolderTree = { id?: string; type?: string; specialUse?: string[]; subFolders?: FolderTree[] };
+
+function findInbox(folders: FolderTree[]): string | undefined {
+  for (const f of folders) {
+    if (f.specialUse?.includes('inbox') || f.type === 'inbox') return f.id;
+    const inner = findInbox(f.subFolders ?? []);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 /** Opens a compose window from an account's identity, without sending. */
@@ -159,4 +173,15 @@ export async function openMessage(headerMessageId: string): Promise<number> {
   if (tab.id === undefined)
     throw new RpcError('thunderbird_error', 'Thunderbird did not open the message.');
   return tab.id;
+}
+
+/** Opens the popup of the action that belongs to a tab (compose, message, or the toolbar's). */
+export async function openPopupFor(tabId: number | undefined): Promise<{ opened: boolean }> {
+  const tab = tabId === undefined ? null : await messenger.tabs.get(tabId);
+  const options = tab?.windowId === undefined ? {} : { windowId: tab.windowId };
+  if (tab?.type === 'messageCompose')
+    return { opened: await messenger.composeAction.openPopup(options) };
+  if (tab?.type === 'messageDisplay')
+    return { opened: await messenger.messageDisplayAction.openPopup(options) };
+  return { opened: await messenger.action.openPopup(options) };
 }

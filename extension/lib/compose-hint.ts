@@ -16,6 +16,8 @@ export interface ComposeHint {
   state: ComposeState;
   badge: string;
   color: string;
+  /** The compose action's short label on the toolbar. */
+  label: string;
   /** The compose action's tooltip: the whole story in one sentence or two. */
   title: string;
   /** Recipients without a usable key, with the reason in words. */
@@ -68,10 +70,17 @@ export function usesBuiltInOpenPgp(details: {
   return t?.name === 'OpenPGP' && t.encryptBody === true;
 }
 
+/** "No key was found." → "no key was found", to sit inside a sentence. */
+export function reasonWords(reason: string | null): string {
+  const r = (reason ?? '').trim().replace(/\.+$/, '');
+  if (!r) return 'no key was found';
+  return /^[A-Z][a-z]/.test(r) ? r[0]!.toLowerCase() + r.slice(1) : r;
+}
+
 function missingOf(keys: RecipientKeyInfo[]): ComposeHint['missing'] {
   return keys
     .filter((k) => k.status === 'no_key')
-    .map((k) => ({ address: k.address, reason: k.reason ?? 'no key was found' }));
+    .map((k) => ({ address: k.address, reason: reasonWords(k.reason) }));
 }
 
 export function composeHint(input: ComposeInput): ComposeHint {
@@ -80,6 +89,7 @@ export function composeHint(input: ComposeInput): ComposeHint {
     return {
       ...none,
       state: 'not_leap',
+      label: 'LeapBird',
       badge: '',
       color: COLORS.muted,
       title: 'LeapBird: this identity is not a LeapBird account; it sends as usual.',
@@ -88,6 +98,7 @@ export function composeHint(input: ComposeInput): ComposeHint {
     return {
       ...none,
       state: 'openpgp',
+      label: 'OpenPGP',
       badge: 'PGP',
       color: COLORS.info,
       title:
@@ -97,6 +108,7 @@ export function composeHint(input: ComposeInput): ComposeHint {
     return {
       ...none,
       state: 'no_recipients',
+      label: 'LeapBird',
       badge: '',
       color: COLORS.muted,
       title: 'LeapBird: add recipients to see whether this message will be encrypted.',
@@ -106,6 +118,7 @@ export function composeHint(input: ComposeInput): ComposeHint {
     return {
       ...none,
       state: 'checking',
+      label: 'Checking…',
       badge: '…',
       color: COLORS.muted,
       title: 'LeapBird is looking for the recipients’ keys…',
@@ -115,6 +128,7 @@ export function composeHint(input: ComposeInput): ComposeHint {
     return {
       ...none,
       state: 'encrypted',
+      label: 'Encrypted',
       badge: 'enc',
       color: COLORS.ok,
       title:
@@ -125,6 +139,7 @@ export function composeHint(input: ComposeInput): ComposeHint {
   const who = missing.map((m) => `${m.address} (${m.reason})`).join('; ');
   return {
     state: 'signed',
+    label: 'Signed only',
     badge: 'sig',
     color: COLORS.warn,
     missing,

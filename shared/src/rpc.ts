@@ -220,6 +220,10 @@ export interface AddonMethods extends MethodMap {
   'ui.composeSetEncryptedOnly': MethodSpec<{ tabId: number; on: boolean }, ComposeReport>;
   /** Send an open compose window as the Send button does (onBeforeSend may stop it). */
   'ui.composeSend': MethodSpec<{ tabId: number }, { sent: true }>;
+  /** Open one of the add-on's pages in a tab (demos and screenshots). */
+  'ui.openPage': MethodSpec<{ page: 'setup' | 'keys'; hash?: string }, { opened: true }>;
+  /** Open the popup of the action belonging to a tab (or the toolbar's), for screenshots. */
+  'ui.openPopup': MethodSpec<{ tabId?: number }, { opened: boolean }>;
   /** Open a message in Thunderbird and report what its badge and banner say. */
   'ui.displayMessage': MethodSpec<{ email: string; headerMessageId: string }, DisplayReport>;
 }
@@ -237,6 +241,8 @@ export interface ComposeReport {
 
 /** The message display action's state for a displayed message, as the add-on shows it. */
 export interface DisplayReport {
+  /** The tab the message was opened in. */
+  tabId: number;
   state: string;
   /** Read back from Thunderbird (messageDisplayAction.getBadgeText). */
   badgeText: string;

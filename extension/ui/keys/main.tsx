@@ -10,6 +10,12 @@ function App() {
   const [contacts, setContacts] = useState<ContactKeySummary[]>([]);
   const [email, setEmail] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const changed = () => setHash(location.hash);
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
   useEffect(() => {
     void (async () => {
       try {
@@ -37,7 +43,7 @@ function App() {
     });
     setContacts((list) => list.map((x) => (x.fingerprint === c.fingerprint ? updated : x)));
   };
-  const highlight = location.hash.slice(1).toUpperCase() || null;
+  const highlight = hash.slice(1).toUpperCase() || null;
   return (
     <>
       {problem && <p class="error">{problem}</p>}

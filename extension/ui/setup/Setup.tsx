@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { ProviderSummary } from '../../../shared/src/rpc.js';
 import {
   credentialProblems,
@@ -22,15 +22,21 @@ export function Setup({
   actions,
   progress,
   hostProblem,
+  initialDomain = '',
+  accounts = [],
 }: {
   actions: SetupActions;
+  /** A provider to look up at once (from the page's address, e.g. a link "set up at X"). */
+  initialDomain?: string;
+  /** Accounts the host already runs: a finished setup elsewhere shows as done here. */
+  accounts?: string[];
   /** The host's latest progress message while working. */
   progress: string | null;
   /** Why the host cannot be reached (not installed, stopped), if so. */
   hostProblem: string | null;
 }) {
   const [step, setStep] = useState<SetupStep>('provider');
-  const [domain, setDomain] = useState('');
+  const [domain, setDomain] = useState(initialDomain);
   const [provider, setProvider] = useState<ProviderSummary | null>(null);
   const [mode, setMode] = useState<'signUp' | 'logIn'>('signUp');
   const [form, setForm] = useState({ username: '', password: '', repeat: '' });
@@ -39,8 +45,8 @@ export function Setup({
   const [legacy, setLegacy] = useState(false);
   const [email, setEmail] = useState('');
 
-  const lookUp = async (event: Event) => {
-    event.preventDefault();
+  const lookUp = async (event?: Event) => {
+    event?.preventDefault();
     const d = normaliseDomain(domain);
     if (!d) return setError('That does not look like a domain name, e.g. example.org.');
     setBusy(true);
@@ -56,6 +62,16 @@ export function Setup({
       setBusy(false);
     }
   };
+
+  useEffect(() => {
+    if (initialDomain) void lookUp();
+  }, []);
+  useEffect(() => {
+    if (accounts.length > 0 && step !== 'working' && step !== 'done') {
+      setEmail(accounts[0]!);
+      setStep('done');
+    }
+  }, [accounts.join()]);
 
   const problems = credentialProblems(mode, form);
   const submit = async (event: Event) => {

@@ -12,6 +12,12 @@ const actions: SetupActions = {
 
 function App() {
   const [state, setState] = useState<AddonState>(initialState);
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const changed = () => setHash(location.hash);
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
   useEffect(() => {
     void ask<AddonState>({ type: 'state.get' }).then(setState);
     return onBroadcast((m) => m.type === 'state.changed' && setState(m.state));
@@ -19,7 +25,14 @@ function App() {
   const hostProblem =
     state.phase === 'host_missing' || state.phase === 'disconnected' ? state.lastError : null;
   return (
-    <Setup actions={actions} progress={state.progress?.message ?? null} hostProblem={hostProblem} />
+    <Setup
+      key={hash}
+      actions={actions}
+      progress={state.progress?.message ?? null}
+      hostProblem={hostProblem}
+      initialDomain={decodeURIComponent(hash.slice(1))}
+      accounts={(state.status?.accounts ?? []).map((a) => a.email)}
+    />
   );
 }
 

@@ -3,6 +3,7 @@ import type { RecipientKeyInfo } from '../../../shared/src/rpc.js';
 import {
   addressOf,
   composeHint,
+  reasonWords,
   recipientsOf,
   sendBlock,
   usesBuiltInOpenPgp,
@@ -70,6 +71,20 @@ describe('the compose hint', () => {
     expect(hint.missing).toEqual([
       { address: 'nobody@beta.test', reason: 'no key was published for this address' },
     ]);
+  });
+
+  it('puts the host’s reason inside the sentence and gives a short label', () => {
+    const hint = composeHint({
+      ...leap,
+      recipients: ['nobody@beta.test'],
+      keys: [noKey('nobody@beta.test', 'No key was found.')],
+    });
+    expect(hint.title).toBe(
+      'Signed only, not encrypted: no key for nobody@beta.test (no key was found).',
+    );
+    expect(hint.label).toBe('Signed only');
+    expect(reasonWords(null)).toBe('no key was found');
+    expect(reasonWords('DNS lookup failed.')).toBe('DNS lookup failed');
   });
 
   it('says "checking" while the host has not answered or is still looking', () => {
