@@ -64,8 +64,8 @@ export interface SyncOptions {
   /**
    * Worker threads that open (decrypt, verify) incoming messages beside the store's work on
    * the main thread; started for the first folder with enough new mail to be worth it.
-   * Default 0 (open on the main thread): on the shared 2-core machine 2 workers gave 1.07x
-   * the throughput for 1.85x the peak RSS (bench/sync-initial.ts).
+   * Default 0 (open on the main thread): on the shared 2-core machine 2 workers gave
+   * 1.07-1.25x the throughput for 1.7-1.85x the peak RSS (bench/sync-initial.ts).
    */
   openWorkers?: number;
   /** Messages per fetch batch (default 50) and bytes per batch (default 8 MiB). */
