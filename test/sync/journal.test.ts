@@ -128,3 +128,39 @@ it('links the messages of a journalled MOVE that already happened upstream', asy
     local.cleanup();
   }
 }, 60_000);
+
+it('keeps uploads queued while there is no own key yet, and still syncs incoming mail', async () => {
+  const local = await openTempStore();
+  const keys = testKeys(account);
+  const ownKey = keys.ownKey;
+  keys.ownKey = async () => null;
+  const engine = new SyncEngine({ store: local.store, credentials: account.credentials, keys });
+  try {
+    await engine.syncOnce();
+    const drafts = (await local.store.getMailbox('Drafts'))!;
+    await local.store.append(drafts.id, {
+      content: Buffer.from(`From: <${account.address}>\r\nSubject: wait for key\r\n\r\nlater\r\n`),
+    });
+    const raw = makeMessage(7, 'nokey@outside.test', account.address, 300);
+    await deliver(account.provider, account.address, [{ from: 'nokey@outside.test', raw }]);
+
+    const waiting = await engine.syncOnce();
+    expect(waiting.replayed).toBe(0);
+    expect(local.store.queue.pending()).toHaveLength(1);
+    const inbox = await localMessages(local.store, 'INBOX');
+    expect(inbox.some((m) => messageId(m.raw) === messageId(raw))).toBe(true);
+
+    keys.ownKey = ownKey;
+    const sent = await engine.syncOnce();
+    expect(sent.replayed).toBe(1);
+    expect(local.store.queue.pending()).toHaveLength(0);
+    expect(sent.folders.find((f) => f.mailbox === 'Drafts')).toMatchObject({
+      done: 1,
+      total: 1,
+      synced: true,
+    });
+  } finally {
+    local.store.close();
+    local.cleanup();
+  }
+}, 60_000);

@@ -327,7 +327,12 @@ export class SyncEngine {
       origin: ORIGIN,
       log: this.log,
     });
-    const replayed = await replayer.replayAll();
+    // Without an own key yet, uploads wait (in order) but incoming mail still syncs.
+    const replayed = await replayer.replayAll().catch((error: unknown) => {
+      if (!(error instanceof SyncError) || error.code !== 'no_own_key') throw error;
+      this.log.info('sync.replay_waits_for_key', {});
+      return { count: 0, createdFolders: false };
+    });
     // Folders created by the replay are in the next LIST; list again only if it made any.
     const current = replayed.createdFolders ? selectableFolders(await client.list()) : folders;
     const keys = await this.keys.decryptionKeys();
