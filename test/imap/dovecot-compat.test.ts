@@ -19,6 +19,10 @@ const MESSAGES = [
   Buffer.from(
     'Subject: x\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\na\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nb\r\n--q\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: in digest\r\n\r\nhello\r\n--d--\r\n--q--\r\n',
   ),
+  // A whole message that is itself message/rfc822 around a multipart.
+  Buffer.from(
+    'From: a@b.example\r\nContent-Type: message/rfc822\r\n\r\nSubject: wrapped\r\nContent-Type: multipart/mixed; boundary=w\r\n\r\n--w\r\n\r\none\r\n--w\r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--w--\r\n',
+  ),
 ];
 const FETCHES = [
   'FETCH 1:* (ENVELOPE)',
@@ -27,6 +31,8 @@ const FETCHES = [
   'FETCH 1:* (RFC822.SIZE BODY.PEEK[TEXT] BODY.PEEK[1] BODY.PEEK[1.MIME])',
   'FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)] BODY.PEEK[]<5.12>)',
   'FETCH 3 (BODY.PEEK[3.HEADER] BODY.PEEK[3.TEXT] BODY.PEEK[1.2] BODY.PEEK[3.1])',
+  'FETCH 1 (BODY.PEEK[1.1] BODY.PEEK[2])',
+  'FETCH 7 (BODY.PEEK[1] BODY.PEEK[1.1] BODY.PEEK[1.2] BODY.PEEK[1.HEADER] BODY.PEEK[1.MIME] BODY.PEEK[2])',
 ];
 
 let dir: string;

@@ -115,7 +115,7 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
         'BODY[HEADER.FIELDS.NOT (Subject From)] {70}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="outer"\r\n\r\n ',
       );
       expect(res).toContain('BODY[]<10> {20}\r\nample.com\r\nSubject: ');
-      expect(res).toContain('BODY[9] NIL)');
+      expect(res).toContain('BODY[9] {0}\r\n)');
       expect(res).toMatch(/f OK/);
       c.close();
     });

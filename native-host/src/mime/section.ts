@@ -17,16 +17,25 @@ export interface SectionRange {
  */
 export function findPart(layout: PartLayout, path: number[]): PartLayout | null {
   let node = layout;
+  // Only a message (the root, or one encapsulated in a message/rfc822 part) has a part 1 that
+  // is its own body when it is not multipart.
+  let atMessage = true;
   for (const n of path) {
-    // Numbering inside an encapsulated message continues with that message's parts.
-    if (node.kind === 'message') node = node.children[0]!;
     if (node.kind === 'multipart') {
       const child = node.children[n - 1];
       if (!child) return null;
       node = child;
-    } else if (n === 1) {
-      // The single body of a non-multipart entity: same bytes, header is its MIME header.
-      continue;
+      atMessage = false;
+    } else if (n === 1 && atMessage) {
+      atMessage = false;
+    } else if (node.kind === 'message' && !atMessage) {
+      // Numbering below a message/rfc822 part continues with the encapsulated message's parts.
+      const inner = node.children[0]!;
+      const child =
+        inner.kind === 'multipart' ? inner.children[n - 1] : n === 1 ? inner : undefined;
+      if (!child) return null;
+      node = child;
+      atMessage = false;
     } else {
       return null;
     }

@@ -54,7 +54,7 @@ function clip(
 
 /** A BODY[...] item ready to write: nothing is written before every section could be opened. */
 type PreparedSection =
-  | { label: string; kind: 'nil' }
+  | { label: string; kind: 'missing' }
   | { label: string; kind: 'bytes'; bytes: Buffer }
   | { label: string; kind: 'stream'; length: number; stream: AsyncIterable<Uint8Array> };
 
@@ -71,7 +71,7 @@ async function prepareSection(
       : meta.layout
         ? sectionRange(meta.layout, section.path, section.text, meta.size)
         : null;
-  if (!range) return { label, kind: 'nil' };
+  if (!range) return { label, kind: 'missing' };
   if (section.fields) {
     const header = await readAll(await session.account.readMessage(mailboxId, meta.uid, range));
     const filtered = filterHeader(header, section.fields, section.text === 'HEADER.FIELDS.NOT');
@@ -100,7 +100,8 @@ async function writeSection(
   section: PreparedSection,
   separator: string,
 ): Promise<void> {
-  if (section.kind === 'nil') return session.sendPart(`${separator}${section.label} NIL`);
+  // A section that does not exist is an empty string, as Dovecot sends it.
+  if (section.kind === 'missing') return session.sendPart(`${separator}${section.label} {0}\r\n`);
   if (section.kind === 'bytes') {
     await session.sendPart(`${separator}${section.label} {${section.bytes.length}}\r\n`);
     if (section.bytes.length) await session.sendBytes(section.bytes);
