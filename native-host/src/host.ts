@@ -110,12 +110,8 @@ export async function startHost(
   peer.handle('setup.provider', ({ domain }) => accounts.describeProvider(domain));
   peer.handle('setup.signUp', (credentials) => accounts.signUp(credentials));
   peer.handle('setup.logIn', (credentials) => accounts.logIn(credentials));
-  peer.handle('setup.legacy', () => {
-    throw new RpcError(
-      'not_supported',
-      'Accounts at other mail providers are not supported by this version yet.',
-    );
-  });
+  peer.handle('setup.legacy', (setup) => accounts.setUpLegacy(setup));
+  peer.handle('setup.discover', ({ email }) => accounts.discover(email));
   peer.handle('account.logOut', async ({ email, removeData }) => {
     await accounts.logOut(email, removeData);
     return { loggedOut: true as const };

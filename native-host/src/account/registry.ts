@@ -9,13 +9,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurably } from '../store/index.js';
 
-export interface AccountRecord {
+interface AccountRecordBase {
   email: string;
-  kind: 'leap';
-  domain: string;
-  login: string;
-  userId: string;
-  provider: { name: string; apiUri: string; caCertPem: string; caFingerprint: string };
   /** Directory of the account's database and blobs, relative to the data directory. */
   dir: string;
   /** Loopback ports Thunderbird's account points at; kept stable across restarts. */
@@ -25,6 +20,34 @@ export interface AccountRecord {
   localPasswordHash: string;
   createdAt: string;
 }
+
+export interface LeapAccountRecord extends AccountRecordBase {
+  kind: 'leap';
+  domain: string;
+  login: string;
+  userId: string;
+  provider: { name: string; apiUri: string; caCertPem: string; caFingerprint: string };
+}
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  security: 'tls' | 'starttls';
+}
+
+/** Any IMAP/SMTP provider; its password is kept wrapped beside the account's data. */
+export interface LegacyAccountRecord extends AccountRecordBase {
+  kind: 'legacy';
+  imap: ServerAddress;
+  smtp: ServerAddress;
+}
+
+export type AccountRecord = LeapAccountRecord | LegacyAccountRecord;
+
+/** What setup knows about an account before the host picks its directory, ports and password. */
+type PickedByHost = 'dir' | 'imapPort' | 'smtpPort' | 'localPasswordHash' | 'createdAt';
+export type AccountIdentity =
+  Omit<LeapAccountRecord, PickedByHost> | Omit<LegacyAccountRecord, PickedByHost>;
 
 export function hashLocalPassword(password: string): string {
   return createHash('sha256').update(password, 'utf8').digest('hex');

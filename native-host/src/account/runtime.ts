@@ -7,14 +7,35 @@ import { join } from 'node:path';
 import type { ConnectionState } from '../../../shared/src/rpc.js';
 import { startImapServer, type ImapServer } from '../imap/index.js';
 import type { AccountDocuments } from '../documents/index.js';
-import { KeyManager, type KeyStore } from '../keys/index.js';
+import { KeyManager, type KeyStore, type NicknymTarget } from '../keys/index.js';
 import type { Logger } from '../log/index.js';
 import type { Resolver } from '../net/index.js';
-import type { ProviderSession } from '../provider/index.js';
 import { StoreMailboxBackend, type AccountStore } from '../store/index.js';
-import { Outbox, startSmtpServer, type RunningSmtpServer } from '../smtp/index.js';
-import { keyManagerKeys, SyncEngine, type SyncProgress } from '../sync/index.js';
+import {
+  Outbox,
+  startSmtpServer,
+  type RelayEndpoint,
+  type RunningSmtpServer,
+} from '../smtp/index.js';
+import {
+  keyManagerKeys,
+  SyncEngine,
+  type SyncProgress,
+  type UpstreamCredentials,
+} from '../sync/index.js';
 import { checkLocalPassword, type AccountRecord } from './registry.js';
+
+/** How an account reaches its mail server: a LEAP provider (token) or any IMAP/SMTP (password). */
+export interface UpstreamAccess {
+  imap: UpstreamCredentials;
+  relay: () => Promise<RelayEndpoint>;
+  /** The own LEAP provider, asked about own-domain addresses; null for legacy accounts. */
+  ownProvider: NicknymTarget | null;
+  /** Publishes the user's public key (LEAP: to the provider; legacy: Autocrypt headers only). */
+  publish?: (armoredPublicKey: string) => Promise<void>;
+  /** Legacy: replace plaintext upstream copies by encrypted ones once stored locally. */
+  legacy: boolean;
+}
 
 export interface AccountRuntimeOptions {
   record: AccountRecord;
@@ -22,7 +43,7 @@ export interface AccountRuntimeOptions {
   store: AccountStore;
   storageSecret: Uint8Array;
   documents: AccountDocuments;
-  session: ProviderSession;
+  upstream: UpstreamAccess;
   resolver?: Resolver;
   logger: Logger;
   onProgress?: (progress: SyncProgress) => void;
@@ -37,18 +58,14 @@ export class AccountRuntime {
   private progress = new Map<string, SyncProgress>();
 
   private constructor(private readonly options: AccountRuntimeOptions) {
-    const { record, session } = options;
+    const { record, upstream } = options;
     this.keys = new KeyManager({
       store: options.documents.keyStore,
       address: record.email,
-      ownProvider: { apiUri: record.provider.apiUri, caPem: record.provider.caCertPem },
+      ownProvider: upstream.ownProvider,
       ...(options.resolver ? { resolver: options.resolver } : {}),
       vksUrl: null,
-      publish: async (armoredPublicKey) => {
-        await session.requestJson('PUT', `/1/users/${encodeURIComponent(session.userId)}`, {
-          user: { public_key: armoredPublicKey },
-        });
-      },
+      ...(upstream.publish ? { publish: upstream.publish } : {}),
       logger: options.logger.child({ module: 'keys' }),
     });
   }
@@ -84,7 +101,7 @@ export class AccountRuntime {
   }
 
   private async startAll(): Promise<void> {
-    const { record, store, session, logger } = this.options;
+    const { record, store, upstream, logger } = this.options;
     const own = await this.keys.ensureOwnKey();
     if (!own.ok) throw new Error(own.error.message);
     this.keys.start();
@@ -102,17 +119,11 @@ export class AccountRuntime {
       logger: logger.child({ module: 'imap' }),
     });
 
-    const smtpEndpoint = await session.serviceEndpoint('smtp');
     this.outbox = new Outbox({
       store,
       storageSecret: this.options.storageSecret,
       dir: join(this.options.accountDir, 'outbox'),
-      relay: async () => ({
-        ...smtpEndpoint,
-        secure: true,
-        user: record.email,
-        accessToken: () => session.token(),
-      }),
+      relay: upstream.relay,
       logger: logger.child({ module: 'outbox' }),
     });
     this.outbox.start();
@@ -125,16 +136,11 @@ export class AccountRuntime {
       logger: logger.child({ module: 'smtp' }),
     });
 
-    const imapEndpoint = await session.serviceEndpoint('imap');
     this.sync = new SyncEngine({
       store,
-      credentials: {
-        ...imapEndpoint,
-        secure: true,
-        user: record.email,
-        accessToken: () => session.token(),
-      },
+      credentials: upstream.imap,
       keys: keyManagerKeys(this.keys),
+      legacy: upstream.legacy ? { replaceWithEncrypted: true } : null,
       onProgress: (p) => {
         const before = this.progress.get(p.mailbox);
         if (!before || before.done !== p.done || before.synced !== p.synced)

@@ -12,6 +12,7 @@ import type {
   OwnKeySummary,
   ProviderSummary,
   RecipientKeyInfo,
+  LegacySetup,
   SetupCredentials,
   SetupResult,
   ValidationLevelName,
@@ -38,8 +39,17 @@ import {
   writeFileDurably,
 } from '../store/index.js';
 import { openAccountDocuments } from '../documents/index.js';
-import { AccountRegistry, hashLocalPassword, type AccountRecord } from './registry.js';
-import { AccountRuntime } from './runtime.js';
+import { connectUpstream } from '../sync/index.js';
+import { discoverServers, type DiscoveredServers } from './autoconfig.js';
+import {
+  AccountRegistry,
+  hashLocalPassword,
+  type AccountRecord,
+  type AccountIdentity,
+  type LegacyAccountRecord,
+  type ServerAddress,
+} from './registry.js';
+import { AccountRuntime, type UpstreamAccess } from './runtime.js';
 
 export interface AccountServiceOptions {
   dataDir: string;
@@ -272,22 +282,90 @@ export class AccountService {
       log.info('account.secret_created');
     }
 
+    return this.activate({
+      identity: {
+        email,
+        kind: 'leap',
+        domain: info.domain,
+        login: session.login,
+        userId: session.userId,
+        provider: {
+          name: info.name,
+          apiUri: info.apiUri,
+          caCertPem: info.caCertPem,
+          caFingerprint: info.caFingerprint,
+        },
+      },
+      fullName: session.login,
+      storageSecret,
+      loginKey: Buffer.from(session.loginKey, 'hex'),
+      upstream: (record) => this.leapAccess(record, session),
+      session,
+    });
+  }
+
+  /** Servers for a legacy address, from the provider's autoconfig file; null when it has none. */
+  discover(email: string): Promise<DiscoveredServers | null> {
+    return discoverServers(email.trim().toLowerCase(), this.options.resolver);
+  }
+
+  /**
+   * Any IMAP/SMTP provider: the password is checked against the IMAP server, then kept only
+   * wrapped by the device key. There is no recovery record at such a provider: a new device
+   * starts a fresh local store (the mail itself is still upstream, encrypted to the key).
+   */
+  async setUpLegacy(setup: LegacySetup): Promise<SetupResult> {
+    this.requireDeviceKey();
+    const email = setup.email.trim().toLowerCase();
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+      throw new RpcError('invalid_params', `"${setup.email}" is not an email address.`);
+    const existing = this.registry.find(email);
+    if (existing?.kind === 'leap')
+      throw new RpcError('invalid_params', `${email} is already set up with its LEAP provider.`);
+    const identity = { email, kind: 'legacy' as const, imap: setup.imap, smtp: setup.smtp };
+    const probe = this.legacyAccess(
+      { ...identity, dir: '', imapPort: 0, smtpPort: 0, localPasswordHash: '', createdAt: '' },
+      setup.password,
+    );
+    try {
+      const client = await connectUpstream(probe.imap);
+      await client.logout().catch(() => client.close());
+    } catch (error) {
+      throw new RpcError('wrong_password', error instanceof Error ? error.message : String(error));
+    }
+    const storageSecret = existing
+      ? ((await loadStorageSecret(
+          this.registry.accountDir(existing),
+          email,
+          this.requireDeviceKey(),
+        ).catch(() => null)) ?? generateStorageSecret())
+      : generateStorageSecret();
+    return this.activate({
+      identity,
+      fullName: email.split('@')[0] ?? email,
+      storageSecret,
+      loginKey: packPassword(setup.password),
+      upstream: async (record) => this.legacyAccess(record as LegacyAccountRecord, setup.password),
+    });
+  }
+
+  /** Keeps what a restart needs (wrapped), picks stable ports and starts the account. */
+  private async activate(options: {
+    identity: AccountIdentity;
+    fullName: string;
+    storageSecret: Buffer;
+    loginKey: Buffer;
+    upstream: (record: AccountRecord) => Promise<UpstreamAccess>;
+    session?: ProviderSession;
+  }): Promise<SetupResult> {
+    const deviceKey = this.requireDeviceKey();
+    const email = options.identity.email;
     const existing = this.registry.find(email);
     await this.runtimes.get(email)?.stop();
     this.runtimes.delete(email);
     const localPassword = randomBytes(24).toString('base64url');
-    const record: AccountRecord = {
-      email,
-      kind: 'leap',
-      domain: info.domain,
-      login: session.login,
-      userId: session.userId,
-      provider: {
-        name: info.name,
-        apiUri: info.apiUri,
-        caCertPem: info.caCertPem,
-        caFingerprint: info.caFingerprint,
-      },
+    const record = {
+      ...options.identity,
       dir:
         existing?.dir ??
         join('accounts', createHash('sha256').update(email).digest('hex').slice(0, 24)),
@@ -295,25 +373,24 @@ export class AccountService {
       smtpPort: existing?.smtpPort ?? (await freePort()),
       localPasswordHash: hashLocalPassword(localPassword),
       createdAt: existing?.createdAt ?? new Date().toISOString(),
-    };
+    } as AccountRecord;
     const dir = this.registry.accountDir(record);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await saveStorageSecret(dir, email, storageSecret, deviceKey);
+    await saveStorageSecret(dir, email, options.storageSecret, deviceKey);
     await writeFileDurably(
       join(dir, LOGIN_KEY_FILE),
-      wrapSecretLocally(Buffer.from(session.loginKey, 'hex'), deviceKey, `login:${email}`) + '\n',
+      wrapSecretLocally(options.loginKey, deviceKey, `login:${email}`) + '\n',
     );
     await this.registry.put(record);
 
-    const runtime = await this.open(record, storageSecret, session);
+    await this.open(record, options.storageSecret, await options.upstream(record), options.session);
     const ownKey = await this.ownKey(email);
-    log.info('account.setup_done', { mode });
+    this.options.logger.info('account.setup_done', { account: email, kind: record.kind });
     this.options.onStatus?.();
-    void runtime;
     return {
       account: {
         email,
-        fullName: session.login,
+        fullName: options.fullName,
         username: email,
         password: localPassword,
         imap: { host: '127.0.0.1', port: record.imapPort },
@@ -346,6 +423,10 @@ export class AccountService {
     } catch (error) {
       throw error instanceof ProviderClientError ? error : locked();
     }
+    if (record.kind === 'legacy') {
+      await this.open(record, storageSecret, this.legacyAccess(record, unpackPassword(loginKey)));
+      return;
+    }
     const info = await this.provider(record.domain).catch(() => ({
       domain: record.domain,
       name: record.provider.name,
@@ -367,15 +448,63 @@ export class AccountService {
       info,
       record.login,
       loginKey.toString('hex'),
-      this.options.resolver ? { resolver: this.options.resolver } : {},
+      this.sessionOptions(),
     );
-    await this.open(record, storageSecret, session);
+    await this.open(record, storageSecret, await this.leapAccess(record, session), session);
+  }
+
+  private sessionOptions() {
+    return this.options.resolver ? { resolver: this.options.resolver } : {};
+  }
+
+  private async leapAccess(
+    record: AccountRecord,
+    session: ProviderSession,
+  ): Promise<UpstreamAccess> {
+    const [imap, smtp] = await Promise.all([
+      session.serviceEndpoint('imap'),
+      session.serviceEndpoint('smtp'),
+    ]);
+    const accessToken = () => session.token();
+    return {
+      imap: { ...imap, secure: true, user: record.email, accessToken },
+      relay: async () => ({ ...smtp, secure: true, user: record.email, accessToken }),
+      ownProvider: { apiUri: session.provider.apiUri, caPem: session.provider.caCertPem },
+      publish: async (armoredPublicKey) => {
+        await session.requestJson('PUT', `/1/users/${encodeURIComponent(session.userId)}`, {
+          user: { public_key: armoredPublicKey },
+        });
+      },
+      legacy: false,
+    };
+  }
+
+  /** Legacy servers are reached as named, with the system's CAs (or a resolver's, in tests). */
+  private legacyAccess(record: LegacyAccountRecord, password: string): UpstreamAccess {
+    const endpoint = (server: ServerAddress) => {
+      const mapped = this.options.resolver?.(server.host);
+      return {
+        host: mapped ? new URL(mapped.origin).hostname : server.host,
+        port: server.port,
+        secure: server.security === 'tls',
+        servername: server.host,
+        ...(mapped?.ca ? { ca: mapped.ca } : {}),
+      };
+    };
+    const secret = async () => password;
+    return {
+      imap: { ...endpoint(record.imap), user: record.email, password: secret },
+      relay: async () => ({ ...endpoint(record.smtp), user: record.email, password: secret }),
+      ownProvider: null,
+      legacy: true,
+    };
   }
 
   private async open(
     record: AccountRecord,
     storageSecret: Buffer,
-    session: ProviderSession,
+    upstream: UpstreamAccess,
+    session?: ProviderSession,
   ): Promise<AccountRuntime> {
     const accountDir = this.registry.accountDir(record);
     const store = await openAccountStore({ dir: accountDir, storageSecret });
@@ -383,19 +512,21 @@ export class AccountService {
       database: store.database.raw,
       storageSecret,
       name: record.email,
-      session,
+      ...(session ? { session } : {}),
       ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
     });
-    // A second device must find the synced key before deciding to make one.
-    documents.startReplication();
-    await documents.awaitInSync(15_000);
+    if (session) {
+      // A second device must find the synced key before deciding to make one.
+      documents.startReplication();
+      await documents.awaitInSync(15_000);
+    }
     const runtime = await AccountRuntime.start({
       record,
       accountDir,
       store,
       storageSecret,
       documents,
-      session,
+      upstream,
       ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
       logger: this.options.logger.child({ account: record.email }),
       onProgress: () => this.options.onStatus?.(),
@@ -403,6 +534,19 @@ export class AccountService {
     this.runtimes.set(record.email, runtime);
     return runtime;
   }
+}
+
+/** The secret wrapper takes 32 bytes or more: a length, the password, then padding. */
+function packPassword(password: string): Buffer {
+  const text = Buffer.from(password, 'utf8');
+  const packed = Buffer.alloc(Math.max(32, text.length + 2));
+  packed.writeUInt16BE(text.length, 0);
+  text.copy(packed, 2);
+  return packed;
+}
+
+function unpackPassword(packed: Buffer): string {
+  return packed.subarray(2, 2 + packed.readUInt16BE(0)).toString('utf8');
 }
 
 function freePort(): Promise<number> {
