@@ -53,8 +53,10 @@ export class DisplayBadges {
     if (!view || view.state === 'unknown') {
       void action.setBadgeText({ tabId, text: '' }).catch(quiet);
       void action.setTitle({ tabId, title: 'LeapBird' }).catch(quiet);
+      void action.setLabel({ tabId, label: 'LeapBird' }).catch(quiet);
       return;
     }
+    void action.setLabel({ tabId, label: view.label }).catch(quiet);
     void action.setBadgeText({ tabId, text: view.badge }).catch(quiet);
     void action.setBadgeBackgroundColor({ tabId, color: view.color }).catch(quiet);
     void action.setTitle({ tabId, title: view.title }).catch(quiet);

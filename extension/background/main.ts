@@ -51,6 +51,8 @@ function setState(patch: Partial<AddonState>): void {
   void messenger.action.setBadgeText({ text: badge.text });
   void messenger.action.setBadgeBackgroundColor({ color: badge.color });
   void messenger.action.setTitle({ title: badge.title });
+  // The label stays short; the state is in the badge and the tooltip.
+  void messenger.action.setLabel({ label: 'LeapBird' });
   broadcast({ type: 'state.changed', state });
 }
 

@@ -30,6 +30,8 @@ export interface DisplayView {
   encrypted: boolean;
   badge: string;
   color: string;
+  /** The button's short label next to the message's other actions. */
+  label: string;
   /** One line for the badge's tooltip. */
   title: string;
   /** The banner's sentence. */
@@ -102,7 +104,8 @@ export function displayView(
     return {
       ...base,
       state: 'bad_signature',
-      badge: 'BAD',
+      label: 'BAD SIGNATURE',
+      badge: '!',
       color: COLORS.bad,
       alarm: true,
       title: 'Bad signature: this message was changed or forged. Do not trust it.',
@@ -112,6 +115,7 @@ export function displayView(
     return {
       ...base,
       state: 'signed_verified',
+      label: encrypted ? 'Encrypted, verified' : 'Signed, verified',
       badge: '✓',
       color: COLORS.ok,
       title: `${enc}${from} with a key you verified.`,
@@ -121,6 +125,7 @@ export function displayView(
     return {
       ...base,
       state: 'signed_unverified',
+      label: encrypted ? 'Encrypted, signed' : 'Signed',
       badge: encrypted ? 'enc' : 'sig',
       color: encrypted ? COLORS.ok : COLORS.info,
       title: `${enc}${from}; the key is not verified yet.`,
@@ -130,6 +135,7 @@ export function displayView(
     return {
       ...base,
       state: 'undecryptable',
+      label: 'Cannot decrypt',
       badge: '!',
       color: COLORS.warn,
       title: 'This message is encrypted, but it could not be opened with your key.',
@@ -143,6 +149,7 @@ export function displayView(
     return {
       ...base,
       state: 'encrypted',
+      label: 'Encrypted',
       badge: 'enc',
       color: COLORS.ok,
       title: `Encrypted.${unsigned}`,
@@ -152,6 +159,7 @@ export function displayView(
     return {
       ...base,
       state: 'not_protected',
+      label: 'Not protected',
       badge: '',
       color: COLORS.muted,
       title: `Not protected: this message arrived unencrypted.${unsigned}`,
@@ -160,6 +168,7 @@ export function displayView(
   return {
     ...base,
     state: 'unknown',
+    label: 'LeapBird',
     badge: '',
     color: COLORS.muted,
     title: 'LeapBird did not check this message (it is not in a LeapBird account).',

@@ -87,7 +87,7 @@ describe('verification badges in Thunderbird', () => {
       headerMessageId: ids.forged,
     });
     expect(report.state).toBe('bad_signature');
-    expect(report.badgeText).toBe('BAD');
+    expect(report.badgeText).toBe('!');
     expect(report.banner).toMatch(/BAD SIGNATURE/);
   });
 });

@@ -27,7 +27,11 @@ export function ComposePanel({
           {view.blocked}
         </p>
       )}
-      <p>{hint.title}</p>
+      {hint.missing.length === 0 ? (
+        <p>{hint.title}</p>
+      ) : (
+        <p>It will be signed but not encrypted, because there is no key for:</p>
+      )}
       {hint.missing.length > 0 && (
         <ul>
           {hint.missing.map((m) => (

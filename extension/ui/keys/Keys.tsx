@@ -18,8 +18,18 @@ export interface KeysProps {
   locale?: string;
 }
 
-export function Fingerprint({ value }: { value: string }) {
-  return <code class="fingerprint">{groupFingerprint(value)}</code>;
+/** In two lines of five groups when space is short, as OpenPGP programs print it. */
+export function Fingerprint({ value, twoLines = false }: { value: string; twoLines?: boolean }) {
+  const groups = groupFingerprint(value).split(' ');
+  if (!twoLines || groups.length <= 5) return <code class="fingerprint">{groups.join(' ')}</code>;
+  const half = Math.ceil(groups.length / 2);
+  return (
+    <code class="fingerprint">
+      {groups.slice(0, half).join(' ')}
+      <br />
+      {groups.slice(half).join(' ')}
+    </code>
+  );
 }
 
 /** Own key and contacts' keys, with "I checked this fingerprint with them". */
@@ -92,8 +102,8 @@ export function Keys({ own, contacts, highlight, verify, locale }: KeysProps) {
                 class={highlight && c.fingerprint.toUpperCase() === highlight ? 'highlight' : ''}
               >
                 <td>{c.address}</td>
-                <td>
-                  <Fingerprint value={c.fingerprint} />
+                <td class="nowrap">
+                  <Fingerprint value={c.fingerprint} twoLines />
                 </td>
                 <td class={isVerifiedLevel(c.validation) ? 'ok' : ''}>
                   {validationWords(c.validation)}

@@ -57,7 +57,8 @@ describe('the display badge and banner', () => {
     );
     expect(v.state).toBe('bad_signature');
     expect(v.alarm).toBe(true);
-    expect(v.badge).toBe('BAD');
+    expect(v.badge).toBe('!');
+    expect(v.label).toBe('BAD SIGNATURE');
     expect(v.color).toBe('#b91c1c');
     expect(v.banner).toMatch(/BAD SIGNATURE/);
     expect(v.banner).toContain('bob@alpha.test');

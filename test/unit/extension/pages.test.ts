@@ -1,0 +1,198 @@
+/**
+ * The add-on's Preact pages rendered to HTML: what a person reads on the key page, the
+ * compose popup and the toolbar popup for the states that matter.
+ */
+import { h, type FunctionComponent } from 'preact';
+import { renderToString } from 'preact-render-to-string';
+import { describe, expect, it } from 'vitest';
+import { composeHint } from '../../../extension/lib/compose-hint.js';
+import { initialState } from '../../../extension/lib/state.js';
+
+/**
+ * The pages are TSX checked by extension/tsconfig.json; the root tsconfig (Node side) has no
+ * JSX, so they are loaded by a path tsc does not follow. Vitest compiles them as the build does.
+ */
+async function component(path: string, name: string): Promise<FunctionComponent<never>> {
+  const mod = (await import(`../../../extension/ui/${path}`)) as Record<string, unknown>;
+  return mod[name] as FunctionComponent<never>;
+}
+const Keys = await component('keys/Keys.js', 'Keys');
+const ComposePanel = await component('compose/ComposePanel.js', 'ComposePanel');
+const Popup = await component('popup/Popup.js', 'Popup');
+
+const text = (html: string) =>
+  html
+    .replace(/<br\s*\/?>/g, ' ')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/\s+/g, ' ');
+
+describe('the key page', () => {
+  const own = {
+    address: 'alice@alpha.test',
+    fingerprint: '0123456789abcdef0123456789abcdef01234567',
+    created: '2026-01-02T00:00:00Z',
+    expires: '2027-01-02T00:00:00Z',
+    renews: '2026-11-03T00:00:00Z',
+    published: false,
+  };
+  const bob = {
+    address: 'bob@alpha.test',
+    fingerprint: 'F'.repeat(40),
+    validation: 'Provider_Trust' as const,
+    source: 'nicknym',
+    expires: null,
+  };
+  const carol = {
+    ...bob,
+    address: 'carol@beta.test',
+    fingerprint: 'A'.repeat(40),
+    validation: 'Fingerprint' as const,
+  };
+
+  it('shows the own key’s fingerprint in groups, its dates and that it is not published yet', () => {
+    const page = text(
+      renderToString(
+        h(Keys, <never>{
+          own,
+          contacts: [],
+          highlight: null,
+          verify: async () => {},
+          locale: 'en-GB',
+        }),
+      ),
+    );
+    expect(page).toContain('0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567');
+    expect(page).toContain('2 January 2027');
+    expect(page).toContain('on 3 November 2026');
+    expect(page).toContain('not yet');
+    expect(page).toContain('No keys yet');
+  });
+
+  it('offers "I checked this fingerprint" for unverified contacts only, with trust and source in words', () => {
+    const html = renderToString(
+      h(Keys, <never>{
+        own,
+        contacts: [bob, carol],
+        highlight: 'A'.repeat(40),
+        verify: async () => {},
+      }),
+    );
+    const rows = html.split('<tr').slice(2); // after the header row
+    expect(text(rows[0]!)).toContain('found at their provider');
+    expect(text(rows[0]!)).toContain('from their LEAP provider (Nicknym)');
+    expect(text(rows[0]!)).toContain('I checked this fingerprint with them');
+    expect(text(rows[1]!)).toContain('✓ verified');
+    expect(text(rows[1]!)).not.toContain('I checked');
+    expect(rows[1]).toContain('class="highlight"');
+  });
+});
+
+describe('the compose popup', () => {
+  const signed = composeHint({
+    leapIdentity: true,
+    builtInOpenPgp: false,
+    recipients: ['nobody@beta.test'],
+    keys: [
+      {
+        address: 'nobody@beta.test',
+        status: 'no_key',
+        validation: null,
+        fingerprint: null,
+        reason: 'No key was found.',
+      },
+    ],
+  });
+
+  it('lists who has no key and shows the "encrypted only" switch', () => {
+    const page = text(
+      renderToString(
+        h(ComposePanel, <never>{
+          view: { hint: signed, encryptedOnly: true, blocked: null },
+          setEncryptedOnly: () => {},
+        }),
+      ),
+    );
+    expect(page).toContain('Signed only');
+    expect(page).toContain('nobody@beta.test: no key was found');
+    expect(page).toContain('Encrypted only');
+  });
+
+  it('puts the reason a send was stopped first, as an alert', () => {
+    const html = renderToString(
+      h(ComposePanel, <never>{
+        view: {
+          hint: signed,
+          encryptedOnly: true,
+          blocked: 'Not sent: no key for nobody@beta.test.',
+        },
+        setEncryptedOnly: () => {},
+      }),
+    );
+    expect(html).toMatch(/role="alert"[^>]*>Not sent: no key for nobody@beta.test\./);
+  });
+
+  it('has no switch when Thunderbird’s own OpenPGP handles the message', () => {
+    const hint = composeHint({
+      leapIdentity: true,
+      builtInOpenPgp: true,
+      recipients: ['a@b.test'],
+      keys: null,
+    });
+    const page = text(
+      renderToString(
+        h(ComposePanel, <never>{
+          view: { hint, encryptedOnly: false, blocked: null },
+          setEncryptedOnly: () => {},
+        }),
+      ),
+    );
+    expect(page).toContain('Thunderbird OpenPGP');
+    expect(page).not.toContain('Encrypted only');
+  });
+});
+
+describe('the toolbar popup', () => {
+  it('tells how to install the program when it is missing', () => {
+    const page = text(
+      renderToString(
+        h(Popup, <never>{
+          state: {
+            ...initialState,
+            phase: 'host_missing',
+            lastError: 'The LeapBird program is not installed.',
+          },
+          openKeys: () => {},
+          openSetup: () => {},
+        }),
+      ),
+    );
+    expect(page).toContain('npm run install-host');
+    expect(page).toContain('The LeapBird program is not installed.');
+  });
+
+  it('shows each account with its sync state and progress', () => {
+    const page = text(
+      renderToString(
+        h(Popup, <never>{
+          state: {
+            ...initialState,
+            phase: 'connected',
+            hostVersion: '0.1.0',
+            status: {
+              state: 'syncing',
+              hostVersion: '0.1.0',
+              accounts: [{ email: 'alice@alpha.test', state: 'syncing' }],
+              lastError: null,
+            },
+            progress: { task: 'sync', done: 1, total: 4, message: 'Fetching Inbox' },
+          },
+          openKeys: () => {},
+          openSetup: () => {},
+        }),
+      ),
+    );
+    expect(page).toContain('alice@alpha.test: syncing… (25%)');
+    expect(page).toContain('Fetching Inbox');
+  });
+});
