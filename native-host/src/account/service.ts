@@ -248,9 +248,9 @@ export class AccountService {
     credentials: SetupCredentials,
     mode: 'signUp' | 'logIn',
   ): Promise<SetupResult> {
-    const deviceKey = this.requireDeviceKey();
+    this.requireDeviceKey(); // before anything is created at the provider
     const info = await this.provider(credentials.domain);
-    const sessionOptions = this.options.resolver ? { resolver: this.options.resolver } : {};
+    const sessionOptions = this.sessionOptions();
     const session =
       mode === 'signUp'
         ? await ProviderSession.signUp(
