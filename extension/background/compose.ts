@@ -7,6 +7,7 @@
  */
 import type { RecipientKeyInfo } from '../../shared/src/rpc.js';
 import {
+  ENCRYPTED_ONLY_HEADER,
   composeHint,
   recipientsOf,
   sendBlock,
@@ -79,36 +80,29 @@ export class ComposeTracker {
   }
 
   /** Re-reads the compose window; returns once the hint reflects what it shows now. */
-  async refresh(tabId: number, given?: Details): Promise<ComposeView | null> {
+  async refresh(tabId: number): Promise<ComposeView | null> {
     const t = this.tabs.get(tabId);
     if (!t) return null;
-    const details = given ?? ((await messenger.compose.getComposeDetails(tabId)) as Details);
-    const email = await identityEmail(details.identityId);
-    const leapIdentity = email !== null && this.deps.leapEmails().includes(email);
-    const recipients = recipientsOf(details);
-    const builtInOpenPgp = usesBuiltInOpenPgp(details);
-    const input = JSON.stringify([email, leapIdentity, builtInOpenPgp, recipients]);
-    if (input === t.input && t.hint.state !== 'checking') return this.view(tabId);
-    t.input = input;
-    const base = { leapIdentity, builtInOpenPgp, recipients };
-    const needsHost = leapIdentity && !builtInOpenPgp && recipients.length > 0;
-    t.hint = composeHint({ ...base, keys: needsHost ? null : [] });
+    const details = (await messenger.compose.getComposeDetails(tabId)) as Details;
+    const input = await this.inputOf(details);
+    if (input.key === t.input && t.hint.state !== 'checking') return this.view(tabId);
+    t.input = input.key;
+    t.hint = composeHint({ ...input, keys: input.needsHost ? null : [] });
     this.show(tabId, t);
-    if (!needsHost) return this.view(tabId);
-    let keys: RecipientKeyInfo[] | null = null;
-    try {
-      keys = await this.deps.recipientKeys(email, recipients);
-    } catch {
-      // Host unreachable: stay at "checking"; the next poll asks again.
-      t.input = '';
-    }
-    if (t.input !== input && t.input !== '') return this.view(tabId); // changed meanwhile
-    t.hint = composeHint({ ...base, keys });
+    if (!input.needsHost) return this.view(tabId);
+    const hint = await this.ask(input);
+    // The recipients changed while the host was asked: that newer poll decides.
+    if (t.input !== input.key || this.tabs.get(tabId) !== t) return this.view(tabId);
+    if (hint.state === 'checking') t.input = ''; // host unreachable: ask again next poll
+    t.hint = hint;
     this.show(tabId, t);
     return this.view(tabId);
   }
 
-  /** compose.onBeforeSend: stop or let go, with our header set for this message. */
+  /**
+   * compose.onBeforeSend: decides on the final details Thunderbird hands over, not on the
+   * last poll, then stops the message or lets it go with our header set.
+   */
   async beforeSend(
     tabId: number,
     details: Details,
@@ -117,9 +111,11 @@ export class ComposeTracker {
   > {
     this.track(tabId);
     const t = this.tabs.get(tabId)!;
-    t.input = ''; // the final recipients count, not a cached answer
-    await this.refresh(tabId, details);
-    t.blocked = sendBlock(t.hint, t.encryptedOnly);
+    const input = await this.inputOf(details);
+    const hint = input.needsHost ? await this.ask(input) : composeHint({ ...input, keys: [] });
+    t.input = input.key;
+    t.hint = hint;
+    t.blocked = sendBlock(hint, t.encryptedOnly);
     this.show(tabId, t);
     if (t.blocked) {
       // A popup cannot always open without a user gesture; the badge and title say it too.
@@ -127,12 +123,38 @@ export class ComposeTracker {
       return { cancel: true };
     }
     const hasOurs = (details.customHeaders ?? []).some(
-      (h) => h.name.toLowerCase() === 'x-leap-encrypted-only',
+      (h) => h.name.toLowerCase() === ENCRYPTED_ONLY_HEADER.toLowerCase(),
     );
     if (!t.encryptedOnly && !hasOurs) return undefined;
     return {
       details: { customHeaders: withEncryptedOnlyHeader(details.customHeaders, t.encryptedOnly) },
     };
+  }
+
+  private async inputOf(details: Details) {
+    const email = await identityEmail(details.identityId);
+    const leapIdentity = email !== null && this.deps.leapEmails().includes(email);
+    const recipients = recipientsOf(details);
+    const builtInOpenPgp = usesBuiltInOpenPgp(details);
+    return {
+      email: email ?? '',
+      leapIdentity,
+      builtInOpenPgp,
+      recipients,
+      needsHost: leapIdentity && !builtInOpenPgp && recipients.length > 0,
+      key: JSON.stringify([email, leapIdentity, builtInOpenPgp, recipients]),
+    };
+  }
+
+  /** The hint with the host's answer; "checking" when the host cannot be asked. */
+  private async ask(input: Awaited<ReturnType<ComposeTracker['inputOf']>>): Promise<ComposeHint> {
+    let keys: RecipientKeyInfo[] | null = null;
+    try {
+      keys = await this.deps.recipientKeys(input.email, input.recipients);
+    } catch {
+      keys = null;
+    }
+    return composeHint({ ...input, keys });
   }
 
   private show(tabId: number, t: Tracked): void {
