@@ -263,6 +263,12 @@ async function answer(request: UiRequest, sender: { tab?: { id?: number } }): Pr
       return openPage(KEYS_PAGE, request.fingerprint ? `#${request.fingerprint}` : '');
     case 'open.setup':
       return openPage(SETUP_PAGE);
+    case 'account.logOut': {
+      // The host forgets the login; its local data stays encrypted under the device key.
+      await host().call('account.logOut', { email: request.email, removeData: false });
+      const removed = request.removeAccount ? await tb.removeAccount(request.email) : false;
+      return { loggedOut: true, removed };
+    }
   }
 }
 

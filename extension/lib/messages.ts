@@ -36,7 +36,8 @@ export type UiRequest =
   | { type: 'compose.setEncryptedOnly'; tabId: number; on: boolean }
   | { type: 'display.get' }
   | { type: 'open.keys'; fingerprint?: string }
-  | { type: 'open.setup' };
+  | { type: 'open.setup' }
+  | { type: 'account.logOut'; email: string; removeAccount: boolean };
 
 export type UiReply<T> = { ok: true; value: T } | { ok: false; error: RpcErrorValue };
 

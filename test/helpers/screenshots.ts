@@ -80,6 +80,11 @@ async function main(): Promise<void> {
     await pause(2000);
     shoot(display, '5-message-bad-signature');
     process.stdout.write(`display: ${JSON.stringify(forged)}\n`);
+    // The toolbar button shows in the mail space (here the message tab), not on content tabs.
+    const popup = await control.call('ui.openPopup', {});
+    await pause(1500);
+    shoot(display, '5b-toolbar-popup');
+    process.stdout.write(`toolbar popup: ${JSON.stringify(popup)}\n`);
 
     await control.call('ui.openPage', { page: 'keys' });
     await pause(2500);

@@ -1,3 +1,4 @@
+import { useState } from 'preact/hooks';
 import type { AddonState } from '../../lib/state.js';
 import { accountStateWords, progressText, toolbarBadge } from '../../lib/status.js';
 import { HOST_INSTALL_COMMAND } from '../../lib/words.js';
@@ -7,11 +8,15 @@ export function Popup({
   state,
   openKeys,
   openSetup,
+  logOut,
 }: {
   state: AddonState;
   openKeys(): void;
   openSetup(): void;
+  /** Log out; optionally remove the account from Thunderbird too. */
+  logOut(email: string, removeAccount: boolean): void;
 }) {
+  const [leaving, setLeaving] = useState<string | null>(null);
   const badge = toolbarBadge(state);
   const accounts = state.status?.accounts ?? [];
   const percent = progressText(state.progress);
@@ -30,7 +35,27 @@ export function Popup({
           {accounts.map((account) => (
             <li key={account.email}>
               <strong>{account.email}</strong>: {accountStateWords(account.state)}
-              {account.state === 'syncing' && percent ? ` (${percent})` : ''}
+              {account.state === 'syncing' && percent ? ` (${percent})` : ''}{' '}
+              {leaving === account.email ? (
+                <span class="confirm">
+                  <br />
+                  Log out of {account.email}? Its mail stays encrypted on this computer.
+                  <br />
+                  <button type="button" onClick={() => logOut(account.email, true)}>
+                    Log out and remove the account from Thunderbird
+                  </button>{' '}
+                  <button type="button" class="link" onClick={() => logOut(account.email, false)}>
+                    Log out, keep it in Thunderbird
+                  </button>{' '}
+                  <button type="button" class="link" onClick={() => setLeaving(null)}>
+                    Cancel
+                  </button>
+                </span>
+              ) : (
+                <button type="button" class="link" onClick={() => setLeaving(account.email)}>
+                  Log out…
+                </button>
+              )}
             </li>
           ))}
         </ul>

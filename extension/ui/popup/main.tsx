@@ -12,7 +12,16 @@ function App() {
   }, []);
   const open = (type: 'open.keys' | 'open.setup') => () =>
     void ask({ type }).then(() => window.close());
-  return <Popup state={state} openKeys={open('open.keys')} openSetup={open('open.setup')} />;
+  const logOut = (email: string, removeAccount: boolean) =>
+    void ask({ type: 'account.logOut', email, removeAccount }).then(() => window.close());
+  return (
+    <Popup
+      state={state}
+      openKeys={open('open.keys')}
+      openSetup={open('open.setup')}
+      logOut={logOut}
+    />
+  );
 }
 
 render(<App />, document.getElementById('root')!);

@@ -164,6 +164,7 @@ describe('the toolbar popup', () => {
           },
           openKeys: () => {},
           openSetup: () => {},
+          logOut: () => {},
         }),
       ),
     );
@@ -189,10 +190,12 @@ describe('the toolbar popup', () => {
           },
           openKeys: () => {},
           openSetup: () => {},
+          logOut: () => {},
         }),
       ),
     );
     expect(page).toContain('alice@alpha.test: syncing… (25%)');
     expect(page).toContain('Fetching Inbox');
+    expect(page).toContain('Log out…');
   });
 });
