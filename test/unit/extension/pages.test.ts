@@ -19,6 +19,7 @@ async function component(path: string, name: string): Promise<FunctionComponent<
 const Keys = await component('keys/Keys.js', 'Keys');
 const ComposePanel = await component('compose/ComposePanel.js', 'ComposePanel');
 const Popup = await component('popup/Popup.js', 'Popup');
+const Setup = await component('setup/Setup.js', 'Setup');
 
 const text = (html: string) =>
   html
@@ -197,5 +198,35 @@ describe('the toolbar popup', () => {
     expect(page).toContain('alice@alpha.test: syncing… (25%)');
     expect(page).toContain('Fetching Inbox');
     expect(page).toContain('Log out…');
+  });
+});
+
+describe('the setup tab', () => {
+  const actions = {
+    describeProvider: () => Promise.reject(new Error('not called')),
+    run: () => Promise.reject(new Error('not called')),
+    openKeys: () => {},
+  };
+
+  it('starts at the provider step, with the other-provider path offered', () => {
+    const page = text(
+      renderToString(h(Setup, <never>{ actions, progress: null, hostProblem: null })),
+    );
+    expect(page).toContain('1. Provider');
+    expect(page).toContain('Your provider’s domain');
+    expect(page).toContain('Use another provider');
+  });
+
+  it('says what is wrong with the program before anything else', () => {
+    const html = renderToString(
+      h(Setup, <never>{
+        actions,
+        progress: null,
+        hostProblem:
+          'The LeapBird program is not installed on this computer. Install it with: npm run install-host',
+      }),
+    );
+    expect(text(html)).toContain('Install it with: npm run install-host');
+    expect(html.indexOf('npm run install-host')).toBeLessThan(html.indexOf('<form'));
   });
 });
