@@ -150,6 +150,7 @@ function makePeer(port: PortLike): AddonPeer {
     await openPage(page === 'keys' ? KEYS_PAGE : SETUP_PAGE, hash ? `#${hash}` : '');
     return { opened: true as const };
   });
+  p.handle('ui.verifyContact', (request) => host().call('keys.verify', request));
   p.handle('ui.openPopup', ({ tabId }) => tb.openPopupFor(tabId));
   p.handle('ui.displayMessage', async ({ headerMessageId }) => {
     const tabId = await tb.openMessage(headerMessageId);

@@ -224,6 +224,11 @@ export interface AddonMethods extends MethodMap {
   'ui.openPage': MethodSpec<{ page: 'setup' | 'keys'; hash?: string }, { opened: true }>;
   /** Open the popup of the action belonging to a tab (or the toolbar's), for screenshots. */
   'ui.openPopup': MethodSpec<{ tabId?: number }, { opened: boolean }>;
+  /** "I checked this fingerprint with them", as the key page does it. */
+  'ui.verifyContact': MethodSpec<
+    { email: string; contact: string; fingerprint: string },
+    ContactKeySummary
+  >;
   /** Open a message in Thunderbird and report what its badge and banner say. */
   'ui.displayMessage': MethodSpec<{ email: string; headerMessageId: string }, DisplayReport>;
 }

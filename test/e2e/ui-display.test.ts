@@ -3,6 +3,7 @@
  * shows "encrypted, signed by an unverified key" on the message display action, and one
  * whose signed text was changed on the way shows a bad signature (badge and banner).
  */
+import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptMessage, signMessage } from '../../native-host/src/crypto/index.js';
 import { httpsRequest } from '../../native-host/src/net/index.js';
@@ -79,6 +80,23 @@ describe('verification badges in Thunderbird', () => {
     expect(report.badgeText).toBe('enc');
     expect(report.title).toContain('Encrypted and signed by');
     expect(report.title).toContain(scene.bob.address);
+  });
+
+  it('shows it as signed by a verified key once alice checked bob’s fingerprint', async () => {
+    const key = await openpgp.readKey({ armoredKey: scene.bob.publicKey });
+    const verified = await scene.control.call('ui.verifyContact', {
+      email: scene.alice,
+      contact: scene.bob.address,
+      fingerprint: key.getFingerprint().toUpperCase(),
+    });
+    expect(verified.validation).toBe('Fingerprint');
+    const report = await scene.control.call('ui.displayMessage', {
+      email: scene.alice,
+      headerMessageId: ids.good,
+    });
+    expect(report.state).toBe('signed_verified');
+    expect(report.badgeText).toBe('✓');
+    expect(report.title).toContain('with a key you verified');
   });
 
   it('shows a message whose signed text was changed as a bad signature', async () => {
