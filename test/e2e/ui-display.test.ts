@@ -1,7 +1,8 @@
 /**
  * Verification badges in a real Thunderbird: a message bob encrypted and signed to alice
- * shows "encrypted, signed by an unverified key" on the message display action, and one
- * whose signed text was changed on the way shows a bad signature (badge and banner).
+ * shows "encrypted, signed by an unverified key" on the message display action, "verified"
+ * once alice checked bob's fingerprint, and one whose signed text was changed on the way
+ * shows a bad signature (badge and banner).
  */
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
