@@ -62,6 +62,8 @@ export interface ThunderbirdOptions {
   /** Kill everything after this long, whatever happens (default 120 s). */
   hardTimeoutMs?: number;
   prefs?: Record<string, string | number | boolean>;
+  /** Run with a window (for the demo on a desktop); default headless. */
+  headless?: boolean;
   /** Written to the host's `<data dir>/config.json` (e.g. a resolver map to loopback providers). */
   hostConfig?: Record<string, unknown>;
   /** An X display (e.g. Xvfb's ":99") to run on instead of headless, for screenshots. */
