@@ -157,9 +157,11 @@ export class ThunderbirdRun {
     );
   }
 
-  /** The host's structured log, parsed. */
+  /** The host's structured log, parsed (from the kept artifacts once the run is stopped). */
   hostLog(): HostLogEntry[] {
-    const file = join(this.dataDir, 'logs', 'host.log');
+    const live = join(this.dataDir, 'logs', 'host.log');
+    const kept = join(repo, '.test-output', 'e2e', this.name, 'host-logs', 'host.log');
+    const file = existsSync(live) ? live : kept;
     if (!existsSync(file)) return [];
     return readFileSync(file, 'utf8')
       .split('\n')
