@@ -36,6 +36,18 @@ export class DisplayBadges {
     return (await this.views.get(tabId)?.catch(() => null)) ?? null;
   }
 
+  /**
+   * The view for the message a tab shows right now, for the banner. Computed afresh: a
+   * message pane's script may run before onMessagesDisplayed for its message, and the last
+   * view of the tab would then belong to the previous message.
+   */
+  async current(tabId: number): Promise<DisplayView | null> {
+    const displayed = (await messenger.messageDisplay.getDisplayedMessages(tabId)) as
+      Header[] | { messages: Header[] };
+    const list = Array.isArray(displayed) ? displayed : displayed.messages;
+    return list.length === 1 ? this.viewFor(list[0]!) : null;
+  }
+
   private async viewFor(message: Header): Promise<DisplayView | null> {
     const email = await leapAccountEmail(message, this.deps.leapEmails());
     if (!email) return null;

@@ -160,7 +160,7 @@ function makePeer(port: PortLike): AddonPeer {
       state: view?.state ?? 'unknown',
       badgeText: await messenger.messageDisplayAction.getBadgeText({ tabId }),
       title: await messenger.messageDisplayAction.getTitle({ tabId }),
-      banner: view?.banner ?? '',
+      banner: view?.banner ? await tb.bannerText(tabId) : '',
     };
   });
   p.on('status', (status) => {
@@ -259,7 +259,7 @@ async function answer(request: UiRequest, sender: { tab?: { id?: number } }): Pr
     case 'compose.setEncryptedOnly':
       return compose.setEncryptedOnly(request.tabId, request.on);
     case 'display.get':
-      return sender.tab?.id === undefined ? null : display.view(sender.tab.id);
+      return sender.tab?.id === undefined ? null : display.current(sender.tab.id);
     case 'open.keys':
       return openPage(KEYS_PAGE, request.fingerprint ? `#${request.fingerprint}` : '');
     case 'open.setup':

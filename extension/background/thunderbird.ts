@@ -185,3 +185,26 @@ export async function openPopupFor(tabId: number | undefined): Promise<{ opened:
     return { opened: await messenger.messageDisplayAction.openPopup(options) };
   return { opened: await messenger.action.openPopup(options) };
 }
+
+/** The banner's words as the message pane shows them (empty if it never appeared). */
+export async function bannerText(tabId: number): Promise<string> {
+  const { scripting } = messenger as unknown as {
+    scripting: {
+      executeScript(options: {
+        target: { tabId: number };
+        func: () => string | null;
+      }): Promise<{ result?: string | null }[]>;
+    };
+  };
+  for (let attempt = 0; attempt < 25; attempt++) {
+    const [frame] = await scripting
+      .executeScript({
+        target: { tabId },
+        func: () => document.querySelector('[data-leapbird]')?.textContent ?? null,
+      })
+      .catch(() => [] as { result?: string | null }[]);
+    if (frame?.result) return frame.result;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return '';
+}

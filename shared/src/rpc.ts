@@ -252,6 +252,7 @@ export interface DisplayReport {
   /** Read back from Thunderbird (messageDisplayAction.getBadgeText). */
   badgeText: string;
   title: string;
+  /** The banner's text as read from the message pane. */
   banner: string;
 }
 

@@ -81,6 +81,8 @@ describe('verification badges in Thunderbird', () => {
     expect(report.badgeText).toBe('enc');
     expect(report.title).toContain('Encrypted and signed by');
     expect(report.title).toContain(scene.bob.address);
+    // Read from the message pane: the display script put it there.
+    expect(report.banner).toMatch(/^Encrypted and signed by .*bob@alpha\.test\. The key was found/);
   });
 
   it('shows it as signed by a verified key once alice checked bob’s fingerprint', async () => {
