@@ -62,6 +62,8 @@ export interface ThunderbirdOptions {
   /** Kill everything after this long, whatever happens (default 120 s). */
   hardTimeoutMs?: number;
   prefs?: Record<string, string | number | boolean>;
+  /** Register the built host for this HOME (default); false relies on a system-wide install. */
+  registerHost?: boolean;
   /** Run with a window (for the demo on a desktop); default headless. */
   headless?: boolean;
   /** Written to the host's `<data dir>/config.json` (e.g. a resolver map to loopback providers). */
@@ -115,12 +117,13 @@ export class ThunderbirdRun {
         .join('\n') + '\n',
     );
     // Registered exactly as a user would with `npm run install-host`, but for this HOME.
-    install({
-      mainPath: builtHostMain,
-      launcherPath: join(home, 'bin', 'leapbird-host'),
-      home,
-      env: {},
-    });
+    if (options.registerHost !== false)
+      install({
+        mainPath: builtHostMain,
+        launcherPath: join(home, 'bin', 'leapbird-host'),
+        home,
+        env: {},
+      });
 
     const controlSocket = join(dataDir, 'control.sock');
     const logFile = join(home, 'thunderbird.log');
