@@ -4,30 +4,14 @@
  * onBeforeSend stops an "encrypted only" message without keys or adds the host's header.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ComposeTracker, type ComposeDeps } from '../../../extension/background/compose.js';
 import type { RecipientKeyInfo } from '../../../shared/src/rpc.js';
 
-interface Details {
-  identityId: string;
-  to: string[];
-  customHeaders?: { name: string; value: string }[];
+type Details = messenger.compose.ComposeDetails & {
   selectedEncryptionTechnology?: { name: string; encryptBody: boolean };
-}
+};
 
-interface Tracker {
-  track(tabId: number): void;
-  forget(tabId: number): void;
-  refresh(tabId: number): Promise<unknown>;
-  setEncryptedOnly(tabId: number, on: boolean): unknown;
-  beforeSend(tabId: number, details: Details): Promise<unknown>;
-}
-
-/** Loaded by a path the root tsc does not follow: it is checked with extension/tsconfig.json. */
-async function tracker(deps: unknown): Promise<Tracker> {
-  const mod = (await import(`../../../extension/background/${'compose.js'}`)) as {
-    ComposeTracker: new (deps: unknown) => Tracker;
-  };
-  return new mod.ComposeTracker(deps);
-}
+const tracker = (deps: ComposeDeps) => new ComposeTracker(deps);
 
 const withKey = (address: string): RecipientKeyInfo => ({
   address,
@@ -48,11 +32,7 @@ describe('compose hints in the background', () => {
   let details: Details;
   const shown: Record<string, unknown> = {};
   const asked: string[][] = [];
-  let deps: {
-    recipientKeys: (email: string, r: string[]) => Promise<RecipientKeyInfo[]>;
-    leapEmails: () => string[];
-    changed: () => void;
-  };
+  let deps: ComposeDeps;
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -91,12 +71,12 @@ describe('compose hints in the background', () => {
   });
 
   it('asks the host once per recipient list, however often it polls', async () => {
-    const t = await tracker(deps);
+    const t = tracker(deps);
     t.track(7);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(asked).toEqual([['bob@alpha.test']]);
     expect(shown).toMatchObject({ badge: 'enc', label: 'Encrypted' });
-    details.to.push('nobody@alpha.test');
+    details.to = ['Bob <bob@alpha.test>', 'nobody@alpha.test'];
     await vi.advanceTimersByTimeAsync(10_000);
     expect(asked).toEqual([['bob@alpha.test'], ['bob@alpha.test', 'nobody@alpha.test']]);
     expect(shown).toMatchObject({ badge: 'sig', label: 'Signed only' });
@@ -107,7 +87,7 @@ describe('compose hints in the background', () => {
   });
 
   it('stops an "encrypted only" message with a recipient without a key, with the reason', async () => {
-    const t = await tracker(deps);
+    const t = tracker(deps);
     t.track(7);
     t.setEncryptedOnly(7, true);
     const result = await t.beforeSend(7, { ...details, to: ['nobody@alpha.test'] });
@@ -120,7 +100,7 @@ describe('compose hints in the background', () => {
   });
 
   it('lets an "encrypted only" message with keys go, with the header the host enforces', async () => {
-    const t = await tracker(deps);
+    const t = tracker(deps);
     t.track(7);
     t.setEncryptedOnly(7, true);
     const result = await t.beforeSend(7, {
@@ -139,7 +119,7 @@ describe('compose hints in the background', () => {
   });
 
   it('changes nothing when the switch is off, and stays out of Thunderbird’s own OpenPGP', async () => {
-    const t = await tracker(deps);
+    const t = tracker(deps);
     t.track(7);
     expect(await t.beforeSend(7, { ...details, to: ['nobody@alpha.test'] })).toBeUndefined();
     details.selectedEncryptionTechnology = { name: 'OpenPGP', encryptBody: true };
@@ -152,7 +132,7 @@ describe('compose hints in the background', () => {
   });
 
   it('stops an "encrypted only" message when the host cannot be asked', async () => {
-    const t = await tracker({ ...deps, recipientKeys: () => Promise.reject(new Error('gone')) });
+    const t = tracker({ ...deps, recipientKeys: () => Promise.reject(new Error('gone')) });
     t.track(7);
     t.setEncryptedOnly(7, true);
     expect(await t.beforeSend(7, details)).toEqual({ cancel: true });

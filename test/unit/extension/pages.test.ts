@@ -2,24 +2,15 @@
  * The add-on's Preact pages rendered to HTML: what a person reads on the key page, the
  * compose popup and the toolbar popup for the states that matter.
  */
-import { h, type FunctionComponent } from 'preact';
+import { h } from 'preact';
 import { renderToString } from 'preact-render-to-string';
 import { describe, expect, it } from 'vitest';
 import { composeHint } from '../../../extension/lib/compose-hint.js';
 import { initialState } from '../../../extension/lib/state.js';
-
-/**
- * The pages are TSX checked by extension/tsconfig.json; the root tsconfig (Node side) has no
- * JSX, so they are loaded by a path tsc does not follow. Vitest compiles them as the build does.
- */
-async function component(path: string, name: string): Promise<FunctionComponent<never>> {
-  const mod = (await import(`../../../extension/ui/${path}`)) as Record<string, unknown>;
-  return mod[name] as FunctionComponent<never>;
-}
-const Keys = await component('keys/Keys.js', 'Keys');
-const ComposePanel = await component('compose/ComposePanel.js', 'ComposePanel');
-const Popup = await component('popup/Popup.js', 'Popup');
-const Setup = await component('setup/Setup.js', 'Setup');
+import { ComposePanel } from '../../../extension/ui/compose/ComposePanel.js';
+import { Keys } from '../../../extension/ui/keys/Keys.js';
+import { Popup } from '../../../extension/ui/popup/Popup.js';
+import { Setup } from '../../../extension/ui/setup/Setup.js';
 
 const text = (html: string) =>
   html
@@ -54,7 +45,7 @@ describe('the key page', () => {
   it('shows the own key’s fingerprint in groups, its dates and that it is not published yet', () => {
     const page = text(
       renderToString(
-        h(Keys, <never>{
+        h(Keys, {
           own,
           contacts: [],
           highlight: null,
@@ -72,7 +63,7 @@ describe('the key page', () => {
 
   it('offers "I checked this fingerprint" for unverified contacts only, with trust and source in words', () => {
     const html = renderToString(
-      h(Keys, <never>{
+      h(Keys, {
         own,
         contacts: [bob, carol],
         highlight: 'A'.repeat(40),
@@ -108,7 +99,7 @@ describe('the compose popup', () => {
   it('lists who has no key and shows the "encrypted only" switch', () => {
     const page = text(
       renderToString(
-        h(ComposePanel, <never>{
+        h(ComposePanel, {
           view: { hint: signed, encryptedOnly: true, blocked: null },
           setEncryptedOnly: () => {},
         }),
@@ -121,7 +112,7 @@ describe('the compose popup', () => {
 
   it('puts the reason a send was stopped first, as an alert', () => {
     const html = renderToString(
-      h(ComposePanel, <never>{
+      h(ComposePanel, {
         view: {
           hint: signed,
           encryptedOnly: true,
@@ -142,7 +133,7 @@ describe('the compose popup', () => {
     });
     const page = text(
       renderToString(
-        h(ComposePanel, <never>{
+        h(ComposePanel, {
           view: { hint, encryptedOnly: false, blocked: null },
           setEncryptedOnly: () => {},
         }),
@@ -157,7 +148,7 @@ describe('the toolbar popup', () => {
   it('tells how to install the program when it is missing', () => {
     const page = text(
       renderToString(
-        h(Popup, <never>{
+        h(Popup, {
           state: {
             ...initialState,
             phase: 'host_missing',
@@ -176,7 +167,7 @@ describe('the toolbar popup', () => {
   it('shows each account with its sync state and progress', () => {
     const page = text(
       renderToString(
-        h(Popup, <never>{
+        h(Popup, {
           state: {
             ...initialState,
             phase: 'connected',
@@ -209,7 +200,7 @@ describe('the setup tab', () => {
   };
 
   it('starts at the provider step, with the other-provider path offered', () => {
-    const html = renderToString(h(Setup, <never>{ actions, progress: null, hostProblem: null }));
+    const html = renderToString(h(Setup, { actions, progress: null, hostProblem: null }));
     const page = text(html);
     expect(html).toContain('<li class="current">Provider</li>');
     expect(page).toContain('Your provider’s domain');
@@ -218,7 +209,7 @@ describe('the setup tab', () => {
 
   it('says what is wrong with the program before anything else', () => {
     const html = renderToString(
-      h(Setup, <never>{
+      h(Setup, {
         actions,
         progress: null,
         hostProblem:
