@@ -64,7 +64,7 @@ async function main(): Promise<void> {
 
     const tb = await ThunderbirdRun.start({
       name: 'demo',
-      headless,
+      ...(headless ? {} : { display: process.env.DISPLAY }),
       hardTimeoutMs: headless ? 300_000 : 24 * 3600_000,
       hostConfig: {
         resolver: loopbackNames(provider),

@@ -64,11 +64,9 @@ export interface ThunderbirdOptions {
   prefs?: Record<string, string | number | boolean>;
   /** Register the built host for this HOME (default); false relies on a system-wide install. */
   registerHost?: boolean;
-  /** Run with a window (for the demo on a desktop); default headless. */
-  headless?: boolean;
   /** Written to the host's `<data dir>/config.json` (e.g. a resolver map to loopback providers). */
   hostConfig?: Record<string, unknown>;
-  /** An X display (e.g. Xvfb's ":99") to run on instead of headless, for screenshots. */
+  /** An X display to run on instead of headless: Xvfb's for screenshots, the desktop's for the demo. */
   display?: string;
 }
 

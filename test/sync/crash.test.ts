@@ -22,8 +22,8 @@ import {
 } from './helpers.js';
 
 const COUNT = 2000;
-/** 16 rather than the issue's 20 keeps this file near two minutes on the shared 2 cores. */
-const KILLS = 16;
+/** As the issue asks: twenty kills at random moments (about two minutes on 2 cores). */
+const KILLS = 20;
 const CHILD = join(import.meta.dirname, 'crash-child.ts');
 
 let account: SyncAccount;
@@ -127,4 +127,4 @@ it(`loses and duplicates nothing when killed ${KILLS} times during an initial sy
     store.close();
     local.cleanup();
   }
-}, 170_000);
+}, 300_000);
