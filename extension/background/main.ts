@@ -12,6 +12,7 @@ import type {
   ComposeReport,
   HostEvents,
   HostMethods,
+  LegacySetup,
 } from '../../shared/src/rpc.js';
 import { HostConnection, type PortLike } from '../lib/connection.js';
 import { deviceKey } from '../lib/device-key.js';
@@ -22,7 +23,7 @@ import {
   type UiReply,
   type UiRequest,
 } from '../lib/messages.js';
-import { runSetup } from '../lib/setup.js';
+import { runLegacySetup, runSetup } from '../lib/setup.js';
 import { failureSentence } from '../lib/setup-flow.js';
 import { initialState, type AddonState } from '../lib/state.js';
 import { toolbarBadge } from '../lib/status.js';
@@ -98,15 +99,38 @@ async function setup(
   mode: 'signUp' | 'logIn',
   credentials: { domain: string; username: string; password: string },
 ) {
-  const done = await runSetup(
-    {
-      hostSetup: (m, c) =>
-        p.call(m === 'signUp' ? 'setup.signUp' : 'setup.logIn', c, { timeoutMs: 180_000 }),
-      ensureAccount: (spec) => tb.ensureAccount(spec),
-    },
-    mode,
-    credentials,
+  return showSetUp(
+    p,
+    await runSetup(
+      {
+        hostSetup: (m, c) =>
+          p.call(m === 'signUp' ? 'setup.signUp' : 'setup.logIn', c, { timeoutMs: 180_000 }),
+        ensureAccount: (spec) => tb.ensureAccount(spec),
+      },
+      mode,
+      credentials,
+    ),
   );
+}
+
+/** The same for an account at any IMAP/SMTP provider. */
+async function setupLegacy(p: AddonPeer, spec: LegacySetup) {
+  return showSetUp(
+    p,
+    await runLegacySetup(
+      {
+        hostSetup: (s) => p.call('setup.legacy', s, { timeoutMs: 180_000 }),
+        ensureAccount: (account) => tb.ensureAccount(account),
+      },
+      spec,
+    ),
+  );
+}
+
+async function showSetUp(
+  p: AddonPeer,
+  done: { accountId: string; email: string; created: boolean },
+) {
   const inbox = await tb
     .showInbox(done.accountId)
     .catch((error: unknown) => `failed: ${(error as Error).message}`);
@@ -251,6 +275,10 @@ async function answer(request: UiRequest, sender: { tab?: { id?: number } }): Pr
     case 'setup.run': {
       const { mode, ...credentials } = request;
       return setup(host(), mode, credentials);
+    }
+    case 'setup.legacy': {
+      const { type: _type, ...spec } = request;
+      return setupLegacy(host(), spec);
     }
     case 'compose.get':
       return (

@@ -1,6 +1,6 @@
 /** What the add-on's pages and scripts ask the background, and what it broadcasts to them. */
 import type { RpcErrorValue } from '../../shared/src/errors.js';
-import type { HostMethods } from '../../shared/src/rpc.js';
+import type { HostMethods, LegacySetup } from '../../shared/src/rpc.js';
 import type { ComposeHint } from './compose-hint.js';
 import type { DisplayView } from './verification.js';
 import type { AddonState } from './state.js';
@@ -9,7 +9,7 @@ import type { AddonState } from './state.js';
 export const PAGE_HOST_METHODS = [
   'host.status',
   'setup.provider',
-  'setup.legacy',
+  'setup.discover',
   'keys.own',
   'keys.contacts',
   'keys.verify',
@@ -32,6 +32,7 @@ export type UiRequest =
       username: string;
       password: string;
     }
+  | ({ type: 'setup.legacy' } & LegacySetup)
   | { type: 'compose.get'; tabId: number }
   | { type: 'compose.setEncryptedOnly'; tabId: number; on: boolean }
   | { type: 'display.get' }

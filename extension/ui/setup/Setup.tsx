@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { ProviderSummary } from '../../../shared/src/rpc.js';
+import type { LegacySetup, ProviderSummary } from '../../../shared/src/rpc.js';
+
+type LegacyServer = LegacySetup['imap'];
 import {
   credentialProblems,
   failureSentence,
@@ -10,6 +12,11 @@ import {
 
 export interface SetupActions {
   describeProvider(domain: string): Promise<ProviderSummary>;
+  /** Servers of a legacy provider from its autoconfig file, or null. */
+  discover(
+    email: string,
+  ): Promise<{ imap: LegacyServer; smtp: LegacyServer; source: string } | null>;
+  runLegacy(setup: LegacySetup): Promise<{ email: string }>;
   run(
     mode: 'signUp' | 'logIn',
     credentials: { domain: string; username: string; password: string },
@@ -134,13 +141,16 @@ export function Setup({
               Use another provider (any IMAP/SMTP account)
             </a>
           </p>
-          {legacy && (
-            <p class="notice">
-              Ordinary IMAP/SMTP accounts are not available in this version yet. LeapBird works with
-              LEAP providers for now.
-            </p>
-          )}
         </form>
+      )}
+      {step === 'provider' && legacy && (
+        <LegacyForm
+          actions={actions}
+          onDone={(done) => {
+            setEmail(done);
+            setStep('done');
+          }}
+        />
       )}
 
       {step === 'account' && provider && (
@@ -254,5 +264,124 @@ export function Setup({
         </div>
       )}
     </div>
+  );
+}
+
+/**
+ * Any IMAP/SMTP provider: address and password; the servers are looked up in the provider's
+ * autoconfig file and stay editable. Less protection than a LEAP provider, said plainly.
+ */
+export function LegacyForm({
+  actions,
+  onDone,
+}: {
+  actions: SetupActions;
+  onDone: (email: string) => void;
+}) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [imap, setImap] = useState<LegacyServer>({ host: '', port: 993, security: 'tls' });
+  const [smtp, setSmtp] = useState<LegacyServer>({ host: '', port: 465, security: 'tls' });
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const find = async () => {
+    if (!email.includes('@')) return;
+    const found = await actions.discover(email.trim()).catch(() => null);
+    if (found) {
+      setImap(found.imap);
+      setSmtp(found.smtp);
+      setNote(`Servers found at ${found.source}; change them if your provider says otherwise.`);
+    } else {
+      const domain = email.split('@')[1] ?? '';
+      setImap((s) => (s.host ? s : { ...s, host: `imap.${domain}` }));
+      setSmtp((s) => (s.host ? s : { ...s, host: `smtp.${domain}` }));
+      setNote('Your provider publishes no settings; check the servers below.');
+    }
+  };
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const done = await actions.runLegacy({ email: email.trim(), password, imap, smtp });
+      onDone(done.email);
+    } catch (e) {
+      setError(failureSentence(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const server = (label: string, value: LegacyServer, set: (s: LegacyServer) => void) => (
+    <fieldset>
+      <legend>{label}</legend>
+      <input
+        aria-label={`${label} host`}
+        value={value.host}
+        onInput={(e) => set({ ...value, host: (e.target as HTMLInputElement).value })}
+      />
+      <input
+        aria-label={`${label} port`}
+        type="number"
+        value={value.port}
+        onInput={(e) => set({ ...value, port: Number((e.target as HTMLInputElement).value) })}
+      />
+      <select
+        aria-label={`${label} security`}
+        value={value.security}
+        onChange={(e) =>
+          set({
+            ...value,
+            security: (e.target as HTMLSelectElement).value as LegacyServer['security'],
+          })
+        }
+      >
+        <option value="tls">TLS</option>
+        <option value="starttls">STARTTLS</option>
+      </select>
+    </fieldset>
+  );
+  return (
+    <form class="legacy" onSubmit={submit}>
+      <p class="notice">
+        With an ordinary provider, LeapBird encrypts your mail once it reaches this computer and
+        replaces the provider's copy with an encrypted one, but the provider sees each message
+        before that.
+      </p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <label>
+        Email address
+        <input
+          name="email"
+          type="email"
+          value={email}
+          onInput={(e) => setEmail((e.target as HTMLInputElement).value)}
+          onBlur={() => void find()}
+        />
+      </label>
+      <label>
+        Password
+        <input
+          name="password"
+          type="password"
+          value={password}
+          onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+        />
+      </label>
+      {note && <p class="muted">{note}</p>}
+      {server('Incoming (IMAP)', imap, setImap)}
+      {server('Outgoing (SMTP)', smtp, setSmtp)}
+      <button
+        type="submit"
+        disabled={busy || !email.includes('@') || !password || !imap.host || !smtp.host}
+      >
+        {busy ? 'Checking the password…' : 'Set up'}
+      </button>
+    </form>
   );
 }

@@ -7,6 +7,8 @@ import { Setup, type SetupActions } from './Setup.js';
 const actions: SetupActions = {
   describeProvider: (domain) => callHost('setup.provider', { domain }),
   run: (mode, credentials) => ask({ type: 'setup.run', mode, ...credentials }),
+  discover: (email) => callHost('setup.discover', { email }),
+  runLegacy: (setup) => ask({ type: 'setup.legacy', ...setup }),
   openKeys: () => void ask({ type: 'open.keys' }),
 };
 

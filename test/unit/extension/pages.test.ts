@@ -10,7 +10,7 @@ import { initialState } from '../../../extension/lib/state.js';
 import { ComposePanel } from '../../../extension/ui/compose/ComposePanel.js';
 import { Keys } from '../../../extension/ui/keys/Keys.js';
 import { Popup } from '../../../extension/ui/popup/Popup.js';
-import { Setup } from '../../../extension/ui/setup/Setup.js';
+import { LegacyForm, Setup } from '../../../extension/ui/setup/Setup.js';
 
 const text = (html: string) =>
   html
@@ -196,6 +196,8 @@ describe('the setup tab', () => {
   const actions = {
     describeProvider: () => Promise.reject(new Error('not called')),
     run: () => Promise.reject(new Error('not called')),
+    discover: () => Promise.reject(new Error('not called')),
+    runLegacy: () => Promise.reject(new Error('not called')),
     openKeys: () => {},
   };
 
@@ -205,6 +207,20 @@ describe('the setup tab', () => {
     expect(html).toContain('<li class="current">Provider</li>');
     expect(page).toContain('Your provider’s domain');
     expect(page).toContain('Use another provider');
+  });
+
+  it('offers an ordinary IMAP/SMTP account with editable servers, saying what it protects less', () => {
+    const html = renderToString(h(LegacyForm, { actions, onDone: () => {} }));
+    const page = text(html);
+    expect(page).toContain('the provider sees each message before that');
+    for (const label of [
+      'Incoming (IMAP) host',
+      'Incoming (IMAP) port',
+      'Outgoing (SMTP) security',
+    ]) {
+      expect(html).toContain(`aria-label="${label}"`);
+    }
+    expect(html).toMatch(/<button type="submit" disabled/);
   });
 
   it('says what is wrong with the program before anything else', () => {
