@@ -158,6 +158,10 @@ function makePeer(port: PortLike): AddonPeer {
   p.handle('mail.list', async ({ email, folder }) => ({
     messages: await tb.listMessages(email, folder),
   }));
+  p.handle('mail.markRead', async ({ ids }) => ({ updated: await tb.markRead(ids) }));
+  p.handle('mail.move', async ({ email, ids, to }) => ({
+    moved: await tb.moveMessages(email, ids, to),
+  }));
   p.handle('ui.composeOpen', async (request) => {
     const opened = await tb.openCompose(request);
     compose.track(opened.tabId);

@@ -3,7 +3,12 @@
  * decisions here beyond mapping Thunderbird's answers and errors to our types.
  */
 import { RpcError } from '../../shared/src/errors.js';
-import type { AccountSpec, ComposeRequest } from '../../shared/src/rpc.js';
+import type {
+  AccountSpec,
+  ComposeRequest,
+  ListedMessage,
+  MailFolderUse,
+} from '../../shared/src/rpc.js';
 
 export async function ensureAccount(
   spec: AccountSpec,
@@ -76,27 +81,47 @@ export async function thunderbirdVersion(): Promise<string> {
 }
 
 /** Folders are found by their special use, never by guessing paths. */
-export async function listMessages(
-  email: string,
-  folder: 'inbox' | 'sent' | 'drafts',
-): Promise<{ id: number; subject: string; author: string; headerMessageId: string }[]> {
+async function folderOf(email: string, use: MailFolderUse): Promise<string | null> {
   const accountId = await findAccount(email);
   if (!accountId)
     throw new RpcError('invalid_params', `There is no account for ${email} in Thunderbird.`);
-  const folders = (await messenger.folders.query({ accountId, specialUse: [folder] } as never)) as {
+  const folders = (await messenger.folders.query({ accountId, specialUse: [use] } as never)) as {
     id?: string;
   }[];
-  const target = folders[0];
-  if (!target?.id) return [];
-  const page = (await messenger.messages.list(target.id as never)) as {
-    messages: { id: number; subject: string; author: string; headerMessageId: string }[];
-  };
-  return page.messages.map(({ id, subject, author, headerMessageId }) => ({
-    id,
-    subject,
-    author,
-    headerMessageId,
-  }));
+  return folders[0]?.id ?? null;
+}
+
+/** Folders are found by their special use, never by guessing paths. Follows every page. */
+export async function listMessages(email: string, use: MailFolderUse): Promise<ListedMessage[]> {
+  const folderId = await folderOf(email, use);
+  if (!folderId) return [];
+  type Page = { id?: string | null; messages: (ListedMessage & Record<string, unknown>)[] };
+  const out: ListedMessage[] = [];
+  let page = (await messenger.messages.list(folderId as never)) as unknown as Page;
+  for (;;) {
+    for (const { id, subject, author, headerMessageId, read } of page.messages) {
+      out.push({ id, subject, author, headerMessageId, read: read === true });
+    }
+    if (!page.id) return out;
+    page = (await messenger.messages.continueList(page.id)) as unknown as Page;
+  }
+}
+
+export async function markRead(ids: number[]): Promise<number> {
+  for (const id of ids) await messenger.messages.update(id, { read: true });
+  return ids.length;
+}
+
+export async function moveMessages(
+  email: string,
+  ids: number[],
+  use: MailFolderUse,
+): Promise<number> {
+  const folderId = await folderOf(email, use);
+  if (!folderId)
+    throw new RpcError('invalid_params', `${email} has no ${use} folder in Thunderbird.`);
+  await messenger.messages.move(ids, folderId as never);
+  return ids.length;
 }
 
 /**

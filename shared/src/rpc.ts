@@ -74,6 +74,16 @@ export interface AccountSpec {
   smtp: { host: string; port: number };
 }
 
+export type MailFolderUse = 'inbox' | 'sent' | 'drafts' | 'trash';
+
+export interface ListedMessage {
+  id: number;
+  subject: string;
+  author: string;
+  headerMessageId: string;
+  read: boolean;
+}
+
 export interface ComposeRequest {
   from: string;
   to: string[];
@@ -206,10 +216,11 @@ export interface AddonMethods extends MethodMap {
     { accountId: string; email: string; created: boolean }
   >;
   /** Messages Thunderbird shows in a folder of an account (for the demo and tests). */
-  'mail.list': MethodSpec<
-    { email: string; folder: 'inbox' | 'sent' | 'drafts' },
-    { messages: { id: number; subject: string; author: string; headerMessageId: string }[] }
-  >;
+  'mail.list': MethodSpec<{ email: string; folder: MailFolderUse }, { messages: ListedMessage[] }>;
+  /** Mark messages read as a user would in Thunderbird. */
+  'mail.markRead': MethodSpec<{ ids: number[] }, { updated: number }>;
+  /** Move messages to another folder of the same account, as a user would. */
+  'mail.move': MethodSpec<{ email: string; ids: number[]; to: MailFolderUse }, { moved: number }>;
   /** Ask Thunderbird to quit cleanly. */
   'app.quit': MethodSpec<Record<string, never>, { quitting: true }>;
   /** Open a compose window as a user would (tests and demos), without sending. */

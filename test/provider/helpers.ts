@@ -201,7 +201,7 @@ export interface MailAccount {
   address: string;
 }
 
-function imapClient(p: TestProvider, account: MailAccount): ImapFlow {
+export function imapClient(p: TestProvider, account: MailAccount): ImapFlow {
   return new ImapFlow({
     host: p.host,
     port: p.ports.imap,
