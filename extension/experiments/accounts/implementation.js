@@ -13,6 +13,7 @@ var leapbirdAccounts = (() => {
   const { ExtensionError } = ChromeUtils.importESModule(
     'resource://gre/modules/ExtensionUtils.sys.mjs',
   );
+  const { setTimeout } = ChromeUtils.importESModule('resource://gre/modules/Timer.sys.mjs');
 
   /** Errors thrown in the parent reach the add-on only as ExtensionError; anything else
    * becomes "An unexpected error occurred". Keep the message, and dump the stack for logs. */
@@ -170,26 +171,33 @@ var leapbirdAccounts = (() => {
     }
     MailServices.accounts.saveAccountInfo();
     Services.prefs.savePrefFile(null);
-    // Log in now rather than at the next biff, so the folder list is there when the user looks.
     logInSoon(server);
     return { accountId: account.key, created: true };
   }
 
-  /** Log in now rather than at the next check for mail, so the folders are there when the
-   * user looks. Not awaited: the account exists even if the host is briefly unreachable. */
-  function logInSoon(server) {
+  /**
+   * Logs in now rather than at the next check for mail, so the folders are there when the
+   * user looks. The host's servers may still be starting: a failed first login is retried a
+   * few times, a little later each time. Not awaited: the account exists either way.
+   */
+  function logInSoon(server, attempt = 0) {
     const listener = {
       OnStartRunningUrl() {},
       OnStopRunningUrl(_url, status) {
-        if (status !== 0)
-          dump(`LeapBird: first IMAP login failed (0x${(status >>> 0).toString(16)})\n`);
-        else server.performExpand(null);
+        if (status === 0) {
+          server.performExpand(null);
+          return;
+        }
+        dump(
+          `LeapBird: IMAP login attempt ${attempt + 1} failed (0x${(status >>> 0).toString(16)})\n`,
+        );
+        if (attempt < 4) setTimeout(() => logInSoon(server, attempt + 1), 1000 * 2 ** attempt);
       },
     };
     try {
       server.verifyLogon(listener, null);
     } catch (e) {
-      dump(`LeapBird: first IMAP login could not start: ${e}\n`);
+      dump(`LeapBird: IMAP login could not start: ${e}\n`);
     }
   }
 
