@@ -4,7 +4,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type {
   ContactKeySummary,
@@ -20,7 +19,7 @@ import type {
 import { RpcError } from '../../../shared/src/errors.js';
 import { VERSION } from '../../../shared/src/constants.js';
 import type { Logger } from '../log/index.js';
-import type { Resolver } from '../net/index.js';
+import { freePort, type Resolver } from '../net/index.js';
 import {
   bootstrapProvider,
   ProviderClientError,
@@ -369,8 +368,8 @@ export class AccountService {
       dir:
         existing?.dir ??
         join('accounts', createHash('sha256').update(email).digest('hex').slice(0, 24)),
-      imapPort: existing?.imapPort ?? (await freePort()),
-      smtpPort: existing?.smtpPort ?? (await freePort()),
+      imapPort: existing?.imapPort ?? (await freePort('127.0.0.1')),
+      smtpPort: existing?.smtpPort ?? (await freePort('127.0.0.1')),
       localPasswordHash: hashLocalPassword(localPassword),
       createdAt: existing?.createdAt ?? new Date().toISOString(),
     } as AccountRecord;
@@ -547,15 +546,4 @@ function packPassword(password: string): Buffer {
 
 function unpackPassword(packed: Buffer): string {
   return packed.subarray(2, 2 + packed.readUInt16BE(0)).toString('utf8');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

@@ -5,6 +5,7 @@
  * A pinned CA, when given, is the only one trusted.
  */
 import { request } from 'node:https';
+import { createServer } from 'node:net';
 
 export interface Endpoint {
   /** Where to connect instead, e.g. `https://127.0.0.2:40123`. */
@@ -149,4 +150,19 @@ function describe(error: Error, target: URL): NetError {
     );
   }
   return new NetError('unreachable', `${target.hostname} could not be reached (${error.message}).`);
+}
+
+/** Asks the OS for a currently free TCP port on `host`, for servers whose port must be known
+ * (and kept) before they start: Dovecot's configuration, Thunderbird's account settings. */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
 }

@@ -75,12 +75,12 @@ export class ProviderSession {
     options: SessionOptions = {},
   ): Promise<ProviderSession> {
     const login = checkLogin(loginInput);
-    if (!provider.allowRegistration) {
-      throw new ProviderClientError(
+    const closed = () =>
+      new ProviderClientError(
         'registration_closed',
         `${provider.name} does not accept new accounts.`,
       );
-    }
+    if (!provider.allowRegistration) throw closed();
     const salt = srp.generateSalt();
     const verifier = srp.deriveVerifier(srp.derivePrivateKey(salt, login, password));
     const res = await call(provider, options, 'POST', '/1/users', {
@@ -99,11 +99,7 @@ export class ProviderSession {
         errorMessage(res) ?? `${provider.domain} did not accept the user name "${login}".`,
       );
     }
-    if (res.status === 403)
-      throw new ProviderClientError(
-        'registration_closed',
-        `${provider.name} does not accept new accounts.`,
-      );
+    if (res.status === 403) throw closed();
     expectOk(res, provider, 'create the account');
     return ProviderSession.logIn(provider, login, password, options);
   }

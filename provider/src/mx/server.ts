@@ -4,6 +4,7 @@
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { ProviderContext } from '../context.js';
+import { listenSmtp, type ListeningServer } from '../net/index.js';
 import { ProviderError } from '../errors.js';
 import type { UserRecord } from '../store/index.js';
 import { normaliseAddress } from '../api/index.js';
@@ -62,7 +63,7 @@ export interface MxOptions {
   tls: { key: string; cert: string };
 }
 
-export async function startMx(o: MxOptions): Promise<{ port: number; close(): Promise<void> }> {
+export async function startMx(o: MxOptions): Promise<ListeningServer> {
   const maxBytes = o.ctx.limits.maxMessageBytes;
   const server = new SMTPServer({
     name: `mx.${o.ctx.domain}`,
@@ -96,16 +97,5 @@ export async function startMx(o: MxOptions): Promise<{ port: number; close(): Pr
         .catch((err) => callback(toSmtpError(err)));
     },
   });
-  server.on('error', () => {
-    // Connection-level errors (a client that vanished, garbage TLS) concern one client only.
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
-  });
-  const address = server.server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : o.port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return listenSmtp(server, o.host, o.port);
 }

@@ -1,22 +1,10 @@
 /**
  * Loopback networking helpers shared by the provider's servers and its Dovecot launcher.
  */
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import type { SMTPServer } from 'smtp-server';
 
-/** Asks the OS for a currently free TCP port on `host`. Servers we start ourselves listen on
- * port 0 instead; this is for programs such as Dovecot that need the number in advance. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
+export { freePort } from '../../../native-host/src/net/index.js';
 
 /** Resolves once something accepts TCP connections on host:port, rejects after `timeoutMs`
  * or as soon as `abort()` returns a reason (e.g. the child process died). */
@@ -45,4 +33,28 @@ export async function waitForPort(
       throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export interface ListeningServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts an SMTP server (the MX or the relay) and reports the port it got. A broken
+ * connection from one client is that client's problem, not the server's. */
+export async function listenSmtp(
+  server: SMTPServer,
+  host: string,
+  port: number,
+): Promise<ListeningServer> {
+  server.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

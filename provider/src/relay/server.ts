@@ -6,6 +6,7 @@
 import { SMTPServer } from 'smtp-server';
 import { userForToken } from '../auth/index.js';
 import type { ProviderContext } from '../context.js';
+import { listenSmtp, type ListeningServer } from '../net/index.js';
 import {
   localRecipient,
   readMessage,
@@ -43,9 +44,7 @@ export async function routeMessage(
   for (const [domain, to] of remote) await o.relay(domain, sender, to, raw);
 }
 
-export async function startRelay(
-  o: RelayOptions,
-): Promise<{ port: number; close(): Promise<void> }> {
+export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
   const maxBytes = o.ctx.limits.maxMessageBytes;
   const users = new WeakMap<object, UserRecord>();
   const server = new SMTPServer({
@@ -114,16 +113,5 @@ export async function startRelay(
         .catch((err) => callback(toSmtpError(err)));
     },
   });
-  server.on('error', () => {
-    // One client's broken connection is not the relay's failure.
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
-  });
-  const address = server.server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : o.port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return listenSmtp(server, o.host, o.port);
 }
