@@ -10,6 +10,7 @@ import {
   openMessage,
   renewOwnKey,
   signMessage,
+  signMessageStream,
   type OwnKey,
 } from '../../native-host/src/crypto/index.js';
 import { toCRLF } from '../../native-host/src/crypto/mime.js';
@@ -109,6 +110,61 @@ describe('gpg reads what we send', () => {
     const dataFile = await gpg.write('signed-part', toCRLF(signedPart!));
     const sigFile = await gpg.write('signed-part.asc', bodyOf(signaturePart!));
     const verified = await gpg.run(['--verify', sigFile, dataFile]);
+    expect(verified.code).toBe(0);
+    expect(verified.status.find((l) => l.includes('VALIDSIG'))).toContain(alice.fingerprint);
+  });
+  it('verifies a streamed signature over 8-bit text, binary and bare LF line ends, read in odd pieces', async () => {
+    await gpg.run(['--import'], alice.publicArmored);
+    const raw = Buffer.from(
+      [
+        'From: Alice <alice@alpha.test>',
+        'To: nokey@gamma.test',
+        'Subject: Streamed',
+        'Content-Type: multipart/mixed; boundary="s"',
+        '',
+        '--s',
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: 8bit',
+        '',
+        'Grüße aus Köln,   ',
+        'From here on: 8-bit text with bare LF line ends.',
+        '.',
+        '--s',
+        'Content-Type: application/octet-stream',
+        'Content-Transfer-Encoding: binary',
+        '',
+        '\x00\xff\xfe binary = not text \x80',
+        '--s--',
+        '',
+      ].join('\n'),
+      'latin1',
+    );
+    let opened = 0;
+    // Pieces of 7 bytes: line breaks, escapes and delimiters are split across reads.
+    const read = async function* () {
+      opened++;
+      for (let i = 0; i < raw.length; i += 7) yield raw.subarray(i, i + 7);
+    };
+    const sent = await signMessageStream(read, {
+      senderAddress: 'alice@alpha.test',
+      senderPrivateKey: alice.privateArmored,
+    });
+    if (!sent.ok) throw new Error(sent.error.message);
+    const chunks: Buffer[] = [];
+    for await (const chunk of sent.value) chunks.push(chunk as Buffer);
+    const message = Buffer.concat(chunks);
+    // Read again for each pass, never collected: the original is asked for three times.
+    expect(opened).toBe(3);
+    expect([...message].every((b) => b < 128)).toBe(true);
+    const [signedPart, signaturePart] = topParts(message);
+    const [text, binary] = topParts(signedPart!);
+    expect(header(text!, 'content-transfer-encoding')).toBe('quoted-printable');
+    expect(header(binary!, 'content-transfer-encoding')).toBe('base64');
+    const verified = await gpg.run([
+      '--verify',
+      await gpg.write('streamed.asc', bodyOf(signaturePart!)),
+      await gpg.write('streamed', signedPart!),
+    ]);
     expect(verified.code).toBe(0);
     expect(verified.status.find((l) => l.includes('VALIDSIG'))).toContain(alice.fingerprint);
   });

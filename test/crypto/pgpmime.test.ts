@@ -16,6 +16,7 @@ import {
   parseAutocryptHeader,
   renewOwnKey,
   signMessage,
+  signMessageStream,
   type OwnKey,
 } from '../../native-host/src/crypto/index.js';
 import { parseEntity, toCRLF } from '../../native-host/src/crypto/mime.js';
@@ -319,6 +320,25 @@ describe('sign only', () => {
       });
       expect(opened.ok && opened.value.verification.status).toBe('invalid');
     }
+  });
+  it('sends nothing signed when the source changes between the signing and the sending pass', async () => {
+    let opened = 0;
+    // The third read (the output) differs from the second (the one the signature covers).
+    const read = async function* () {
+      opened++;
+      yield Buffer.from(
+        plainMessage({ body: opened < 3 ? 'Pay 10 euros.\r\n' : 'Pay 99 euros.\r\n' }),
+      );
+    };
+    const sent = await signMessageStream(read, fromAlice());
+    if (!sent.ok) throw new Error(sent.error.message);
+    const chunks: Buffer[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of sent.value) chunks.push(chunk as Buffer);
+      })(),
+    ).rejects.toThrow(/changed while it was being signed/);
+    expect(Buffer.concat(chunks).toString()).not.toContain('signature.asc');
   });
 });
 

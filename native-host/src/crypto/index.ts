@@ -31,6 +31,7 @@ export {
   encryptMessageStream,
   NEUTRAL_SUBJECT,
   signMessage,
+  signMessageStream,
   type EncryptOptions,
   type SenderOptions,
 } from './outgoing.js';

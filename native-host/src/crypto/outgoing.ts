@@ -4,7 +4,7 @@
  * protected part (marked `protected-headers="v1"`), the outside keeps only what delivery
  * and threading need, and the outer Subject is neutral on encrypted mail.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
 import { autocryptHeaderFor, formatAutocryptHeader } from './autocrypt.js';
@@ -15,21 +15,18 @@ import {
   createCRLFNormaliser,
   headerEnd,
   headerValue,
-  parseEntity,
   parseHeaders,
   serializeHeaders,
   toCRLF,
   type HeaderField,
 } from './mime.js';
-import { makeSevenBitSafe } from './transfer.js';
+import { MAX_HEADER_BYTES, planSevenBitSafe, sevenBitSafe } from './transfer.js';
 
 /** Headers that stay readable outside the encryption: delivery, threading, display. */
 const KEPT_OUTSIDE = ['from', 'to', 'cc', 'date', 'message-id', 'in-reply-to', 'references'];
 /** Headers copied into a signed part so the signature covers them too. */
 const PROTECTED = [...KEPT_OUTSIDE, 'subject', 'reply-to'];
 export const NEUTRAL_SUBJECT = '...';
-/** A header section larger than this is not a mail header but a broken or hostile input. */
-const MAX_HEADER_BYTES = 1024 * 1024;
 
 export interface SenderOptions {
   /** The sender's address (the Autocrypt addr). */
@@ -365,22 +362,88 @@ export async function encryptMessage(
 }
 
 /**
- * Signs a message into RFC 3156 multipart/signed. The signed part is made canonical (CRLF)
- * and 7-bit safe first, so that no relay can change a byte the signature covers.
+ * OpenPGP.js keeps a copy of a literal packet's data for writing the packet later; a
+ * detached signature never writes it, so over a stream that copy would hold the whole
+ * message until the end. Hashing the data directly keeps it a stream.
  */
-export async function signMessage(
-  raw: Uint8Array | string,
+function hashWithoutCopy(message: openpgp.Message<openpgp.MaybeStream<Uint8Array>>): void {
+  const literal = message.packets.findPacket(openpgp.enums.packet.literalData) as unknown as {
+    getBytes: (clone?: boolean) => unknown;
+  };
+  const getBytes = literal.getBytes.bind(literal);
+  literal.getBytes = () => getBytes(false);
+}
+
+/** Up to this size the signed part is hashed from memory: web streams cost milliseconds. */
+const SIGN_IN_MEMORY_BYTES = 1024 * 1024;
+
+/** A detached signature over the bytes, with the micalg parameter naming its hash. */
+async function detachedSignature(
+  signedPart: AsyncIterable<Buffer>,
+  inMemory: boolean,
+  signingKey: openpgp.PrivateKey,
+): Promise<{ armored: string; micalg: string }> {
+  let data: openpgp.MaybeStream<Uint8Array>;
+  if (inMemory) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of signedPart) chunks.push(chunk);
+    data = Buffer.concat(chunks);
+  } else {
+    data = Readable.toWeb(Readable.from(signedPart)) as ReadableStream<Uint8Array>;
+  }
+  const message = await openpgp.createMessage({ binary: data });
+  hashWithoutCopy(message);
+  const signature = (await openpgp.sign({
+    message,
+    signingKeys: signingKey,
+    detached: true,
+    format: 'armored',
+    config: pgpConfig,
+  })) as openpgp.MaybeStream<string>;
+  let armored = '';
+  if (typeof signature === 'string') {
+    armored = signature;
+  } else {
+    const reader = signature.getReader();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      armored += next.value;
+    }
+  }
+  const packet = (await openpgp.readSignature({ armoredSignature: armored })).packets[0];
+  const hash = openpgp.enums.read(openpgp.enums.hash, packet?.hashAlgorithm ?? 10);
+  return { armored, micalg: `pgp-${hash.toLowerCase()}` };
+}
+
+/** Passes the bytes on and keeps a digest of them. */
+async function* digesting(source: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+/**
+ * Signs a message into RFC 3156 multipart/signed, as a stream. The signed part is made
+ * canonical (CRLF) and 7-bit safe first, so that no relay can change a byte the signature
+ * covers. `read` opens the original message afresh on each call; it is read three times
+ * (which leaves need re-encoding, the signature, the output), so a 50 MB attachment costs
+ * buffers, not copies. Key problems and broken structure are reported before the first
+ * byte is produced.
+ */
+export async function signMessageStream(
+  read: () => AsyncIterable<Uint8Array>,
   options: SenderOptions,
-): Promise<Result<Buffer>> {
+): Promise<Result<Readable>> {
   const sender = await prepareSender(options);
   if (!sender.ok) return sender;
-  const bytes = toCRLF(typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw));
-  if (headerEnd(bytes) === null && bytes.length > MAX_HEADER_BYTES) {
-    return fail('malformed_message', 'The message has no end to its header section.');
+  const first = read()[Symbol.asyncIterator]();
+  const head = await readHead(first);
+  if (!head.ok) {
+    await first.return?.();
+    return head;
   }
-  const entity = parseEntity(bytes);
   const headers = ensureMessageId(
-    entity.headers.filter((h) => h.key !== 'bcc'),
+    head.value.headers.filter((h) => h.key !== 'bcc'),
     options.senderAddress,
   );
   const part = protectedPart(
@@ -388,49 +451,100 @@ export async function signMessage(
     headers,
     sender.value.keyAttachment,
   );
-  const signedPart = makeSevenBitSafe(Buffer.concat([part.head, entity.body, part.tail]));
-  if (!signedPart.ok) return signedPart;
+  // The size of the part before it is made safe, known after each pass.
+  let size = 0;
+  /** The protected part around the body: the first pass goes on where the head was read. */
+  async function* unsafePart(
+    opened: { iterator: AsyncIterator<Uint8Array>; bodyStart: Buffer } | null,
+  ): AsyncGenerator<Uint8Array> {
+    const iterator = opened?.iterator ?? read()[Symbol.asyncIterator]();
+    try {
+      let bodyStart = opened?.bodyStart;
+      if (!bodyStart) {
+        const again = await readHead(iterator);
+        if (!again.ok) throw new Error(again.error.message);
+        bodyStart = again.value.bodyStart;
+      }
+      yield part.head;
+      size = part.head.length + bodyStart.length + part.tail.length;
+      yield bodyStart;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        size += next.value.length;
+        yield next.value;
+      }
+      yield part.tail;
+    } finally {
+      await iterator.return?.();
+    }
+  }
+  const planned = await planSevenBitSafe(
+    unsafePart({ iterator: first, bodyStart: head.value.bodyStart }),
+  );
+  if (!planned.ok) return planned;
+  const plan = planned.value;
 
-  let signature: string;
-  let micalg: string;
+  const signed = createHash('sha256');
+  let signature: { armored: string; micalg: string };
   try {
-    const message = await openpgp.createMessage({ binary: signedPart.value });
-    signature = await openpgp.sign({
-      message,
-      signingKeys: sender.value.signingKey,
-      detached: true,
-      format: 'armored',
-      config: pgpConfig,
-    });
-    const packet = (await openpgp.readSignature({ armoredSignature: signature })).packets[0];
-    micalg = `pgp-${openpgp.enums.read(openpgp.enums.hash, packet?.hashAlgorithm ?? 10).toLowerCase()}`;
+    signature = await detachedSignature(
+      digesting(sevenBitSafe(unsafePart(null), plan), signed),
+      size <= SIGN_IN_MEMORY_BYTES,
+      sender.value.signingKey,
+    );
   } catch (error) {
     return fail('signing_failed', `The message could not be signed: ${describe(error)}`);
   }
+  const expected = signed.digest('hex');
 
   const b = boundary();
   const outer = [
     ...headers.filter((h) => !isContentHeader(h) && h.key !== 'mime-version'),
     'MIME-Version: 1.0',
     ...(sender.value.autocrypt ? [sender.value.autocrypt] : []),
-    `Content-Type: multipart/signed; micalg=${micalg}; protocol="application/pgp-signature"; boundary="${b}"`,
+    `Content-Type: multipart/signed; micalg=${signature.micalg}; protocol="application/pgp-signature"; boundary="${b}"`,
   ];
-  const body = Buffer.concat([
+  const opening = buildEntity(
+    outer,
     Buffer.from(`This is an OpenPGP/MIME signed message (RFC 4880 and 3156).\r\n--${b}\r\n`),
-    signedPart.value,
-    Buffer.from(
-      [
-        '',
-        `--${b}`,
-        'Content-Type: application/pgp-signature; name="signature.asc"',
-        'Content-Description: OpenPGP digital signature',
-        'Content-Disposition: attachment; filename="signature.asc"',
-        '',
-        toCRLF(Buffer.from(signature)).toString('latin1').trimEnd(),
-        `--${b}--`,
-        '',
-      ].join('\r\n'),
-    ),
-  ]);
-  return ok(buildEntity(outer, body));
+  );
+  const closing = Buffer.from(
+    [
+      '',
+      `--${b}`,
+      'Content-Type: application/pgp-signature; name="signature.asc"',
+      'Content-Description: OpenPGP digital signature',
+      'Content-Disposition: attachment; filename="signature.asc"',
+      '',
+      toCRLF(Buffer.from(signature.armored)).toString('latin1').trimEnd(),
+      `--${b}--`,
+      '',
+    ].join('\r\n'),
+  );
+  async function* output(): AsyncGenerator<Buffer> {
+    yield opening;
+    const emitted = createHash('sha256');
+    yield* digesting(sevenBitSafe(unsafePart(null), plan), emitted);
+    // The signature covers what was hashed; a source that changed in between would go out
+    // with a signature that fails, so it does not go out at all.
+    if (emitted.digest('hex') !== expected) {
+      throw new Error('The message changed while it was being signed.');
+    }
+    yield closing;
+  }
+  return ok(Readable.from(output(), { objectMode: false }));
+}
+
+/** The same as {@link signMessageStream} for a message already in memory. */
+export async function signMessage(
+  raw: Uint8Array | string,
+  options: SenderOptions,
+): Promise<Result<Buffer>> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+  const signed = await signMessageStream(async function* () {
+    yield bytes;
+  }, options);
+  if (!signed.ok) return signed;
+  const chunks: Buffer[] = [];
+  for await (const chunk of signed.value) chunks.push(chunk as Buffer);
+  return ok(Buffer.concat(chunks));
 }
