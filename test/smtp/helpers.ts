@@ -4,7 +4,14 @@
  * directory; plus a client that submits as Thunderbird does.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -199,11 +206,16 @@ export function selfSignedCertificate(dir: string): { key: string; cert: string 
 /**
  * A relay that takes everything and keeps only what a test asks for: each message's size
  * and first bytes, and how the client logged in. Implicit TLS by default; `starttls` offers
- * STARTTLS on a plain connection, `plaintext` offers no TLS at all.
+ * STARTTLS on a plain connection, `plaintext` offers no TLS at all. With `saveTo`, each
+ * message is also written whole to a file there (streamed, so a large one costs no memory).
  */
-export async function startSinkRelay(dir: string, mode: 'tls' | 'starttls' | 'plaintext' = 'tls') {
+export async function startSinkRelay(
+  dir: string,
+  mode: 'tls' | 'starttls' | 'plaintext' = 'tls',
+  saveTo?: string,
+) {
   const { key, cert } = selfSignedCertificate(dir);
-  const received: { size: number; head: Buffer; to: string[] }[] = [];
+  const received: { size: number; head: Buffer; to: string[]; file: string | null }[] = [];
   const logins: { user: string; password: string; overTls: boolean }[] = [];
   const server = new SMTPServer({
     secure: mode === 'tls',
@@ -225,17 +237,25 @@ export async function startSinkRelay(dir: string, mode: 'tls' | 'starttls' | 'pl
     onData(stream, session, callback) {
       let size = 0;
       const head: Buffer[] = [];
+      const file = saveTo ? join(saveTo, `received-${received.length}.eml`) : null;
+      const copy = file ? createWriteStream(file) : null;
       stream.on('data', (chunk: Buffer) => {
         if (size < 64 * 1024) head.push(chunk.subarray(0, 64 * 1024 - size));
         size += chunk.length;
+        copy?.write(chunk);
       });
       stream.on('end', () => {
-        received.push({
-          size,
-          head: Buffer.concat(head),
-          to: session.envelope.rcptTo.map((r) => r.address),
-        });
-        callback();
+        const done = () => {
+          received.push({
+            size,
+            head: Buffer.concat(head),
+            to: session.envelope.rcptTo.map((r) => r.address),
+            file,
+          });
+          callback();
+        };
+        if (copy) copy.end(done);
+        else done();
       });
     },
   });

@@ -1,8 +1,11 @@
 /**
  * Run by large.test.ts in its own process with --expose-gc, so that what it measures is
  * memory in use, not garbage waiting for a collection: submits a message with a 50 MB
- * attachment for an encrypting recipient, lets the outbox relay it to a sink, and prints
- * the message size and the most the live memory grew, as JSON.
+ * attachment, lets the outbox relay it to a sink, and prints as JSON the message size, the
+ * most the live memory grew and the most the resident set grew.
+ *
+ * Arguments: `encrypt` (the recipient has a key) or `sign` (no key: signed only), and for
+ * `sign` a directory where the sink saves what it received, for the parent to verify.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,16 +20,20 @@ const BOB = 'bob@beta.test';
 const ATTACHMENT = 50 * 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
+const [mode, saveTo] = process.argv.slice(2);
+if (mode !== 'encrypt' && mode !== 'sign') throw new Error('mode: encrypt or sign');
 
 const dir = mkdtempSync(join(tmpdir(), 'smtp-large-'));
-const sink = await startSinkRelay(dir);
+const sink = await startSinkRelay(dir, 'tls', saveTo);
 const host = await startHost(ME, {
   relay: async () => sink.endpoint(ME),
   maxMessageBytes: 100 * 1024 * 1024,
 });
 try {
-  const bob = await generateOwnKey({ address: BOB });
-  await host.keys.consider(BOB, bob.publicArmored, 'manual');
+  if (mode === 'encrypt') {
+    const bob = await generateOwnKey({ address: BOB });
+    await host.keys.consider(BOB, bob.publicArmored, 'manual');
+  }
 
   const head = Buffer.from(
     [
@@ -36,6 +43,12 @@ try {
       'MIME-Version: 1.0',
       'Content-Type: multipart/mixed; boundary="big"',
       '',
+      '--big',
+      // 8-bit text with a trailing space and bare LF line ends: signing must re-encode it.
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      'Grüße, here is the archive. \nSee you!\n',
       '--big',
       'Content-Type: application/octet-stream; name="archive.bin"',
       'Content-Transfer-Encoding: base64',
@@ -63,9 +76,12 @@ try {
   };
   gc();
   const before = live();
+  const rssBefore = process.memoryUsage().rss;
   let peak = before;
+  let rssPeak = rssBefore;
   // Sampled right after a collection: what is held, not what awaits collection.
   const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
     gc();
     peak = Math.max(peak, live());
   }, 50);
@@ -78,9 +94,16 @@ try {
       reply,
       size: head.length + tail.length + blocks * block.length,
       grown: peak - before,
+      rssGrown: rssPeak - rssBefore,
       delivered: delivered
-        ? { size: delivered.size, encrypted: delivered.head.includes('multipart/encrypted') }
+        ? {
+            size: delivered.size,
+            encrypted: delivered.head.includes('multipart/encrypted'),
+            signed: delivered.head.includes('multipart/signed'),
+            file: delivered.file,
+          }
         : null,
+      senderPublicKey: host.ownPublicKey,
       queued: host.outbox.list().length,
     }) + '\n',
   );

@@ -9,7 +9,7 @@ import {
   encryptMessage,
   encryptMessageStream,
   isEncryptedMessage,
-  signMessage,
+  signMessageStream,
   type SenderOptions,
 } from '../crypto/index.js';
 import type { KeyManager } from '../keys/index.js';
@@ -282,8 +282,8 @@ async function prepare(
     return entry(sent, deliveries);
   }
 
-  // Sign only: OpenPGP.js signs a message held in memory.
-  const signed = await signMessage(await inMemory(), sender);
+  // Sign only: the stored original is read again for each pass, never held whole.
+  const signed = await signMessageStream(() => outgoing(outbox, original), sender);
   if (!signed.ok) return protectionFailed(signed.error.message);
   const copy = await store(signed.value);
   const sent = await encrypted(null);
