@@ -1,7 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { MailboxChange } from '../../native-host/src/imap/index.js';
-import { openAccountStore } from '../../native-host/src/store/index.js';
+import {
+  encodeBodyStructure,
+  encodeEnvelope,
+  type MailboxChange,
+} from '../../native-host/src/imap/index.js';
+import { openAccountStore, type AccountStore } from '../../native-host/src/store/index.js';
 import { numberedMessage, tempStore } from './helpers.js';
 
 async function readAll(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -352,8 +356,13 @@ describe('mail index', () => {
       expect(part.equals(raw.subarray(6, 20))).toBe(true);
       // The body still needs the blob, which is gone: reported, not invented.
       await expect(
-        readAll(await store.readMessage(inbox.id, uid, { start: 0, end: headerEnd + 1 })),
+        readWhole(store, inbox.id, uid, { start: 0, end: headerEnd + 1 }),
       ).rejects.toMatchObject({ code: 'unavailable' });
+      // Also asked for with the header, in one FETCH row.
+      for await (const m of store.fetch(inbox.id, [{ start: uid, end: uid }], {
+        want: { header: true },
+      }))
+        expect(Buffer.from(m.header!).equals(raw.subarray(0, headerEnd))).toBe(true);
     } finally {
       await cleanup();
     }
@@ -366,6 +375,8 @@ describe('mail index', () => {
       const old = await store.append(inbox.id, { content: numberedMessage(1) });
       // Turn it back into what version 1 wrote.
       store.database.raw.exec(`ALTER TABLE contents DROP COLUMN header;
+        ALTER TABLE contents DROP COLUMN envelope_imap;
+        ALTER TABLE contents DROP COLUMN body_structure_imap;
         DROP TRIGGER messages_count_insert;
         DROP TRIGGER messages_count_delete;
         DROP TRIGGER messages_count_update;
@@ -375,7 +386,18 @@ describe('mail index', () => {
       store.close();
       const upgraded = await openAccountStore({ dir, storageSecret: secret });
       try {
-        expect(upgraded.database.schemaVersion('mail')).toBe(3);
+        expect(upgraded.database.schemaVersion('mail')).toBe(4);
+        // The wire forms of messages stored before are computed by the upgrade.
+        const want = { envelope: true, bodyStructure: true };
+        const [objects] = await collect(upgraded.fetch(inbox.id, [{ start: 1, end: 1 }], { want }));
+        const [wire] = await collect(
+          upgraded.fetch(inbox.id, [{ start: 1, end: 1 }], { want: { ...want, encoded: true } }),
+        );
+        expect(wire!.encoded).toEqual({
+          envelope: encodeEnvelope(objects!.envelope!),
+          bodyStructure: encodeBodyStructure(objects!.bodyStructure!, true),
+        });
+        expect(wire!.encoded!.envelope).toContain('"numbered 1"');
         // Counts of messages stored before the upgrade are computed by it.
         expect(await upgraded.status(inbox.id)).toMatchObject({ messages: 1, unseen: 1 });
         const body = await readAll(
@@ -444,7 +466,7 @@ describe('mail index', () => {
       const file = readFileSync(store.blobs.pathOf(id!));
       file[file.length - 1]! ^= 1;
       writeFileSync(store.blobs.pathOf(id!), file);
-      await expect(readAll(await store.readMessage(inbox.id, uid))).rejects.toMatchObject({
+      await expect(readWhole(store, inbox.id, uid)).rejects.toMatchObject({
         code: 'unavailable',
       });
     } finally {
@@ -452,3 +474,19 @@ describe('mail index', () => {
     }
   });
 });
+
+/** A failure may come from readMessage itself or while reading its stream: either counts. */
+async function readWhole(
+  store: AccountStore,
+  mailboxId: string,
+  uid: number,
+  range?: { start: number; end: number },
+): Promise<Buffer> {
+  return readAll(await store.readMessage(mailboxId, uid, range));
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}

@@ -72,6 +72,14 @@ export interface FetchWant {
   bodyStructure?: boolean;
   /** Part byte ranges, needed for BODY[section] other than the whole message. */
   layout?: boolean;
+  /** The top-level header section, for BODY[HEADER...] without a readMessage per message. */
+  header?: boolean;
+  /**
+   * The server accepts `encoded` wire forms in place of the envelope and body structure
+   * objects (a backend that has them precomputed skips decoding and the server skips
+   * encoding: most of the cost of a client's first look at a mailbox).
+   */
+  encoded?: boolean;
 }
 
 export interface MessageMeta extends MessageFlags {
@@ -82,6 +90,26 @@ export interface MessageMeta extends MessageFlags {
   envelope?: Envelope;
   bodyStructure?: BodyStructure;
   layout?: PartLayout;
+  /**
+   * The raw top-level header section including its blank line, when asked for and the
+   * backend has it at hand (it may leave it out, e.g. for a huge header: the server then
+   * reads it through readMessage).
+   */
+  header?: Uint8Array;
+  /** Wire forms (see FetchWant.encoded); each replaces the object of the same name. */
+  encoded?: { envelope?: string; bodyStructure?: string };
+}
+
+/**
+ * Message bytes a backend already holds in memory, handed out as the stream the interface
+ * promises; the server recognises them and skips the iteration (readMessage is on the path
+ * of every message a client opens, so its per-call cost matters).
+ */
+export class MessageBytes implements AsyncIterable<Uint8Array> {
+  constructor(readonly bytes: Uint8Array) {}
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    yield this.bytes;
+  }
 }
 
 export interface FetchOptions {

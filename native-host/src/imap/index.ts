@@ -9,3 +9,8 @@ export {
   type ImapServerOptions,
 } from './server.js';
 export { MemoryBackend, MemoryAccount, type MemoryBackendOptions } from './memory/index.js';
+/** The IMAP wire forms of ENVELOPE and BODYSTRUCTURE, for backends that keep them precomputed. */
+export {
+  envelope as encodeEnvelope,
+  bodyStructure as encodeBodyStructure,
+} from './protocol/encoder.js';

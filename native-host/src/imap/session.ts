@@ -364,18 +364,28 @@ export class ImapSession {
     this.output += line + '\r\n';
   }
 
-  /** Queues raw text (for responses assembled in pieces) and writes when the batch is large. */
-  async sendPart(text: string): Promise<void> {
-    this.output += text;
-    if (this.output.length + this.pendingBytes >= OUTPUT_BATCH) await this.flushOutput();
-  }
-
   /** Queues message bytes after what is queued; large pieces go out at once. */
   async sendBytes(bytes: Uint8Array): Promise<void> {
+    this.queueBytes(bytes);
+    if (this.outputFull) await this.flushOutput();
+  }
+
+  /**
+   * Queues raw text (for responses assembled in pieces) without writing: the caller flushes
+   * when {@link outputFull} says so.
+   */
+  queueText(text: string): void {
+    this.output += text;
+  }
+
+  queueBytes(bytes: Uint8Array): void {
     this.moveTextToPending();
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= OUTPUT_BATCH) await this.flushOutput();
+  }
+
+  get outputFull(): boolean {
+    return this.output.length + this.pendingBytes >= OUTPUT_BATCH;
   }
 
   private moveTextToPending(): void {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import {
   BackendError,
   MAILBOX_DELIMITER,
+  MessageBytes,
   type AccountBackend,
   type AppendRequest,
   type AppendResult,
@@ -45,7 +46,7 @@ import {
 import { StoreError } from './errors.js';
 import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.js';
 import { ChangeQueue } from './queue.js';
-import { MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
+import { imapWireForms, MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
 import { compileSearch } from './search.js';
 import { mergeRanges } from './uid-ranges.js';
@@ -54,6 +55,26 @@ const MAX_UID = 0xffffffff;
 /** UIDVALIDITY counts seconds from 2020-01-01, so it fits 32 bits until 2156. */
 const UIDVALIDITY_EPOCH = Date.UTC(2020, 0, 1);
 const FETCH_PAGE = 256;
+/**
+ * A FETCH row: uid, modseq, system flag bits, keywords JSON, internal date, size, then
+ * envelope, body structure (JSON or wire form), layout JSON and header, each NULL when not
+ * asked for.
+ */
+type FetchRow = [
+  number,
+  number,
+  number,
+  string,
+  number,
+  number,
+  string | null,
+  string | null,
+  string | null,
+  Buffer | null,
+];
+
+/** Blob files up to this size are read in one synchronous call (see BlobStore.readSmall). */
+const SMALL_BLOB_BYTES = 256 * 1024;
 /** Blobs written at once by the bulk path: enough to keep the disk busy during fsyncs. */
 const BLOB_WRITERS = 4;
 
@@ -334,19 +355,23 @@ export class AccountStore implements AccountBackend {
   ): AsyncGenerator<MessageMeta> {
     const box = this.mailboxById(mailboxId);
     const want = options.want ?? {};
-    const withContent = want.envelope || want.bodyStructure || want.layout;
-    // Only the columns a FETCH can use, and the JSON ones only when asked for.
+    const withContent = want.envelope || want.bodyStructure || want.layout || want.header;
+    const encoded = want.encoded === true;
+    // Only the columns a FETCH can use, in this order (the statement returns arrays).
     const columns = [
       'm.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.size',
-      ...(want.envelope ? ['c.envelope'] : []),
-      ...(want.bodyStructure ? ['c.body_structure'] : []),
-      ...(want.layout ? ['c.layout'] : []),
+      want.envelope ? (encoded ? 'c.envelope_imap' : 'c.envelope') : 'NULL',
+      want.bodyStructure ? (encoded ? 'c.body_structure_imap' : 'c.body_structure') : 'NULL',
+      want.layout ? 'c.layout' : 'NULL',
+      want.header ? 'c.header' : 'NULL',
     ].join(', ');
-    const statement = this.sql(`SELECT ${columns}
+    const statement = this.sql(
+      `SELECT ${columns}
       FROM messages m ${withContent ? 'JOIN contents c ON c.blob_id = m.blob_id' : ''}
       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?
         ${options.changedSince !== undefined ? 'AND m.modseq > ?' : ''}
-      ORDER BY m.uid LIMIT ${FETCH_PAGE}`);
+      ORDER BY m.uid LIMIT ${FETCH_PAGE}`,
+    ).raw(true);
     for (const range of mergeRanges(ranges, MAX_UID)) {
       // Pages, not one open cursor: a cursor held across awaits would block every writer.
       let from = range.start;
@@ -354,27 +379,29 @@ export class AccountStore implements AccountBackend {
         this.ensureOpen();
         const params: unknown[] = [box.id, from, range.end];
         if (options.changedSince !== undefined) params.push(options.changedSince);
-        const rows = statement.all(...params) as (Pick<
-          MessageRow,
-          'uid' | 'modseq' | 'system_flags' | 'keywords' | 'internal_date' | 'size'
-        > & {
-          envelope?: string;
-          body_structure?: string;
-          layout?: string;
-        })[];
-        for (const row of rows) {
+        const rows = statement.all(...params) as FetchRow[];
+        for (const [uid, modseq, bits, keywords, date, size, env, body, layout, header] of rows) {
           const meta: MessageMeta = {
-            ...this.flagsOf(row),
-            internalDate: new Date(row.internal_date),
-            size: row.size,
+            uid,
+            modseq,
+            flags: formatFlags(bits, keywords === '[]' ? [] : JSON.parse(keywords)),
+            internalDate: new Date(date),
+            size,
           };
-          if (want.envelope) meta.envelope = JSON.parse(row.envelope!);
-          if (want.bodyStructure) meta.bodyStructure = JSON.parse(row.body_structure!);
-          if (want.layout) meta.layout = JSON.parse(row.layout!);
+          if (encoded && (env !== null || body !== null)) {
+            meta.encoded = {};
+            if (env !== null) meta.encoded.envelope = env;
+            if (body !== null) meta.encoded.bodyStructure = body;
+          } else {
+            if (env !== null) meta.envelope = JSON.parse(env);
+            if (body !== null) meta.bodyStructure = JSON.parse(body);
+          }
+          if (layout !== null) meta.layout = JSON.parse(layout);
+          if (header !== null) meta.header = header;
           yield meta;
         }
         if (rows.length < FETCH_PAGE) break;
-        from = rows.at(-1)!.uid + 1;
+        from = rows.at(-1)![0] + 1;
       }
     }
   }
@@ -384,19 +411,21 @@ export class AccountStore implements AccountBackend {
     uid: number,
     range?: ByteRange,
   ): Promise<AsyncIterable<Uint8Array>> {
-    const box = this.mailboxById(mailboxId);
+    this.ensureOpen();
+    // No separate mailbox lookup: a message row exists only in an existing mailbox.
     const row = this.sql(
       `SELECT m.blob_id, c.header FROM messages m JOIN contents c ON c.blob_id = m.blob_id
        WHERE m.mailbox_id = ? AND m.uid = ?`,
-    ).get(box.id, uid) as { blob_id: string; header: Buffer | null } | undefined;
+    ).get(mailboxKey(mailboxId), uid) as { blob_id: string; header: Buffer | null } | undefined;
     if (!row) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
     const header = row.header;
     if (header && range && range.end <= header.length) {
-      return (async function* () {
-        yield header.subarray(Math.min(range.start, range.end), range.end);
-      })();
+      return new MessageBytes(header.subarray(Math.min(range.start, range.end), range.end));
     }
-    return this.readBlob(row.blob_id, range);
+    const small = this.unavailableOnCorruption(() =>
+      this.blobs.readSmall(row.blob_id, range ?? {}, SMALL_BLOB_BYTES),
+    );
+    return small ? new MessageBytes(small) : this.readBlob(row.blob_id, range);
   }
 
   async storeFlags(
@@ -864,15 +893,27 @@ export class AccountStore implements AccountBackend {
   }
 
   private readBlob(blobId: string, range?: ByteRange): AsyncIterable<Uint8Array> {
-    const stream = this.blobs.createReadStream(blobId, range ?? {});
+    const stream = this.blobs.stream(blobId, range ?? {});
+    const unavailable = this.unavailableOnCorruption.bind(this);
     return (async function* () {
       try {
-        for await (const chunk of stream) yield chunk as Uint8Array;
+        yield* stream;
       } catch (error) {
-        if (error instanceof StoreError) throw new BackendError('unavailable', error.message);
-        throw error;
+        unavailable(() => {
+          throw error;
+        });
       }
     })();
+  }
+
+  /** A damaged or missing blob is the store's problem to report, not a protocol error. */
+  private unavailableOnCorruption<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (error instanceof StoreError) throw new BackendError('unavailable', error.message);
+      throw error;
+    }
   }
 
   private info(row: MailboxRow): MailboxInfo {
@@ -908,9 +949,11 @@ export class AccountStore implements AccountBackend {
 
   private mailboxById(id: string): MailboxRow {
     this.ensureOpen();
-    const row = /^\d+$/.test(id)
-      ? (this.sql('SELECT * FROM mailboxes WHERE id = ?').get(Number(id)) as MailboxRow | undefined)
-      : undefined;
+    const key = mailboxKey(id);
+    const row =
+      key === null
+        ? undefined
+        : (this.sql('SELECT * FROM mailboxes WHERE id = ?').get(key) as MailboxRow | undefined);
     if (!row) throw new BackendError('nonexistent', 'The mailbox does not exist (any more).');
     return row;
   }
@@ -932,16 +975,21 @@ export class AccountStore implements AccountBackend {
   }
 
   private insertContent(staged: Staged): void {
+    const { envelope, bodyStructure, layout, size } = staged.analysis;
+    const wire = imapWireForms(envelope, bodyStructure);
     this.sql(
-      `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout, header)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO contents (blob_id, size, envelope, body_structure, layout, header,
+         envelope_imap, body_structure_imap)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       staged.blobId,
-      staged.analysis.size,
-      JSON.stringify(staged.analysis.envelope),
-      JSON.stringify(staged.analysis.bodyStructure),
-      JSON.stringify(staged.analysis.layout),
+      size,
+      JSON.stringify(envelope),
+      JSON.stringify(bodyStructure),
+      JSON.stringify(layout),
       staged.header,
+      wire.envelope,
+      wire.bodyStructure,
     );
   }
 
@@ -1074,4 +1122,9 @@ function checkName(name: string): void {
 function parentsOf(name: string): string[] {
   const parts = name.split(MAILBOX_DELIMITER);
   return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join(MAILBOX_DELIMITER));
+}
+
+/** The row id behind a mailbox id the IMAP server hands back (ours are decimal), or null. */
+function mailboxKey(id: string): number | null {
+  return /^\d+$/.test(id) ? Number(id) : null;
 }

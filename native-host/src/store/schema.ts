@@ -9,7 +9,8 @@
  * - subscriptions: by name, since IMAP lets a client subscribe to names that do not exist.
  * - contents: one row per distinct message content (the keyed hash that names its blob),
  *   with the precomputed ENVELOPE, BODYSTRUCTURE and part layout, and the raw header
- *   (from migration 2) for header-only fetches; copies share it.
+ *   (from migration 2) for header-only fetches, and (from migration 4) ENVELOPE and
+ *   BODYSTRUCTURE in IMAP's wire form; copies share it.
  * - messages: per mailbox UID, MODSEQ, flags (system flags as a bit set for indexed
  *   searches and counts, keywords as JSON), internal date, size, and the upstream mailbox,
  *   UIDVALIDITY and UID it was synced from.
@@ -18,6 +19,7 @@
  * - change_queue: local changes to replay upstream, append-only and ordered by seq, with
  *   an idempotency key; only its delivery columns may change.
  */
+import { encodeBodyStructure, encodeEnvelope } from '../imap/index.js';
 import type { Migration } from './database.js';
 
 export const MAIL_NAMESPACE = 'mail';
@@ -144,4 +146,37 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
         END;
       `),
   },
+  {
+    version: 4,
+    description: 'ENVELOPE and BODYSTRUCTURE kept in IMAP wire form',
+    // A FETCH of them for a whole mailbox then costs a string copy per message instead of a
+    // JSON parse and an IMAP encoding. Existing rows are converted once, here.
+    up: (db) => {
+      db.exec(`ALTER TABLE contents ADD COLUMN envelope_imap TEXT;
+               ALTER TABLE contents ADD COLUMN body_structure_imap TEXT;`);
+      const update = db.prepare(
+        'UPDATE contents SET envelope_imap = ?, body_structure_imap = ? WHERE blob_id = ?',
+      );
+      const rows = db.prepare('SELECT blob_id, envelope, body_structure FROM contents').all() as {
+        blob_id: string;
+        envelope: string;
+        body_structure: string;
+      }[];
+      for (const row of rows) {
+        const wire = imapWireForms(JSON.parse(row.envelope), JSON.parse(row.body_structure));
+        update.run(wire.envelope, wire.bodyStructure, row.blob_id);
+      }
+    },
+  },
 ];
+
+/** What the contents columns `envelope_imap` and `body_structure_imap` hold. */
+export function imapWireForms(
+  envelope: Parameters<typeof encodeEnvelope>[0],
+  bodyStructure: Parameters<typeof encodeBodyStructure>[0],
+): { envelope: string; bodyStructure: string } {
+  return {
+    envelope: encodeEnvelope(envelope),
+    bodyStructure: encodeBodyStructure(bodyStructure, true),
+  };
+}

@@ -65,18 +65,26 @@ async function prepareSection(
   section: BodySectionRequest,
 ): Promise<PreparedSection> {
   const { label } = section;
+  const inMeta = sectionFromMeta(meta, section);
+  if (inMeta) return inMeta;
+  const layout =
+    meta.layout ??
+    (section.path.length || section.text
+      ? await layoutOf(session, mailboxId, meta.uid)
+      : undefined);
   const range =
     section.path.length === 0 && section.text === null
       ? { start: 0, end: meta.size }
-      : meta.layout
-        ? sectionRange(meta.layout, section.path, section.text, meta.size)
+      : layout
+        ? sectionRange(layout, section.path, section.text, meta.size)
         : null;
   if (!range) return { label, kind: 'missing' };
-  if (section.fields) {
-    const header = await readAll(await session.account.readMessage(mailboxId, meta.uid, range));
-    const filtered = filterHeader(header, section.fields, section.text === 'HEADER.FIELDS.NOT');
-    const { start, end } = clip(filtered.length, section.partial);
-    return { label, kind: 'bytes', bytes: filtered.subarray(start, end) };
+  if (section.fields || section.text === 'HEADER' || section.text === 'MIME') {
+    // Header sections are small: read whole, then filtered and clipped.
+    return headerSection(
+      section,
+      await readAll(await session.account.readMessage(mailboxId, meta.uid, range)),
+    );
   }
   const { start, end } = clip(range.end - range.start, section.partial);
   if (end === start) return { label, kind: 'bytes', bytes: Buffer.alloc(0) };
@@ -95,19 +103,41 @@ async function prepareSection(
   return { label, kind: 'stream', length: end - start, stream };
 }
 
-async function writeSection(
-  session: ImapSession,
-  section: PreparedSection,
-  separator: string,
-): Promise<void> {
-  // A section that does not exist is an empty string, as Dovecot sends it.
-  if (section.kind === 'missing') return session.sendPart(`${separator}${section.label} {0}\r\n`);
-  if (section.kind === 'bytes') {
-    await session.sendPart(`${separator}${section.label} {${section.bytes.length}}\r\n`);
-    if (section.bytes.length) await session.sendBytes(section.bytes);
-    return;
+/** The section when the FETCH row already holds it (the message header), else null. */
+function sectionFromMeta(meta: MessageMeta, section: BodySectionRequest): PreparedSection | null {
+  if (!isTopHeader(section) || !meta.header) return null;
+  const { buffer, byteOffset, byteLength } = meta.header;
+  return headerSection(section, Buffer.from(buffer, byteOffset, byteLength));
+}
+
+/** BODY[HEADER], BODY[HEADER.FIELDS (...)] and .NOT of the message itself, not of a part. */
+function isTopHeader(section: BodySectionRequest): boolean {
+  return section.path.length === 0 && (section.text === 'HEADER' || section.fields !== null);
+}
+
+function headerSection(section: BodySectionRequest, header: Buffer): PreparedSection {
+  const filtered = section.fields
+    ? filterHeader(header, section.fields, section.text === 'HEADER.FIELDS.NOT')
+    : header;
+  const { start, end } = clip(filtered.length, section.partial);
+  return { label: section.label, kind: 'bytes', bytes: filtered.subarray(start, end) };
+}
+
+/** The part layout when the backend left it out of the FETCH rows (it had the header instead). */
+async function layoutOf(session: ImapSession, mailboxId: string, uid: number) {
+  for await (const meta of session.account.fetch(mailboxId, [{ start: uid, end: uid }], {
+    want: { layout: true },
+  })) {
+    return meta.layout;
   }
-  await session.sendPart(`${separator}${section.label} {${section.length}}\r\n`);
+  return undefined;
+}
+
+/** Writes a section that streams from the backend (the literal's length is sent first). */
+async function writeStream(
+  session: ImapSession,
+  section: Extract<PreparedSection, { kind: 'stream' }>,
+): Promise<void> {
   let sent = 0;
   for await (const chunk of section.stream) {
     const piece = chunk.subarray(0, section.length - sent);
@@ -131,8 +161,28 @@ interface PreparedMessage {
 /**
  * Everything one FETCH response needs, read before any of it is written; null when the
  * message vanished meanwhile (it is then left out). Sets \Seen for non-PEEK body fetches.
+ * Returned at once, without a promise, when nothing needs reading or changing: a client's
+ * header scan of a whole mailbox is thousands of such messages.
  */
-async function prepareMessage(
+function prepareMessage(
+  session: ImapSession,
+  request: FetchRequest,
+  meta: MessageMeta,
+  marksSeen: boolean,
+): PreparedMessage | Promise<PreparedMessage | null> {
+  if (!marksSeen || meta.flags.includes('\\Seen')) {
+    const sections: PreparedSection[] = [];
+    for (const section of request.sections) {
+      const prepared = sectionFromMeta(meta, section);
+      if (!prepared) break;
+      sections.push(prepared);
+    }
+    if (sections.length === request.sections.length) return { meta, request, sections };
+  }
+  return readMessageParts(session, request, meta, marksSeen);
+}
+
+async function readMessageParts(
   session: ImapSession,
   request: FetchRequest,
   meta: MessageMeta,
@@ -167,29 +217,56 @@ async function prepareMessage(
   return { meta, request: effective, sections };
 }
 
-async function writeMessage(
+/**
+ * Queues one FETCH response; a promise only when it has to wait (a streamed section, or
+ * output to flush), so a run of small responses costs no promise each.
+ */
+function writeMessage(
   session: ImapSession,
   { meta, request, sections }: PreparedMessage,
   seq: number,
   withUid: boolean,
-): Promise<void> {
+): Promise<void> | undefined {
   // UID comes first: Thunderbird expects it there in UID FETCH responses (proton-bridge#204).
   const items: string[] = [];
   if (withUid) items.push(`UID ${meta.uid}`);
   if (request.flags) items.push(`FLAGS ${flagList(meta.flags)}`);
   if (request.internalDate) items.push(`INTERNALDATE ${dateTime(meta.internalDate)}`);
   if (request.size) items.push(`RFC822.SIZE ${meta.size}`);
-  if (request.envelope && meta.envelope) items.push(`ENVELOPE ${envelope(meta.envelope)}`);
-  if (request.bodyStructure && meta.bodyStructure)
-    items.push(`BODYSTRUCTURE ${bodyStructure(meta.bodyStructure, true)}`);
+  if (request.envelope) {
+    const wire = meta.encoded?.envelope ?? (meta.envelope && envelope(meta.envelope));
+    if (wire) items.push(`ENVELOPE ${wire}`);
+  }
+  if (request.bodyStructure) {
+    const wire =
+      meta.encoded?.bodyStructure ??
+      (meta.bodyStructure && bodyStructure(meta.bodyStructure, true));
+    if (wire) items.push(`BODYSTRUCTURE ${wire}`);
+  }
   if (request.body && meta.bodyStructure)
     items.push(`BODY ${bodyStructure(meta.bodyStructure, false)}`);
   if (request.modseq || session.condstore) items.push(`MODSEQ (${meta.modseq})`);
-  await session.sendPart(`* ${seq} FETCH (${items.join(' ')}`);
-  for (const [index, section] of sections.entries()) {
-    await writeSection(session, section, items.length || index > 0 ? ' ' : '');
-  }
-  await session.sendPart(')\r\n');
+  session.queueText(`* ${seq} FETCH (${items.join(' ')}`);
+  const rest = sections.entries();
+  const writeSections = (): Promise<void> | undefined => {
+    for (const [index, section] of rest) {
+      // A section that does not exist is an empty string, as Dovecot sends it.
+      const length =
+        section.kind === 'missing'
+          ? 0
+          : section.kind === 'bytes'
+            ? section.bytes.length
+            : section.length;
+      session.queueText(`${items.length || index > 0 ? ' ' : ''}${section.label} {${length}}\r\n`);
+      if (section.kind === 'bytes' && length) session.queueBytes(section.bytes);
+      if (section.kind === 'stream') {
+        return writeStream(session, section).then(() => writeSections());
+      }
+    }
+    session.queueText(')\r\n');
+    return session.outputFull ? session.flushOutput() : undefined;
+  };
+  return writeSections();
 }
 
 export const fetch: Command = {
@@ -204,17 +281,25 @@ export const fetch: Command = {
     const { tracker, mailbox, readOnly } = session.selected!;
     const ranges = uid ? tracker.uidSetToUids(set) : tracker.sequenceToUids(set);
     if (request.modseq) session.condstore = true;
-    const needsLayout = request.sections.some((s) => s.path.length > 0 || s.text !== null);
+    // The message's own header comes with the rows; other sections need the part layout.
+    const needsHeader = request.sections.some(isTopHeader);
+    const needsLayout = request.sections.some(
+      (s) => !isTopHeader(s) && (s.path.length > 0 || s.text !== null),
+    );
     const marksSeen = !readOnly && request.sections.some((s) => !s.peek);
     const want = {
       envelope: request.envelope,
       bodyStructure: request.bodyStructure || request.body,
       layout: needsLayout,
+      header: needsHeader,
+      // BODY (the non-extensible form) is made from the object; everything else can be wire.
+      encoded: !request.body,
     };
     const options =
       request.changedSince === null ? { want } : { want, changedSince: request.changedSince };
-    // Messages are read a few ahead of the one being written, so a store's per-message
-    // latency (blob file, decryption) overlaps with writing; the window bounds the memory.
+    // Messages that need reading are read a few ahead of the one being written, so a store's
+    // per-message latency (blob file, decryption) overlaps with writing; the window bounds
+    // the memory. Messages ready at once skip it while nothing is waiting before them.
     const window: { seq: number; prepared: Promise<PreparedMessage | null> }[] = [];
     const writeNext = async () => {
       const head = window.shift()!;
@@ -226,9 +311,15 @@ export const fetch: Command = {
         const seq = tracker.seqOf(meta.uid);
         if (!seq) continue;
         const prepared = prepareMessage(session, request, meta, marksSeen);
+        if (!(prepared instanceof Promise) && window.length === 0) {
+          const written = writeMessage(session, prepared, seq, uid || request.uid);
+          if (written) await written;
+          continue;
+        }
         // Failures surface when the message's turn comes; until then they are not "unhandled".
-        prepared.catch(() => {});
-        window.push({ seq, prepared });
+        const pending = Promise.resolve(prepared);
+        pending.catch(() => {});
+        window.push({ seq, prepared: pending });
         if (window.length >= PREFETCH) await writeNext();
       }
       while (window.length) await writeNext();

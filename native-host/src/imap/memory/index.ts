@@ -318,6 +318,7 @@ export class MemoryAccount implements AccountBackend {
       if (options.want?.envelope) meta.envelope = m.analysis.envelope;
       if (options.want?.bodyStructure) meta.bodyStructure = m.analysis.bodyStructure;
       if (options.want?.layout) meta.layout = m.analysis.layout;
+      if (options.want?.header) meta.header = m.raw.subarray(0, m.analysis.layout.headerEnd);
       yield meta;
     }
   }
