@@ -65,14 +65,73 @@ describe('search from the index', () => {
       for (const [key, expected] of cases) {
         expect(await store.search(inbox.id, key), JSON.stringify(key)).toEqual(expected);
       }
-      // Criteria that need the message content are left to the server.
+      // Criteria that need the message text are left to the server.
       expect(await store.search(inbox.id, { type: 'text', where: 'body', value: 'x' })).toBeNull();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('answers header criteria from the kept headers, decoded as the user sees them', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const messages = [
+        [
+          'From: "Anna" <anna@example.com>',
+          'Subject: =?UTF-8?B?w5xiZXJ3ZWlzdW5n?= erhalten',
+          'Date: Tue, 2 Jan 2024 10:00:00 +0000',
+        ],
+        ['From: bob@example.org', 'Subject: Quarterly', ' report', 'Date: not a date'],
+        ['From: carol@example.net', 'Subject: hello', 'X-Custom: yes'],
+      ];
+      const uids: number[] = [];
+      for (const header of messages) {
+        const content = Buffer.from(`${header.join('\r\n')}\r\n\r\nbody\r\n`);
+        uids.push((await store.append(inbox.id, { content })).uid);
+      }
+      const [u1, u2, u3] = uids as [number, number, number];
+      const subject = (value: string): SearchKey => ({ type: 'header', field: 'subject', value });
+      const sentOn = (op: 'before' | 'on' | 'since', date: string): SearchKey => ({
+        type: 'date',
+        field: 'header',
+        op,
+        date,
+      });
+      const cases: [SearchKey, number[]][] = [
+        // Encoded words are decoded and case is ignored, also beyond ASCII.
+        [subject('überweisung'), [u1]],
+        // An ASCII needle found only after decoding (base64 encoded word).
+        [subject('BERWEISUNG'), [u1]],
+        // A folded field is one line.
+        [subject('quarterly report'), [u2]],
+        [{ type: 'header', field: 'FROM', value: 'ANNA@' }, [u1]],
+        // An empty value: every message that has the field.
+        [{ type: 'header', field: 'x-custom', value: '' }, [u3]],
+        [{ type: 'not', key: subject('hello') }, [u1, u2]],
+        [sentOn('on', '2024-01-02'), [u1]],
+        // An unreadable or missing Date matches nothing, so its NOT matches.
+        [{ type: 'not', key: sentOn('since', '2000-01-01') }, [u2, u3]],
+        [
+          {
+            type: 'or',
+            left: subject('hello'),
+            right: { type: 'flag', flag: '\\Seen', set: true },
+          },
+          [u3],
+        ],
+      ];
+      for (const [key, expected] of cases) {
+        expect(await store.search(inbox.id, key), JSON.stringify(key)).toEqual(expected);
+      }
+
+      // A header too big to keep in the index: header criteria go back to the server.
+      const big = Buffer.from(`Subject: big\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\nbody\r\n`);
+      await store.append(inbox.id, { content: big });
+      expect(await store.search(inbox.id, subject('big'))).toBeNull();
       expect(
-        await store.search(inbox.id, {
-          type: 'and',
-          keys: [{ type: 'all' }, { type: 'header', field: 'subject', value: 's' }],
-        }),
-      ).toBeNull();
+        await store.search(inbox.id, { type: 'flag', flag: '\\Seen', set: false }),
+      ).toHaveLength(4);
     } finally {
       await cleanup();
     }

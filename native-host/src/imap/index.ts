@@ -14,3 +14,5 @@ export {
   envelope as encodeEnvelope,
   bodyStructure as encodeBodyStructure,
 } from './protocol/encoder.js';
+/** SEARCH's header semantics, for backends that evaluate header keys themselves. */
+export { headerDay, headerFieldMatches } from './search.js';

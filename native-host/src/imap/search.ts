@@ -78,6 +78,29 @@ function decodeText(bytes: Buffer, part: Extract<BodyStructure, { kind: 'text' }
   }
 }
 
+/**
+ * HEADER, FROM, SUBJECT, ...: whether a field of that name contains `value`, raw or with its
+ * encoded words decoded, ignoring case. An empty value matches every message that has the
+ * field (RFC 3501 6.4.4). Shared with stores that search their own copy of the header.
+ */
+export function headerFieldMatches(headers: HeaderField[], field: string, value: string): boolean {
+  const name = field.toLowerCase();
+  return headers.some(
+    (h) =>
+      h.name === name &&
+      (value === '' ||
+        includesFolded(h.value, value) ||
+        includesFolded(decodeHeader(h.value), value)),
+  );
+}
+
+/** The UTC day (YYYY-MM-DD) of the Date header, for SENTBEFORE/SENTON/SENTSINCE; null when unreadable. */
+export function headerDay(headers: HeaderField[]): string | null {
+  const value = headers.find((h) => h.name === 'date')?.value;
+  const parsed = value ? new Date(value) : null;
+  return parsed && !Number.isNaN(parsed.getTime()) ? dayOf(parsed) : null;
+}
+
 /** Text parts of a message with their byte ranges, walking structure and layout together. */
 function textParts(
   body: BodyStructure,
@@ -166,22 +189,11 @@ export class SearchEvaluator {
         return meta.modseq >= key.modseq;
       case 'date': {
         if (key.field === 'internal') return compareDay(dayOf(meta.internalDate), key.op, key.date);
-        const value = (await this.headers(meta, content)).find((h) => h.name === 'date')?.value;
-        const parsed = value ? new Date(value) : null;
-        if (!parsed || Number.isNaN(parsed.getTime())) return false;
-        return compareDay(dayOf(parsed), key.op, key.date);
+        const day = headerDay(await this.headers(meta, content));
+        return day !== null && compareDay(day, key.op, key.date);
       }
-      case 'header': {
-        const field = key.field.toLowerCase();
-        const headers = (await this.headers(meta, content)).filter((h) => h.name === field);
-        // An empty string matches every message that has the field (RFC 3501 6.4.4).
-        return headers.some(
-          (h) =>
-            key.value === '' ||
-            includesFolded(h.value, key.value) ||
-            includesFolded(decodeHeader(h.value), key.value),
-        );
-      }
+      case 'header':
+        return headerFieldMatches(await this.headers(meta, content), key.field, key.value);
       case 'text': {
         if (includesFolded(await this.text(meta, content), key.value)) return true;
         return (

@@ -48,7 +48,7 @@ import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.
 import { ChangeQueue } from './queue.js';
 import { imapWireForms, MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
-import { compileSearch } from './search.js';
+import { compileSearch, registerSearchFunctions } from './search.js';
 import { mergeRanges } from './uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
@@ -175,6 +175,7 @@ export class AccountStore implements AccountBackend {
   ) {
     this.db = database.raw;
     this.sql = statementCache(this.db);
+    registerSearchFunctions(this.db);
     this.queue = new ChangeQueue(this.db);
     this.transaction(() => {
       if (!this.mailboxRow('INBOX')) this.insertMailbox('INBOX', null);
@@ -851,19 +852,35 @@ export class AccountStore implements AccountBackend {
   }
 
   /**
-   * SEARCH from the index alone when every criterion is in it (flags, UIDs, sizes, internal
-   * dates, MODSEQ and their combinations); null for header and text criteria, which the
-   * server then evaluates on the decrypted messages. EXPUNGE's \Deleted lookup lands here.
+   * SEARCH from the index alone when every criterion is in it (flags, UIDs, sizes, dates,
+   * MODSEQ, header fields from the kept headers, and their combinations); null for text
+   * criteria, which the server then evaluates on the decrypted messages. EXPUNGE's
+   * \Deleted lookup lands here.
    */
   async search(mailboxId: string, key: SearchKey): Promise<number[] | null> {
     const box = this.mailboxById(mailboxId);
     const compiled = compileSearch(key);
     if (!compiled) return null;
+    if (compiled.needsHeader && this.hasMessagesWithoutHeader(box.id)) return null;
     return this.sql(
-      `SELECT uid FROM messages WHERE mailbox_id = ? AND (${compiled.sql}) ORDER BY uid`,
+      `SELECT m.uid FROM messages m
+         ${compiled.needsHeader ? 'JOIN contents c ON c.blob_id = m.blob_id' : ''}
+       WHERE m.mailbox_id = ? AND (${compiled.sql}) ORDER BY m.uid`,
     )
       .pluck()
       .all(box.id, ...compiled.params) as number[];
+  }
+
+  /** Messages whose header is too big to keep in the index (or older than migration 2). */
+  private hasMessagesWithoutHeader(mailboxId: number): boolean {
+    return (
+      this.sql(
+        `SELECT EXISTS (SELECT 1 FROM contents c JOIN messages m ON m.blob_id = c.blob_id
+           WHERE c.header IS NULL AND m.mailbox_id = ?)`,
+      )
+        .pluck()
+        .get(mailboxId) === 1
+    );
   }
 
   watch(listener: MailboxChangeListener): () => void {

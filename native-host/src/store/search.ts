@@ -1,10 +1,14 @@
 /**
- * IMAP SEARCH keys compiled to SQL over the messages table, for the keys the index can
- * answer. Semantics follow the server's own evaluator (imap/search.ts): dates compare by
- * UTC day, MODSEQ is "at least", flags are matched case-insensitively.
+ * IMAP SEARCH keys compiled to SQL over the messages table (`m`) and, for header keys, the
+ * contents table (`c`, whose kept header the SQL functions below read), for the keys the
+ * index can answer. Semantics follow the server's own evaluator (imap/search.ts), whose
+ * header predicates the functions call: dates compare by UTC day, MODSEQ is "at least",
+ * flags and text are matched case-insensitively.
  */
-import type { SearchKey } from '../imap/index.js';
+import { headerDay, headerFieldMatches, type SearchKey } from '../imap/index.js';
+import { parseHeaderFields } from '../mime/index.js';
 import { systemFlagBit } from './flags.js';
+import type { SqliteDatabase } from './database.js';
 import { rangesSql } from './uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
@@ -12,54 +16,102 @@ const MAX_UID = 0xffffffff;
 export interface CompiledSearch {
   sql: string;
   params: (string | number)[];
+  /** Reads `c.header`: the query must join contents, and every message must have it kept. */
+  needsHeader: boolean;
 }
 
-/** Null when a key needs the message content (headers, text, the Date header). */
+/** The SQL functions header keys compile to; registered once per connection. */
+export function registerSearchFunctions(db: SqliteDatabase): void {
+  const fields = (header: Buffer) => parseHeaderFields(header.toString('utf8'));
+  db.function('imap_header_matches', { deterministic: true }, (header, field, value) => {
+    if (!(header instanceof Buffer)) return 0;
+    const needle = String(value);
+    if (cannotContain(header, needle)) return 0;
+    return headerFieldMatches(fields(header), String(field), needle) ? 1 : 0;
+  });
+  db.function('imap_header_day', { deterministic: true }, (header) =>
+    header instanceof Buffer ? headerDay(fields(header)) : null,
+  );
+}
+
+/** Null when a key needs the message text, or too many UID ranges. */
 export function compileSearch(key: SearchKey): CompiledSearch | null {
   switch (key.type) {
     case 'all':
-      return { sql: '1', params: [] };
+      return plain('1');
     case 'uid': {
       // A long list is left to the server's evaluator rather than a huge statement.
-      return rangesSql(key.ranges, MAX_UID);
+      const ranges = rangesSql(key.ranges, MAX_UID);
+      return ranges && { ...ranges, needsHeader: false };
     }
     case 'flag': {
       const lower = key.flag.toLowerCase();
       const bit = systemFlagBit(lower);
-      if (bit !== undefined) {
-        return { sql: `(system_flags & ${bit}) ${key.set ? '<>' : '='} 0`, params: [] };
-      }
+      if (bit !== undefined) return plain(`(m.system_flags & ${bit}) ${key.set ? '<>' : '='} 0`);
       // \Recent and unknown system flags are never stored.
-      if (lower.startsWith('\\')) return { sql: key.set ? '0' : '1', params: [] };
-      return {
-        sql: `${key.set ? '' : 'NOT '}EXISTS (SELECT 1 FROM json_each(keywords) WHERE lower(value) = ?)`,
-        params: [lower],
-      };
+      if (lower.startsWith('\\')) return plain(key.set ? '0' : '1');
+      return plain(
+        `${key.set ? '' : 'NOT '}EXISTS (SELECT 1 FROM json_each(m.keywords) WHERE lower(value) = ?)`,
+        [lower],
+      );
     }
     case 'size':
-      return { sql: key.op === 'larger' ? 'size > ?' : 'size < ?', params: [key.size] };
+      return plain(key.op === 'larger' ? 'm.size > ?' : 'm.size < ?', [key.size]);
     case 'modseq':
-      return { sql: 'modseq >= ?', params: [key.modseq] };
+      return plain('m.modseq >= ?', [key.modseq]);
     case 'date': {
-      if (key.field !== 'internal') return null;
       const op = key.op === 'before' ? '<' : key.op === 'on' ? '=' : '>=';
-      return { sql: `date(internal_date / 1000, 'unixepoch') ${op} ?`, params: [key.date] };
+      if (key.field === 'internal') {
+        return plain(`date(m.internal_date / 1000, 'unixepoch') ${op} ?`, [key.date]);
+      }
+      // An unreadable Date matches nothing, and its NOT everything, as in the evaluator.
+      return {
+        sql: `coalesce(imap_header_day(c.header) ${op} ?, 0)`,
+        params: [key.date],
+        needsHeader: true,
+      };
     }
+    case 'header':
+      return {
+        sql: 'imap_header_matches(c.header, ?, ?)',
+        params: [key.field, key.value],
+        needsHeader: true,
+      };
     case 'not': {
       const inner = compileSearch(key.key);
-      return inner && { sql: `NOT (${inner.sql})`, params: inner.params };
+      return inner && { ...inner, sql: `NOT (${inner.sql})` };
     }
     case 'or':
     case 'and': {
       const parts = (key.type === 'or' ? [key.left, key.right] : key.keys).map(compileSearch);
       if (parts.some((p) => p === null)) return null;
-      if (parts.length === 0) return { sql: '1', params: [] };
+      if (parts.length === 0) return plain('1');
       return {
         sql: parts.map((p) => `(${p!.sql})`).join(key.type === 'or' ? ' OR ' : ' AND '),
         params: parts.flatMap((p) => p!.params),
+        needsHeader: parts.some((p) => p!.needsHeader),
       };
     }
     default:
       return null;
   }
 }
+
+function plain(sql: string, params: (string | number)[] = []): CompiledSearch {
+  return { sql, params, needsHeader: false };
+}
+
+/**
+ * True when `header` certainly has no field containing `needle`: plain ASCII without encoded
+ * words decodes to itself, so if the needle (ASCII too) is nowhere in it, ignoring case and
+ * line breaks, no field can match. Most messages of a search are ruled out here, without parsing them.
+ */
+function cannotContain(header: Buffer, needle: string): boolean {
+  if (needle === '' || NOT_ASCII.test(needle)) return false;
+  const text = header.toString('latin1');
+  if (NOT_ASCII.test(text) || text.includes('=?')) return false;
+  // Without line breaks every field value, unfolded, is a substring of the text.
+  return !text.replace(/\r?\n/g, '').toLowerCase().includes(needle.toLowerCase());
+}
+
+const NOT_ASCII = /[\u0080-\uffff]/;
