@@ -17,6 +17,12 @@ export interface Limits {
   maxMessageBytes: number;
   /** Mail for a user without a key is bounced after this long. */
   holdMs: number;
+  /**
+   * How long the submission relay remembers a transaction's envelope id (RFC 3461 ENVID),
+   * so that a client resending after a lost reply is answered without sending again.
+   * Longer than any client retries (the host's outbox gives up after 3 days).
+   */
+  relayEnvelopeIdMs: number;
 }
 
 export interface PublicEndpoints {

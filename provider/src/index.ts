@@ -72,6 +72,7 @@ export const DEFAULT_LIMITS: Limits = {
   tokenIdleMs: 60 * 60_000,
   maxMessageBytes: 25 * 1024 * 1024,
   holdMs: 5 * 24 * 3600_000,
+  relayEnvelopeIdMs: 7 * 24 * 3600_000,
 };
 
 function loadSecret(dataDir: string): Buffer {

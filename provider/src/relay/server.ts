@@ -2,6 +2,10 @@
  * The submission relay: implicit TLS with the provider's certificate, AUTH with the session
  * token (PLAIN/LOGIN with the token as password, or XOAUTH2), MAIL FROM must be the user's
  * own address. Local recipients take the MX path (encrypted on receipt), others are relayed.
+ *
+ * Exactly once: a client that names its transaction (RFC 3461 `MAIL FROM:<..> ENVID=..`)
+ * and sends it again, because it never heard or never recorded the 250, gets 250 again
+ * without a second delivery, for as long as `limits.relayEnvelopeIdMs`.
  */
 import { SMTPServer } from 'smtp-server';
 import { userForToken } from '../auth/index.js';
@@ -55,6 +59,9 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
     cert: o.tls.cert,
     authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'],
     size: maxBytes,
+    // DSN is advertised so that clients send ENVID; every delivery is done before the 250,
+    // so a failure is always the SMTP reply and no delay or failure notice ever follows.
+    hideDSN: false,
     logger: false,
     closeTimeout: 1000,
     onAuth(auth, session, callback) {
@@ -99,15 +106,31 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
     },
     onData(stream, session, callback) {
       const user = users.get(session);
+      // RFC 3461 section 4.4: at most 100 characters; a longer one is not honoured.
+      const envid = session.envelope.dsn?.envid ?? null;
+      const envelopeId = envid && envid.length <= 100 ? envid : null;
       readMessage(stream, maxBytes)
         .then(async (raw) => {
           if (!user) throw smtpError('5.7.0 Authentication required', 530);
+          const now = o.ctx.now();
+          const { relayEnvelopeIdMs } = o.ctx.limits;
+          if (
+            envelopeId &&
+            o.ctx.store.relayedBefore(user.id, envelopeId, now - relayEnvelopeIdMs)
+          ) {
+            o.ctx.log.info('relay_repeat_not_sent', { user: user.id, envelopeId });
+            callback(null, 'Message accepted before (same ENVID), not sent again');
+            return;
+          }
           await routeMessage(
             o,
             user.address,
             session.envelope.rcptTo.map((r) => r.address),
             raw,
           );
+          if (envelopeId) {
+            o.ctx.store.rememberRelayed(user.id, envelopeId, now, now - relayEnvelopeIdMs);
+          }
           callback(null, 'Message accepted');
         })
         .catch((err) => callback(toSmtpError(err)));

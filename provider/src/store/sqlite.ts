@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS held_mail (
   sender TEXT NOT NULL,
   received_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS relayed (
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  envelope_id TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, envelope_id)
+);
+CREATE INDEX IF NOT EXISTS relayed_age ON relayed (accepted_at);
 `;
 
 interface UserRow {
@@ -166,7 +173,20 @@ export function openSqliteStore(file: string): ProviderStore {
     heldFor: db.prepare('SELECT * FROM held_mail WHERE user_id = ? ORDER BY received_at'),
     heldBefore: db.prepare('SELECT * FROM held_mail WHERE received_at < ? ORDER BY received_at'),
     release: db.prepare('DELETE FROM held_mail WHERE id = ?'),
+    relayed: db.prepare(
+      'SELECT 1 FROM relayed WHERE user_id = ? AND envelope_id = ? AND accepted_at >= ?',
+    ),
+    remember: db.prepare(
+      'INSERT OR REPLACE INTO relayed (user_id, envelope_id, accepted_at) VALUES (?, ?, ?)',
+    ),
+    forgetRelayed: db.prepare('DELETE FROM relayed WHERE accepted_at < ?'),
   };
+  const rememberRelayed = db.transaction(
+    (userId: string, envelopeId: string, now: number, forgetBefore: number) => {
+      q.forgetRelayed.run(forgetBefore);
+      q.remember.run(userId, envelopeId, now);
+    },
+  );
 
   // Each row is its own transaction (the contract: atomic per row); the per-user clock makes
   // `updatedAt` strictly increasing even when the wall clock stalls or steps back.
@@ -271,6 +291,10 @@ export function openSqliteStore(file: string): ProviderStore {
     heldFor: (userId) => (q.heldFor.all(userId) as HeldRow[]).map(toHeld),
     heldBefore: (time) => (q.heldBefore.all(time) as HeldRow[]).map(toHeld),
     releaseHeld: (id) => void q.release.run(id),
+    relayedBefore: (userId, envelopeId, since) =>
+      q.relayed.get(userId, envelopeId, since) !== undefined,
+    rememberRelayed: (userId, envelopeId, now, forgetBefore) =>
+      void rememberRelayed(userId, envelopeId, now, forgetBefore),
     close: () => db.close(),
   };
 }

@@ -88,5 +88,13 @@ export interface ProviderStore {
   heldBefore(time: number): HeldMessage[];
   releaseHeld(id: string): void;
 
+  /**
+   * Submission relay, exactly once: was a transaction of this user with this envelope id
+   * (RFC 3461 ENVID) accepted at or after `since`?
+   */
+  relayedBefore(userId: string, envelopeId: string, since: number): boolean;
+  /** Records an accepted relay transaction and forgets those accepted before `forgetBefore`. */
+  rememberRelayed(userId: string, envelopeId: string, now: number, forgetBefore: number): void;
+
   close(): void;
 }
