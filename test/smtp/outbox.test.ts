@@ -1,11 +1,19 @@
 /**
  * The outbox against the real alpha.test relay behind a switchable TCP proxy: the relay
  * goes away and comes back, the host restarts in between, and every message goes out
- * exactly once; what cannot be delivered becomes a bounce in the local Inbox.
+ * exactly once, also when the host dies right after the relay accepted a message; what
+ * cannot be delivered becomes a bounce in the local Inbox.
  */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateOwnKey } from '../../native-host/src/crypto/index.js';
+import { relayMessage, type RelayEndpoint } from '../../native-host/src/smtp/index.js';
 import {
   composeMessage,
   inbox,
@@ -47,6 +55,8 @@ class Switch {
     this.server = null;
   }
 }
+
+const CRASH_CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 
 let alpha: TestProvider;
 let alice: MailAccount;
@@ -176,4 +186,108 @@ it('gives up after the retry period and says so in the Inbox', async () => {
   } finally {
     await lonely.cleanup();
   }
+});
+
+it('delivers once when the host dies after the relay accepted and before the outbox recorded it', async () => {
+  const endpoint = {
+    host: '127.0.0.2',
+    port: relay.port,
+    secure: true,
+    servername: alpha.domain,
+    ca: alpha.caCertPem,
+    user: alice.address,
+  };
+  const dying = await startHost(alice.address, {
+    relay: async () => ({ ...endpoint, accessToken: async () => alice.token }),
+    retry: { firstDelayMs: 100, maxDelayMs: 400 },
+  });
+  try {
+    // Queued while the relay is away, so that the process below is the one to send it.
+    await relay.down();
+    const raw = await composeMessage({
+      from: alice.address,
+      to: bob.address,
+      subject: 'Exactly once',
+      text: 'One copy of me, please.',
+    });
+    const id = header(raw, 'message-id');
+    expect(await submit(dying, { from: alice.address, to: [bob.address] }, raw)).toContain('250');
+    await dying.outbox.flush();
+    await dying.stop();
+    await relay.up();
+
+    const child = spawn(process.execPath, ['--import', 'tsx', CRASH_CHILD], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdin.end(
+      JSON.stringify({
+        dir: dying.dir,
+        secret: Buffer.from(dying.secret).toString('hex'),
+        endpoint: { ...endpoint, token: alice.token },
+      }),
+    );
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (_code, s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+    });
+    expect(err.replace(/npm warn.*\n?/g, '')).toBe('');
+    expect(signal).toBe('SIGKILL');
+
+    const copies = async () =>
+      (await inbox(alpha, bob)).filter((m) => header(m, 'message-id') === id).length;
+    expect(await copies()).toBe(1);
+    // The host comes back on the same data: for its outbox the delivery is still to be done.
+    await dying.restart();
+    expect(dying.outbox.list()[0]?.deliveries[0]?.state).toBe('pending');
+    await dying.outbox.retryNow();
+    expect(dying.outbox.list()).toEqual([]);
+    expect(await copies()).toBe(1);
+    const sent = await localMessages(dying.store, 'Sent');
+    expect(sent.filter((m) => header(m, 'message-id') === id)).toHaveLength(1);
+    // The relay said why it did not send again.
+    const log = readFileSync(join(alpha.dataDir, 'provider.log'), 'utf8');
+    expect(log).toContain('relay_repeat_not_sent');
+  } finally {
+    await dying.cleanup();
+  }
+}, 90_000);
+
+it('the relay sends a repeated envelope id once per user, and never confuses users', async () => {
+  const relayAs = (account: MailAccount): RelayEndpoint => ({
+    host: alpha.host,
+    port: alpha.ports.submission,
+    secure: true,
+    servername: alpha.domain,
+    ca: alpha.caCertPem,
+    user: account.address,
+    accessToken: async () => account.token,
+  });
+  const mail = async (from: MailAccount) =>
+    Readable.from([
+      await composeMessage({ from: from.address, to: bob.address, subject: 'Once', text: 'x' }),
+    ]);
+  const id = `test-${randomUUID()}`;
+  const before = (await inbox(alpha, bob)).length;
+  for (let i = 0; i < 2; i++) {
+    const outcome = await relayMessage(
+      relayAs(alice),
+      { from: alice.address, to: [bob.address], id },
+      await mail(alice),
+    );
+    expect(outcome.ok).toBe(true);
+  }
+  expect(await inbox(alpha, bob)).toHaveLength(before + 1);
+  // Bob's transaction with the same id is his own, not a repeat of Alice's.
+  const own = await relayMessage(
+    relayAs(bob),
+    { from: bob.address, to: [bob.address], id },
+    await mail(bob),
+  );
+  expect(own.ok).toBe(true);
+  expect(await inbox(alpha, bob)).toHaveLength(before + 2);
 });

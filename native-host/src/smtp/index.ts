@@ -19,6 +19,7 @@ export {
   type OutboxOptions,
   type Protection,
   type RelayEndpoint,
+  type RelayEnvelope,
   type RelayOutcome,
   type RetryPolicy,
 } from './outbox/index.js';

@@ -11,4 +11,9 @@ export {
   type Protection,
   type RetryPolicy,
 } from './outbox.js';
-export { relayMessage, type RelayEndpoint, type RelayOutcome } from './relay.js';
+export {
+  relayMessage,
+  type RelayEndpoint,
+  type RelayEnvelope,
+  type RelayOutcome,
+} from './relay.js';

@@ -55,6 +55,12 @@ export interface OutboxOptions {
   logger?: Logger;
   now?: () => number;
   chunkSize?: number;
+  /**
+   * Tests only: runs when the relay has accepted a delivery and the outbox has not yet
+   * recorded it, the one moment a crash makes SMTP resend (test/smtp/outbox.test.ts kills
+   * the process here).
+   */
+  afterRelayAcceptedForTests?: () => void;
 }
 
 export type Protection = 'encrypt' | 'sign' | 'passthrough';
@@ -364,12 +370,13 @@ export class Outbox {
       .prepare('SELECT * FROM outbox_messages WHERE id = ?')
       .get(delivery.message_id) as MessageRow;
     const recipients = JSON.parse(delivery.recipients) as string[];
+    // Stable for the delivery across attempts and restarts: the relay sends it at most once.
+    const envelope = { from: message.sender, to: recipients, id: `${message.id}.${delivery.id}` };
     const outcome: RelayOutcome =
-      'send' in relay
-        ? await relay.send({ from: message.sender, to: recipients }, this.read(delivery.blob_id))
-        : relay;
+      'send' in relay ? await relay.send(envelope, this.read(delivery.blob_id)) : relay;
     const attempts = delivery.attempts + 1;
     if (outcome.ok) {
+      this.options.afterRelayAcceptedForTests?.();
       this.db
         .prepare(
           `UPDATE outbox_deliveries SET state = 'delivered', attempts = ?, last_error = NULL,

@@ -23,6 +23,17 @@ export interface RelayEndpoint {
   password?: () => Promise<string>;
 }
 
+/**
+ * One relay transaction's envelope. `id` goes out as the RFC 3461 envelope id (ENVID): the
+ * LEAP relay answers a transaction it already accepted with that id without sending it
+ * again, so resending after a crash is safe. Other servers at most echo it in notices.
+ */
+export interface RelayEnvelope {
+  from: string;
+  to: string[];
+  id?: string;
+}
+
 export type RelayOutcome =
   | { ok: true; rejected: { address: string; reason: string }[] }
   | { ok: false; permanent: boolean; reason: string };
@@ -31,7 +42,7 @@ const TIMEOUT_MS = 30_000;
 
 /** A relay login that several messages may share (one connection, reused while it lasts). */
 export interface RelayConnection {
-  send(envelope: { from: string; to: string[] }, content: Readable): Promise<RelayOutcome>;
+  send(envelope: RelayEnvelope, content: Readable): Promise<RelayOutcome>;
   close(): void;
 }
 
@@ -77,7 +88,7 @@ export async function connectRelay(
 /** One message over a connection of its own. */
 export async function relayMessage(
   endpoint: RelayEndpoint,
-  envelope: { from: string; to: string[] },
+  envelope: RelayEnvelope,
   content: Readable,
 ): Promise<RelayOutcome> {
   const connection = await connectRelay(endpoint);
@@ -94,11 +105,17 @@ export async function relayMessage(
 
 async function send(
   transport: Transporter,
-  envelope: { from: string; to: string[] },
+  { id, ...envelope }: RelayEnvelope,
   content: Readable,
 ): Promise<RelayOutcome> {
   try {
-    const info = (await transport.sendMail({ envelope, raw: content })) as {
+    // nodemailer sends ENVID only to a server that announces DSN, and no NOTIFY: a foreign
+    // server keeps sending its usual failure notices.
+    const info = (await transport.sendMail({
+      envelope,
+      raw: content,
+      ...(id ? { dsn: { envid: id } } : {}),
+    })) as {
       rejected?: (string | { address: string })[];
       rejectedErrors?: { recipient?: string; response?: string }[];
     };
