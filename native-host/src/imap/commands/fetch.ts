@@ -10,37 +10,42 @@ import {
 import type { ImapSession } from '../session.js';
 import { SELECTED, ok, type Command } from './types.js';
 
-const CRLF = Buffer.from('\r\n');
 /** Messages prepared ahead of the one being written. */
 const PREFETCH = 8;
 /** Sections up to this size are read whole while preparing; larger ones are streamed. */
 const READ_AHEAD_BYTES = 256 * 1024;
 
-/** Keeps (or drops, for .NOT) the header fields named, each with its continuation lines. */
+/** Lower-cased field names per request list: a FETCH asks the same list of every message. */
+const wantedNames = new WeakMap<string[], Set<string>>();
+
+/**
+ * Keeps (or drops, for .NOT) the header fields named, each with its continuation lines.
+ * Works on the header as a latin1 string (one byte per character, so nothing is lost) and
+ * makes one buffer at the end: this runs for every message of a client's header scan.
+ */
 export function filterHeader(header: Buffer, names: string[], exclude: boolean): Buffer {
-  const wanted = new Set(names.map((n) => n.toLowerCase()));
-  const out: Buffer[] = [];
+  let wanted = wantedNames.get(names);
+  if (!wanted) wantedNames.set(names, (wanted = new Set(names.map((n) => n.toLowerCase()))));
+  const text = header.toString('latin1');
+  let out = '';
   let keep = false;
-  for (let pos = 0; pos < header.length;) {
-    const lf = header.indexOf(0x0a, pos);
-    const end = lf < 0 ? header.length : lf + 1;
-    const contentEnd = lf < 0 ? end : lf > pos && header[lf - 1] === 0x0d ? lf - 1 : lf;
+  for (let pos = 0; pos < text.length;) {
+    const lf = text.indexOf('\n', pos);
+    const end = lf < 0 ? text.length : lf + 1;
+    const contentEnd = lf < 0 ? end : lf > pos && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf;
     if (contentEnd === pos) break; // the blank line ending the header
-    const first = header[pos];
+    const first = text.charCodeAt(pos);
     if (first !== 0x20 && first !== 0x09) {
-      const colon = header.indexOf(0x3a, pos);
+      const colon = text.indexOf(':', pos);
       const name =
-        colon > pos && colon < contentEnd
-          ? header.toString('latin1', pos, colon).trim().toLowerCase()
-          : null;
+        colon > pos && colon < contentEnd ? text.slice(pos, colon).trim().toLowerCase() : null;
       keep = name !== null && wanted.has(name) !== exclude;
     }
-    if (keep) out.push(header.subarray(pos, contentEnd), CRLF);
+    if (keep) out += text.slice(pos, contentEnd) + '\r\n';
     pos = end;
   }
   // The blank line that ends a header is part of these sections (RFC 3501 6.4.5).
-  out.push(CRLF);
-  return Buffer.concat(out);
+  return Buffer.from(out + '\r\n', 'latin1');
 }
 
 function clip(
