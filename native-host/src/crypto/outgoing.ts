@@ -422,18 +422,11 @@ async function* digesting(source: AsyncIterable<Buffer>, hash: Hash): AsyncGener
   }
 }
 
-/**
- * Signs a message into RFC 3156 multipart/signed, as a stream. The signed part is made
- * canonical (CRLF) and 7-bit safe first, so that no relay can change a byte the signature
- * covers. `read` opens the original message afresh on each call; it is read three times
- * (which leaves need re-encoding, the signature, the output), so a 50 MB attachment costs
- * buffers, not copies. Key problems and broken structure are reported before the first
- * byte is produced.
- */
-export async function signMessageStream(
+/** The multipart/signed message as chunks; see {@link signMessageStream}. */
+async function signedChunks(
   read: () => AsyncIterable<Uint8Array>,
   options: SenderOptions,
-): Promise<Result<Readable>> {
+): Promise<Result<AsyncGenerator<Buffer>>> {
   const sender = await prepareSender(options);
   if (!sender.ok) return sender;
   const first = read()[Symbol.asyncIterator]();
@@ -531,7 +524,23 @@ export async function signMessageStream(
     }
     yield closing;
   }
-  return ok(Readable.from(output(), { objectMode: false }));
+  return ok(output());
+}
+
+/**
+ * Signs a message into RFC 3156 multipart/signed, as a stream. The signed part is made
+ * canonical (CRLF) and 7-bit safe first, so that no relay can change a byte the signature
+ * covers. `read` opens the original message afresh on each call; it is read three times
+ * (which leaves need re-encoding, the signature, the output), so a 50 MB attachment costs
+ * buffers, not copies. Key problems and broken structure are reported before the first
+ * byte is produced.
+ */
+export async function signMessageStream(
+  read: () => AsyncIterable<Uint8Array>,
+  options: SenderOptions,
+): Promise<Result<Readable>> {
+  const signed = await signedChunks(read, options);
+  return signed.ok ? ok(Readable.from(signed.value, { objectMode: false })) : signed;
 }
 
 /** The same as {@link signMessageStream} for a message already in memory. */
@@ -540,11 +549,11 @@ export async function signMessage(
   options: SenderOptions,
 ): Promise<Result<Buffer>> {
   const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
-  const signed = await signMessageStream(async function* () {
+  const signed = await signedChunks(async function* () {
     yield bytes;
   }, options);
   if (!signed.ok) return signed;
   const chunks: Buffer[] = [];
-  for await (const chunk of signed.value) chunks.push(chunk as Buffer);
+  for await (const chunk of signed.value) chunks.push(chunk);
   return ok(Buffer.concat(chunks));
 }
