@@ -20,10 +20,11 @@ const wantedNames = new WeakMap<string[], Set<string>>();
 
 /**
  * Keeps (or drops, for .NOT) the header fields named, each with its continuation lines.
- * Works on the header as a latin1 string (one byte per character, so nothing is lost) and
- * makes one buffer at the end: this runs for every message of a client's header scan.
+ * Works on, and returns, the header as a latin1 string (one byte per character, so nothing
+ * is lost): this runs for every message of a client's header scan, and an ASCII result
+ * goes out with the response text without a buffer of its own.
  */
-export function filterHeader(header: Buffer, names: string[], exclude: boolean): Buffer {
+export function filterHeader(header: Buffer, names: string[], exclude: boolean): string {
   let wanted = wantedNames.get(names);
   if (!wanted) wantedNames.set(names, (wanted = new Set(names.map((n) => n.toLowerCase()))));
   const text = header.toString('latin1');
@@ -45,7 +46,7 @@ export function filterHeader(header: Buffer, names: string[], exclude: boolean):
     pos = end;
   }
   // The blank line that ends a header is part of these sections (RFC 3501 6.4.5).
-  return Buffer.from(out + '\r\n', 'latin1');
+  return out + '\r\n';
 }
 
 function clip(
@@ -61,6 +62,8 @@ function clip(
 type PreparedSection =
   | { label: string; kind: 'missing' }
   | { label: string; kind: 'bytes'; bytes: Buffer }
+  /** ASCII only, so its length in characters is its length in octets. */
+  | { label: string; kind: 'ascii'; text: string }
   | { label: string; kind: 'stream'; length: number; stream: AsyncIterable<Uint8Array> };
 
 async function prepareSection(
@@ -121,12 +124,20 @@ function isTopHeader(section: BodySectionRequest): boolean {
 }
 
 function headerSection(section: BodySectionRequest, header: Buffer): PreparedSection {
-  const filtered = section.fields
-    ? filterHeader(header, section.fields, section.text === 'HEADER.FIELDS.NOT')
-    : header;
-  const { start, end } = clip(filtered.length, section.partial);
-  return { label: section.label, kind: 'bytes', bytes: filtered.subarray(start, end) };
+  const { label, fields, partial } = section;
+  if (!fields) {
+    const { start, end } = clip(header.length, partial);
+    return { label, kind: 'bytes', bytes: header.subarray(start, end) };
+  }
+  const filtered = filterHeader(header, fields, section.text === 'HEADER.FIELDS.NOT');
+  const { start, end } = clip(filtered.length, partial);
+  const text = filtered.slice(start, end);
+  return NOT_ASCII.test(text)
+    ? { label, kind: 'bytes', bytes: Buffer.from(text, 'latin1') }
+    : { label, kind: 'ascii', text };
 }
+
+const NOT_ASCII = /[\u0080-\uffff]/;
 
 /** The part layout when the backend left it out of the FETCH rows (it had the header instead). */
 async function layoutOf(session: ImapSession, mailboxId: string, uid: number) {
@@ -136,6 +147,20 @@ async function layoutOf(session: ImapSession, mailboxId: string, uid: number) {
     return meta.layout;
   }
   return undefined;
+}
+
+function literalLength(section: PreparedSection): number {
+  switch (section.kind) {
+    case 'missing':
+      // A section that does not exist is an empty string, as Dovecot sends it.
+      return 0;
+    case 'bytes':
+      return section.bytes.length;
+    case 'ascii':
+      return section.text.length;
+    case 'stream':
+      return section.length;
+  }
 }
 
 /** Writes a section that streams from the backend (the literal's length is sent first). */
@@ -255,14 +280,10 @@ function writeMessage(
   const rest = sections.entries();
   const writeSections = (): Promise<void> | undefined => {
     for (const [index, section] of rest) {
-      // A section that does not exist is an empty string, as Dovecot sends it.
-      const length =
-        section.kind === 'missing'
-          ? 0
-          : section.kind === 'bytes'
-            ? section.bytes.length
-            : section.length;
-      session.queueText(`${items.length || index > 0 ? ' ' : ''}${section.label} {${length}}\r\n`);
+      const length = literalLength(section);
+      const separator = items.length || index > 0 ? ' ' : '';
+      session.queueText(`${separator}${section.label} {${length}}\r\n`);
+      if (section.kind === 'ascii') session.queueText(section.text);
       if (section.kind === 'bytes' && length) session.queueBytes(section.bytes);
       if (section.kind === 'stream') {
         return writeStream(session, section).then(() => writeSections());
