@@ -874,9 +874,13 @@ export class AccountStore implements AccountBackend {
   /** Messages whose header is too big to keep in the index (or older than migration 2). */
   private hasMessagesWithoutHeader(mailboxId: number): boolean {
     return (
+      // From the (usually empty) partial index to the messages: the other way round,
+      // SQLite would walk the whole mailbox.
       this.sql(
-        `SELECT EXISTS (SELECT 1 FROM contents c JOIN messages m ON m.blob_id = c.blob_id
-           WHERE c.header IS NULL AND m.mailbox_id = ?)`,
+        `SELECT EXISTS (SELECT 1 FROM contents c INDEXED BY contents_without_header
+           WHERE c.header IS NULL AND EXISTS (
+             SELECT 1 FROM messages m INDEXED BY messages_by_blob
+             WHERE m.blob_id = c.blob_id AND m.mailbox_id = ?))`,
       )
         .pluck()
         .get(mailboxId) === 1

@@ -103,15 +103,27 @@ function plain(sql: string, params: (string | number)[] = []): CompiledSearch {
 
 /**
  * True when `header` certainly has no field containing `needle`: plain ASCII without encoded
- * words decodes to itself, so if the needle (ASCII too) is nowhere in it, ignoring case and
- * line breaks, no field can match. Most messages of a search are ruled out here, without parsing them.
+ * words decodes to itself, so if the needle (ASCII too) is nowhere in it, ignoring case, no
+ * field can match. A needle with white space may span a folded line, so it is looked for
+ * with the line breaks taken out. Most messages of a search are ruled out here, unparsed.
  */
 function cannotContain(header: Buffer, needle: string): boolean {
   if (needle === '' || NOT_ASCII.test(needle)) return false;
   const text = header.toString('latin1');
   if (NOT_ASCII.test(text) || text.includes('=?')) return false;
-  // Without line breaks every field value, unfolded, is a substring of the text.
-  return !text.replace(/\r?\n/g, '').toLowerCase().includes(needle.toLowerCase());
+  const pattern = needlePattern(needle);
+  return !pattern.test(/\s/.test(needle) ? text.replace(/\r?\n/g, '') : text);
 }
 
 const NOT_ASCII = /[\u0080-\uffff]/;
+
+/** The last needle's pattern: a search asks the same of every message. */
+let lastNeedle: { needle: string; pattern: RegExp } | null = null;
+
+function needlePattern(needle: string): RegExp {
+  if (lastNeedle?.needle !== needle) {
+    const escaped = needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    lastNeedle = { needle, pattern: new RegExp(escaped, 'i') };
+  }
+  return lastNeedle.pattern;
+}
