@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BlobStore, StoreError } from '../../native-host/src/store/index.js';
@@ -45,6 +45,49 @@ describe('blob store', () => {
         expect(await blobs.size(id)).toBe(size);
       }
     }));
+
+  it('writes the documented format: an outside reader with the key can decrypt it', async () => {
+    const { dir, remove } = await tempDir('blobs-');
+    try {
+      const key = randomBytes(32);
+      const blobs = new BlobStore({ dir, key, nameKey: randomBytes(32), chunkSize: CHUNK });
+      const content = randomBytes(CHUNK + 10);
+      const { id } = await blobs.put([content]);
+      const file = readFileSync(blobs.pathOf(id));
+      const header = file.subarray(0, HEADER);
+      // The chunk key is HKDF-SHA256 with the file's salt, exactly as node:crypto computes it.
+      const chunkKey = Buffer.from(
+        hkdfSync('sha256', key, header.subarray(8, 24), 'leapbird blob chunk key v1', 32),
+      );
+      const open = (index: number, record: Buffer, last: boolean) => {
+        const position = Buffer.alloc(9);
+        position.writeBigUInt64BE(BigInt(index));
+        position[8] = last ? 1 : 0;
+        const decipher = createDecipheriv('aes-256-gcm', chunkKey, record.subarray(0, 12));
+        decipher.setAAD(
+          Buffer.concat(last ? [header, position, Buffer.from(id, 'hex')] : [header, position]),
+        );
+        decipher.setAuthTag(record.subarray(record.length - 16));
+        return Buffer.concat([
+          decipher.update(record.subarray(12, record.length - 16)),
+          decipher.final(),
+        ]);
+      };
+      const first = open(0, file.subarray(HEADER, HEADER + RECORD), false);
+      const second = open(1, file.subarray(HEADER + RECORD), true);
+      expect(Buffer.concat([first, second]).equals(content)).toBe(true);
+      // And the store reads it back, whole and through the small-file path.
+      expect((await blobs.read(id)).equals(content)).toBe(true);
+      expect(
+        blobs
+          .readSmall(id, { start: 5, end: CHUNK + 3 }, 1 << 20)!
+          .equals(content.subarray(5, CHUNK + 3)),
+      ).toBe(true);
+      expect(blobs.readSmall(id, {}, 10)).toBeNull();
+    } finally {
+      await remove();
+    }
+  });
 
   it('names blobs by a keyed hash: equal content shares a file, the name reveals nothing', () =>
     withBlobs(async (blobs, dir) => {

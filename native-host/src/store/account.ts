@@ -413,10 +413,14 @@ export class AccountStore implements AccountBackend {
     range?: ByteRange,
   ): Promise<AsyncIterable<Uint8Array>> {
     this.ensureOpen();
-    // No separate mailbox lookup: a message row exists only in an existing mailbox.
+    // No separate mailbox lookup: a message row exists only in an existing mailbox. The kept
+    // header is joined in only when it may hold the whole range (it is at most this big).
+    const mayBeInHeader = range !== undefined && range.end <= MAX_CACHED_HEADER;
     const row = this.sql(
-      `SELECT m.blob_id, c.header FROM messages m JOIN contents c ON c.blob_id = m.blob_id
-       WHERE m.mailbox_id = ? AND m.uid = ?`,
+      mayBeInHeader
+        ? `SELECT m.blob_id, c.header FROM messages m JOIN contents c ON c.blob_id = m.blob_id
+           WHERE m.mailbox_id = ? AND m.uid = ?`
+        : `SELECT blob_id, NULL AS header FROM messages WHERE mailbox_id = ? AND uid = ?`,
     ).get(mailboxKey(mailboxId), uid) as { blob_id: string; header: Buffer | null } | undefined;
     if (!row) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
     const header = row.header;
