@@ -374,8 +374,7 @@ describe('mail index', () => {
       const inbox = (await store.getMailbox('INBOX'))!;
       const old = await store.append(inbox.id, { content: numberedMessage(1) });
       // Turn it back into what version 1 wrote.
-      store.database.raw.exec(`DROP INDEX contents_without_header;
-        ALTER TABLE contents DROP COLUMN header;
+      store.database.raw.exec(`DROP TABLE content_headers;
         ALTER TABLE contents DROP COLUMN envelope_imap;
         ALTER TABLE contents DROP COLUMN body_structure_imap;
         DROP TRIGGER messages_count_insert;

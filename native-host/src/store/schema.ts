@@ -8,9 +8,10 @@
  *   HIGHESTMODSEQ.
  * - subscriptions: by name, since IMAP lets a client subscribe to names that do not exist.
  * - contents: one row per distinct message content (the keyed hash that names its blob),
- *   with the precomputed ENVELOPE, BODYSTRUCTURE and part layout, and the raw header
- *   (from migration 2) for header-only fetches, and (from migration 4) ENVELOPE and
- *   BODYSTRUCTURE in IMAP's wire form; copies share it.
+ *   with the precomputed ENVELOPE, BODYSTRUCTURE and part layout (as JSON and, from
+ *   migration 4, in IMAP's wire form); copies share it. content_headers (migration 4; the
+ *   column of migration 2 before) keeps its raw header for header fetches and searches,
+ *   NULL when too big to keep.
  * - messages: per mailbox UID, MODSEQ, flags (system flags as a bit set for indexed
  *   searches and counts, keywords as JSON), internal date, size, and the upstream mailbox,
  *   UIDVALIDITY and UID it was synced from.
@@ -148,15 +149,25 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
-    description: 'ENVELOPE and BODYSTRUCTURE kept in IMAP wire form; headers not kept indexed',
-    // A FETCH of them for a whole mailbox then costs a string copy per message instead of a
-    // JSON parse and an IMAP encoding. Existing rows are converted once, here.
+    description: 'ENVELOPE and BODYSTRUCTURE in IMAP wire form; headers in their own table',
+    // A FETCH of ENVELOPE/BODYSTRUCTURE for a whole mailbox then costs a string copy per
+    // message instead of a JSON parse and an IMAP encoding. Headers move out of the wide
+    // contents rows, where reaching them meant walking each row's overflow pages: a header
+    // scan (Thunderbird's first look, SEARCH SUBJECT) reads only this narrow table. Its
+    // partial index finds, at no cost in the usual case, contents whose header was too big
+    // to keep, for which header searches cannot be answered from the index.
     up: (db) => {
-      // The partial index finds, at no cost in the usual case, messages whose header is not
-      // kept (too big), for which SEARCH by header cannot be answered from the index.
-      db.exec(`ALTER TABLE contents ADD COLUMN envelope_imap TEXT;
-               ALTER TABLE contents ADD COLUMN body_structure_imap TEXT;
-               CREATE INDEX contents_without_header ON contents (blob_id) WHERE header IS NULL;`);
+      db.exec(`
+        ALTER TABLE contents ADD COLUMN envelope_imap TEXT;
+        ALTER TABLE contents ADD COLUMN body_structure_imap TEXT;
+        CREATE TABLE content_headers (
+          blob_id TEXT PRIMARY KEY REFERENCES contents (blob_id) ON DELETE CASCADE,
+          header BLOB
+        ) STRICT;
+        INSERT INTO content_headers (blob_id, header) SELECT blob_id, header FROM contents;
+        ALTER TABLE contents DROP COLUMN header;
+        CREATE INDEX content_headers_missing ON content_headers (blob_id) WHERE header IS NULL;
+      `);
       const update = db.prepare(
         'UPDATE contents SET envelope_imap = ?, body_structure_imap = ? WHERE blob_id = ?',
       );

@@ -1,6 +1,6 @@
 /**
  * IMAP SEARCH keys compiled to SQL over the messages table (`m`) and, for header keys, the
- * contents table (`c`, whose kept header the SQL functions below read), for the keys the
+ * kept headers (`h`, content_headers, which the SQL functions below read), for the keys the
  * index can answer. Semantics follow the server's own evaluator (imap/search.ts), whose
  * header predicates the functions call: dates compare by UTC day, MODSEQ is "at least",
  * flags and text are matched case-insensitively.
@@ -16,7 +16,7 @@ const MAX_UID = 0xffffffff;
 export interface CompiledSearch {
   sql: string;
   params: (string | number)[];
-  /** Reads `c.header`: the query must join contents, and every message must have it kept. */
+  /** Reads `h.header`: the query must join content_headers, and every message must have it kept. */
   needsHeader: boolean;
 }
 
@@ -66,14 +66,14 @@ export function compileSearch(key: SearchKey): CompiledSearch | null {
       }
       // An unreadable Date matches nothing, and its NOT everything, as in the evaluator.
       return {
-        sql: `coalesce(imap_header_day(c.header) ${op} ?, 0)`,
+        sql: `coalesce(imap_header_day(h.header) ${op} ?, 0)`,
         params: [key.date],
         needsHeader: true,
       };
     }
     case 'header':
       return {
-        sql: 'imap_header_matches(c.header, ?, ?)',
+        sql: 'imap_header_matches(h.header, ?, ?)',
         params: [key.field, key.value],
         needsHeader: true,
       };
