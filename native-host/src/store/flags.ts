@@ -34,8 +34,15 @@ export function parseFlags(flags: readonly string[]): StoredFlags {
   return { bits, keywords };
 }
 
+/** The system flags of every bit set, made once: formatting runs for each message fetched. */
+const SYSTEM_FLAG_SETS: readonly (readonly string[])[] = Array.from(
+  { length: 1 << SYSTEM_FLAGS.length },
+  (_, bits) => SYSTEM_FLAGS.filter((_, i) => bits & (1 << i)),
+);
+
 export function formatFlags(bits: number, keywords: readonly string[]): string[] {
-  return [...SYSTEM_FLAGS.filter((_, i) => bits & (1 << i)), ...keywords];
+  const system = SYSTEM_FLAG_SETS[bits & (SYSTEM_FLAG_SETS.length - 1)]!;
+  return keywords.length ? system.concat(keywords) : system.slice();
 }
 
 export function applyFlagOperation(
