@@ -301,6 +301,13 @@ export interface AccountBackend {
   search?(mailboxId: string, key: SearchKey): Promise<number[] | null>;
 
   /**
+   * Optional, for QRESYNC (RFC 7162): the UIDs within `ranges` expunged with a modseq
+   * greater than `modseq`, ascending. Without it the server reports every UID a client may
+   * know of that no longer exists, which the RFC allows but which is longer.
+   */
+  expungedSince?(mailboxId: string, modseq: number, ranges: UidRange[]): Promise<number[]>;
+
+  /**
    * Subscribes to changes of this account from any source (other sessions, the sync engine).
    * Rules the server relies on:
    * - listeners are called synchronously, in modseq order per mailbox, and before the

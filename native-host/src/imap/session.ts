@@ -59,6 +59,7 @@ const SELECTED_CAPABILITIES = [
   'SPECIAL-USE',
   'LIST-EXTENDED',
   'CONDSTORE',
+  'QRESYNC',
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;
@@ -70,6 +71,8 @@ export class ImapSession {
   selected: SelectedMailbox | null = null;
   /** CONDSTORE enabled (RFC 7162 3.1): MODSEQ is then added to untagged FETCH. */
   condstore = false;
+  /** QRESYNC enabled (RFC 7162 3.2.3): expunges are then reported as VANISHED. */
+  qresync = false;
   authFailures = 0;
   readonly logger: Logger;
 
@@ -333,7 +336,8 @@ export class ImapSession {
   /** Queues pending untagged updates for the selected mailbox. */
   queueUpdates(allowExpunge: boolean): void {
     if (!this.selected) return;
-    for (const line of this.selected.tracker.flush(allowExpunge, this.condstore)) this.send(line);
+    const { tracker } = this.selected;
+    for (const line of tracker.flush(allowExpunge, this.condstore, this.qresync)) this.send(line);
   }
 
   setIdling(idling: boolean): void {

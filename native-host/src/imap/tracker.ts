@@ -5,7 +5,7 @@
  * FETCH, STORE or SEARCH), so sequence numbers never shift under a client's feet.
  */
 import type { MailboxChange, MailboxSnapshot, UidRange } from './backend.js';
-import { flagList } from './protocol/encoder.js';
+import { flagList, sequenceSet } from './protocol/encoder.js';
 import { ParseError, type SequenceSet } from './protocol/parser.js';
 
 export class MailboxTracker {
@@ -108,6 +108,11 @@ export class MailboxTracker {
     return this.uids[seq - 1] ?? 0;
   }
 
+  /** The UIDs the client knows (in the snapshot or reported since), ascending. */
+  knownUids(): readonly number[] {
+    return this.uids;
+  }
+
   /** A message the client knows and that has not been expunged since. */
   isLive(uid: number): boolean {
     return this.seqOf(uid) > 0 && !this.pendingExpunges.has(uid);
@@ -157,19 +162,23 @@ export class MailboxTracker {
 
   /**
    * Untagged responses for what changed: EXPUNGE (only when allowed), FETCH FLAGS, EXISTS.
-   * `withModseq` adds MODSEQ to FETCH once CONDSTORE is enabled (RFC 7162 3.2).
+   * `withModseq` adds MODSEQ to FETCH once CONDSTORE is enabled (RFC 7162 3.2); `vanished`
+   * reports expunges as one VANISHED response once QRESYNC is enabled (RFC 7162 3.2.10).
    */
-  flush(allowExpunge: boolean, withModseq: boolean): string[] {
+  flush(allowExpunge: boolean, withModseq: boolean, vanished = false): string[] {
     const lines: string[] = [];
     if (allowExpunge && this.pendingExpunges.size) {
       // Each EXPUNGE renumbers the messages after it, so the number sent is the position
       // among the messages kept so far; one pass keeps large mailboxes linear.
       let kept = 0;
+      const gone: number[] = [];
       for (let i = 0; i < this.uids.length; i++) {
         const uid = this.uids[i]!;
-        if (this.pendingExpunges.has(uid)) lines.push(`* ${kept + 1} EXPUNGE`);
-        else this.uids[kept++] = uid;
+        if (!this.pendingExpunges.has(uid)) this.uids[kept++] = uid;
+        else if (vanished) gone.push(uid);
+        else lines.push(`* ${kept + 1} EXPUNGE`);
       }
+      if (gone.length) lines.push(`* VANISHED ${sequenceSet(gone)}`);
       this.uids.length = kept;
       this.pendingExpunges.clear();
     }

@@ -906,6 +906,20 @@ export class AccountStore implements AccountBackend {
     );
   }
 
+  async expungedSince(mailboxId: string, modseq: number, ranges: UidRange[]): Promise<number[]> {
+    const box = this.mailboxById(mailboxId);
+    const uids: number[] = [];
+    // Tombstones are kept for good (UIDs are never reused), so the answer is always complete.
+    const statement = this.sql(
+      `SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? AND uid BETWEEN ? AND ?
+       ORDER BY uid`,
+    ).pluck();
+    for (const range of mergeRanges(ranges, MAX_UID)) {
+      uids.push(...(statement.all(box.id, modseq, range.start, range.end) as number[]));
+    }
+    return uids;
+  }
+
   watch(listener: MailboxChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -8,7 +8,8 @@ import {
   type FetchRequest,
 } from '../protocol/fetch-items.js';
 import type { ImapSession } from '../session.js';
-import { SELECTED, ok, type Command } from './types.js';
+import { reportVanished } from './qresync.js';
+import { SELECTED, bad, ok, type Command } from './types.js';
 
 /** Messages prepared ahead of the one being written. */
 const PREFETCH = 8;
@@ -306,7 +307,11 @@ export const fetch: Command = {
     const request = readFetchRequest(reader);
     const { tracker, mailbox, readOnly } = session.selected!;
     const ranges = uid ? tracker.uidSetToUids(set) : tracker.sequenceToUids(set);
+    if (request.vanished && (!uid || !session.qresync)) {
+      return bad('VANISHED needs UID FETCH and QRESYNC enabled');
+    }
     if (request.modseq) session.condstore = true;
+    if (request.vanished) await reportVanished(session, request.changedSince!, ranges);
     // The message's own header comes with the rows; other sections need the part layout.
     const needsHeader = request.sections.some(isTopHeader);
     const needsLayout = request.sections.some(

@@ -1,6 +1,42 @@
-import { ParseError } from '../protocol/parser.js';
-import { AUTHENTICATED, ok, type Command } from './types.js';
+import type { UidRange } from '../backend.js';
+import { ParseError, type CommandReader } from '../protocol/parser.js';
+import { reportChanged, reportVanished } from './qresync.js';
+import { AUTHENTICATED, bad, ok, type Command } from './types.js';
 import { SYSTEM_FLAG_LIST, requireMailbox } from './util.js';
+
+/** RFC 7162 3.2.5: what the client remembers of the mailbox from last time. */
+interface QresyncParameter {
+  uidValidity: number;
+  modseq: number;
+  /** known-uids; all UIDs when the client sent none. */
+  knownUids: UidRange[];
+}
+
+/** `(uidvalidity modseq [known-uids] [(seq-match-data)])`; the match data is only a hint. */
+function readQresync(reader: CommandReader): QresyncParameter {
+  const values: number[] = [];
+  let knownUids: UidRange[] = [{ start: 1, end: Infinity }];
+  reader.expect('(');
+  values.push(reader.nzNumber());
+  reader.sp();
+  values.push(reader.number64());
+  if (reader.maybeSp() && reader.peek() !== 0x28) {
+    knownUids = reader.sequenceSet().ranges.map((r) => {
+      if (r.start === 0 || r.end === 0) throw new ParseError('known-uids may not use *');
+      return { start: r.start, end: r.end };
+    });
+    reader.maybeSp();
+  }
+  if (reader.peek() === 0x28) {
+    reader.list(() => {
+      reader.sequenceSet();
+      reader.sp();
+      reader.sequenceSet();
+    }, false);
+  }
+  reader.expect(')');
+  return { uidValidity: values[0]!, modseq: values[1]!, knownUids };
+}
 
 function selectCommand(readOnly: boolean): Command {
   return {
@@ -9,14 +45,22 @@ function selectCommand(readOnly: boolean): Command {
       reader.sp();
       const name = reader.mailbox();
       let condstore = false;
+      let qresync: QresyncParameter | null = null;
       if (reader.maybeSp()) {
-        // RFC 7162 select-param: (CONDSTORE)
+        // RFC 7162 select-param: (CONDSTORE) or (QRESYNC (...))
         reader.list(() => {
-          if (reader.keyword() !== 'CONDSTORE') throw new ParseError('Unknown SELECT parameter');
-          condstore = true;
+          const name = reader.keyword();
+          if (name === 'CONDSTORE') condstore = true;
+          else if (name === 'QRESYNC') {
+            reader.sp();
+            qresync = readQresync(reader);
+          } else throw new ParseError('Unknown SELECT parameter');
         });
       }
       reader.end();
+      if (qresync && !session.qresync) return bad('QRESYNC must be enabled first');
+      // RFC 7162 3.2.11: the mailbox a SELECT replaces is announced as closed.
+      if (session.selected) session.send('* OK [CLOSED] Previous mailbox closed');
       // A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1).
       session.deselect();
       const mailbox = await requireMailbox(session, name);
@@ -38,6 +82,12 @@ function selectCommand(readOnly: boolean): Command {
       session.send(`* OK [UIDVALIDITY ${snapshot.status.uidValidity}] UIDs valid`);
       session.send(`* OK [UIDNEXT ${snapshot.status.uidNext}] Predicted next UID`);
       session.send(`* OK [HIGHESTMODSEQ ${snapshot.status.highestModseq}] Highest`);
+      const remembered = qresync as QresyncParameter | null;
+      // A different UIDVALIDITY means the client's copy is void: it gets nothing to catch up.
+      if (remembered && remembered.uidValidity === snapshot.status.uidValidity) {
+        await reportVanished(session, remembered.modseq, remembered.knownUids);
+        await reportChanged(session, remembered.modseq, remembered.knownUids);
+      }
       return ok(
         `${readOnly ? 'EXAMINE' : 'SELECT'} completed`,
         readOnly ? 'READ-ONLY' : 'READ-WRITE',

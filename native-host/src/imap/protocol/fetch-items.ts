@@ -29,6 +29,8 @@ export interface FetchRequest {
   modseq: boolean;
   sections: BodySectionRequest[];
   changedSince: number | null;
+  /** RFC 7162 3.2.6: also report the UIDs expunged since CHANGEDSINCE. */
+  vanished: boolean;
 }
 
 const MAX_SECTIONS = 64;
@@ -46,6 +48,7 @@ function emptyRequest(): FetchRequest {
     modseq: false,
     sections: [],
     changedSince: null,
+    vanished: false,
   };
 }
 
@@ -186,6 +189,10 @@ export function readFetchRequest(reader: CommandReader): FetchRequest {
   if (reader.maybeSp()) {
     reader.list(() => {
       const modifier = reader.word();
+      if (modifier === 'VANISHED') {
+        request.vanished = true;
+        return;
+      }
       if (modifier !== 'CHANGEDSINCE') throw new ParseError(`Unknown FETCH modifier ${modifier}`);
       reader.sp();
       request.changedSince = reader.number64();
@@ -193,5 +200,8 @@ export function readFetchRequest(reader: CommandReader): FetchRequest {
     }, false);
   }
   reader.end();
+  if (request.vanished && request.changedSince === null) {
+    throw new ParseError('VANISHED needs CHANGEDSINCE');
+  }
   return request;
 }
