@@ -1,5 +1,6 @@
 /** Several sessions on one mailbox: every one ends up with the same, correct view. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AccountStore } from '../../native-host/src/store/index.js';
 import { sampleMessage } from './backend-contract.js';
 import { loggedIn, type RawClient, startFixture, type Fixture } from './helpers.js';
 
@@ -97,6 +98,57 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
         expect(v.expungedDuring).toEqual([]);
         v.client.close();
       }
+    });
+
+    it('see every message that arrives, as the sync engine stores it, while they select and idle', async () => {
+      const account = await fx.backend.account('alice-account');
+      const inbox = (await account.getMailbox('INBOX'))!;
+      const selecting = await Promise.all(
+        Array.from({ length: 4 }, async () => new View(await loggedIn(fx.server.port))),
+      );
+      const idler = new View(await loggedIn(fx.server.port));
+      await idler.run('s', 'SELECT INBOX');
+      idler.client.write('i IDLE\r\n');
+      await idler.client.readLine();
+      let arriving = true;
+      // Arrivals in the two shapes the sync engine uses: one at a time and committed batches.
+      const arrivals = (async () => {
+        const store = account as Partial<AccountStore>;
+        for (let i = 0; i < 60; i += 5) {
+          const batch = Array.from({ length: 5 }, (_, k) => ({
+            content: sampleMessage(200 + i + k),
+            upstream: { mailbox: 'INBOX', uidValidity: 1, uid: 1 + i + k },
+          }));
+          if (store.appendManyFromUpstream && i % 10 === 0) {
+            await store.appendManyFromUpstream(inbox.id, batch);
+          } else {
+            for (const request of batch) await account.append(inbox.id, request);
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        arriving = false;
+      })();
+      await Promise.all(
+        selecting.map(async (v) => {
+          for (let k = 0; arriving; k++) {
+            await v.run(`s${k}`, 'SELECT INBOX');
+            await v.run(`n${k}`, 'NOOP');
+          }
+        }),
+      );
+      await arrivals;
+      const total = (await account.status(inbox.id)).messages;
+      expect(total).toBe(70);
+      for (const v of selecting) {
+        await v.run('last', 'NOOP');
+        expect(v.count).toBe(total);
+        v.client.close();
+      }
+      // The idling session was told of each arrival without asking.
+      idler.client.write('DONE\r\n');
+      idler.absorb(await idler.client.response('i'), 'IDLE');
+      expect(idler.count).toBe(total);
+      idler.client.close();
     });
   });
 });
