@@ -4,7 +4,7 @@
  * turns on every run so load from elsewhere on the shared machine hits both. Prints, per
  * command, the median time of each and the ratio (ours / Dovecot; below 1 is faster).
  *
- *   npx tsx bench/imap-fetch.ts [--messages 5000] [--runs 3] [--backend store|memory]
+ *   npx tsx bench/imap-fetch.ts [--messages 10000] [--runs 5] [--backend store|memory] [--only text]
  *
  * `store` (the default) serves from the encrypted store (SQLCipher index + encrypted blobs),
  * which is what Thunderbird reads through; `memory` isolates the protocol layer.
@@ -26,9 +26,11 @@ import { startDovecot } from '../provider/src/dovecot/index.js';
 
 const { values } = parseArgs({
   options: {
-    messages: { type: 'string', default: '5000' },
-    runs: { type: 'string', default: '3' },
+    messages: { type: 'string', default: '10000' },
+    runs: { type: 'string', default: '5' },
     backend: { type: 'string', default: 'store' },
+    /** Only the rows whose name contains this text. */
+    only: { type: 'string', default: '' },
   },
 });
 const COUNT = Number(values.messages);
@@ -286,7 +288,7 @@ async function main(): Promise<void> {
     clients.push(oc);
     console.log('| command | this server | Dovecot | ratio |');
     console.log('|---|---:|---:|---:|');
-    for (const row of rows()) {
+    for (const row of rows().filter((r) => r.name.includes(values.only))) {
       const mine: number[] = [];
       const theirs: number[] = [];
       let bytes = [0, 0];
