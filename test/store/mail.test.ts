@@ -362,7 +362,7 @@ describe('mail index', () => {
       for await (const m of store.fetch(inbox.id, [{ start: uid, end: uid }], {
         want: { header: true },
       }))
-        expect(Buffer.from(m.header!).equals(raw.subarray(0, headerEnd))).toBe(true);
+        expect(Buffer.from(m.header!, 'latin1').equals(raw.subarray(0, headerEnd))).toBe(true);
     } finally {
       await cleanup();
     }
@@ -452,6 +452,29 @@ describe('mail index', () => {
       await store.deleteMailbox('Old');
       await check();
       expect((await store.status(other.id)).messages).toBe(4);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('keeps every header byte, also 8-bit ones that are not UTF-8', async () => {
+    const { store, cleanup } = await tempStore();
+    try {
+      const inbox = (await store.getMailbox('INBOX'))!;
+      const header = Buffer.concat([
+        Buffer.from('Subject: caf'),
+        Buffer.from([0xe9, 0xff, 0x80]),
+        Buffer.from(' \u00fcber\r\n\r\n'),
+      ]);
+      const raw = Buffer.concat([header, Buffer.from('body\r\n')]);
+      const { uid } = await store.append(inbox.id, { content: raw });
+      const [meta] = await collect(
+        store.fetch(inbox.id, [{ start: uid, end: uid }], { want: { header: true } }),
+      );
+      expect(Buffer.from(meta!.header!, 'latin1').equals(header)).toBe(true);
+      expect(
+        (await readWhole(store, inbox.id, uid, { start: 0, end: 15 })).equals(raw.subarray(0, 15)),
+      ).toBe(true);
     } finally {
       await cleanup();
     }

@@ -91,11 +91,13 @@ export interface MessageMeta extends MessageFlags {
   bodyStructure?: BodyStructure;
   layout?: PartLayout;
   /**
-   * The raw top-level header section including its blank line, when asked for and the
-   * backend has it at hand (it may leave it out, e.g. for a huge header: the server then
-   * reads it through readMessage).
+   * The raw top-level header section including its blank line, as a latin1 string (one
+   * character per octet, so nothing is lost), when asked for and the backend has it at hand
+   * (it may leave it out, e.g. for a huge header: the server then reads it through
+   * readMessage). A string, because that is what the server filters and sends, and what
+   * a database hands out cheapest.
    */
-  header?: Uint8Array;
+  header?: string;
   /** Wire forms (see FetchWant.encoded); each replaces the object of the same name. */
   encoded?: { envelope?: string; bodyStructure?: string };
 }

@@ -46,7 +46,7 @@ import {
 import { StoreError } from './errors.js';
 import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.js';
 import { ChangeQueue } from './queue.js';
-import { imapWireForms, MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
+import { headerText, imapWireForms, MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
 import { compileSearch, registerSearchFunctions } from './search.js';
 import { mergeRanges } from './uid-ranges.js';
@@ -70,7 +70,7 @@ type FetchRow = [
   string | null,
   string | null,
   string | null,
-  Buffer | null,
+  string | null,
 ];
 
 /** Blob files up to this size are read in one synchronous call (see BlobStore.readSmall). */
@@ -436,11 +436,12 @@ export class AccountStore implements AccountBackend {
              LEFT JOIN content_headers h ON h.blob_id = m.blob_id
            WHERE m.mailbox_id = ? AND m.uid = ?`
         : `SELECT blob_id, NULL AS header FROM messages WHERE mailbox_id = ? AND uid = ?`,
-    ).get(mailboxKey(mailboxId), uid) as { blob_id: string; header: Buffer | null } | undefined;
+    ).get(mailboxKey(mailboxId), uid) as { blob_id: string; header: string | null } | undefined;
     if (!row) throw new BackendError('nonexistent', `Message ${uid} no longer exists.`);
     const header = row.header;
-    if (header && range && range.end <= header.length) {
-      return new MessageBytes(header.subarray(Math.min(range.start, range.end), range.end));
+    if (header !== null && range && range.end <= header.length) {
+      const slice = header.slice(Math.min(range.start, range.end), range.end);
+      return new MessageBytes(Buffer.from(slice, 'latin1'));
     }
     const small = this.unavailableOnCorruption(() =>
       this.blobs.readSmall(row.blob_id, range ?? {}, SMALL_BLOB_BYTES),
@@ -1047,7 +1048,7 @@ export class AccountStore implements AccountBackend {
     if (inserted.changes) {
       this.sql('INSERT INTO content_headers (blob_id, header) VALUES (?, ?)').run(
         staged.blobId,
-        staged.header,
+        staged.header && headerText(staged.header),
       );
     }
   }

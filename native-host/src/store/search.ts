@@ -22,15 +22,17 @@ export interface CompiledSearch {
 
 /** The SQL functions header keys compile to; registered once per connection. */
 export function registerSearchFunctions(db: SqliteDatabase): void {
-  const fields = (header: Buffer) => parseHeaderFields(header.toString('utf8'));
+  // Headers are kept as latin1 text (schema.ts, headerText); fields are read as UTF-8.
+  const fields = (header: string) =>
+    parseHeaderFields(Buffer.from(header, 'latin1').toString('utf8'));
   db.function('imap_header_matches', { deterministic: true }, (header, field, value) => {
-    if (!(header instanceof Buffer)) return 0;
+    if (typeof header !== 'string') return 0;
     const needle = String(value);
     if (cannotContain(header, needle)) return 0;
     return headerFieldMatches(fields(header), String(field), needle) ? 1 : 0;
   });
   db.function('imap_header_day', { deterministic: true }, (header) =>
-    header instanceof Buffer ? headerDay(fields(header)) : null,
+    typeof header === 'string' ? headerDay(fields(header)) : null,
   );
 }
 
@@ -102,14 +104,13 @@ function plain(sql: string, params: (string | number)[] = []): CompiledSearch {
 }
 
 /**
- * True when `header` certainly has no field containing `needle`: plain ASCII without encoded
+ * True when the header `text` certainly has no field containing `needle`: plain ASCII without encoded
  * words decodes to itself, so if the needle (ASCII too) is nowhere in it, ignoring case, no
  * field can match. A needle with white space may span a folded line, so it is looked for
  * with the line breaks taken out. Most messages of a search are ruled out here, unparsed.
  */
-function cannotContain(header: Buffer, needle: string): boolean {
+function cannotContain(text: string, needle: string): boolean {
   if (needle === '' || NOT_ASCII.test(needle)) return false;
-  const text = header.toString('latin1');
   if (NOT_ASCII.test(text) || text.includes('=?')) return false;
   const pattern = needlePattern(needle);
   return !pattern.test(/\s/.test(needle) ? text.replace(/\r?\n/g, '') : text);

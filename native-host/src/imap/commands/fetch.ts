@@ -25,10 +25,9 @@ const wantedNames = new WeakMap<string[], Set<string>>();
  * is lost): this runs for every message of a client's header scan, and an ASCII result
  * goes out with the response text without a buffer of its own.
  */
-export function filterHeader(header: Buffer, names: string[], exclude: boolean): string {
+export function filterHeader(text: string, names: string[], exclude: boolean): string {
   let wanted = wantedNames.get(names);
   if (!wanted) wantedNames.set(names, (wanted = new Set(names.map((n) => n.toLowerCase()))));
-  const text = header.toString('latin1');
   let out = '';
   let keep = false;
   for (let pos = 0; pos < text.length;) {
@@ -90,10 +89,8 @@ async function prepareSection(
   if (!range) return { label, kind: 'missing' };
   if (section.fields || section.text === 'HEADER' || section.text === 'MIME') {
     // Header sections are small: read whole, then filtered and clipped.
-    return headerSection(
-      section,
-      await readAll(await session.account.readMessage(mailboxId, meta.uid, range)),
-    );
+    const bytes = await readAll(await session.account.readMessage(mailboxId, meta.uid, range));
+    return headerSection(section, bytes.toString('latin1'));
   }
   const { start, end } = clip(range.end - range.start, section.partial);
   if (end === start) return { label, kind: 'bytes', bytes: Buffer.alloc(0) };
@@ -114,9 +111,8 @@ async function prepareSection(
 
 /** The section when the FETCH row already holds it (the message header), else null. */
 function sectionFromMeta(meta: MessageMeta, section: BodySectionRequest): PreparedSection | null {
-  if (!isTopHeader(section) || !meta.header) return null;
-  const { buffer, byteOffset, byteLength } = meta.header;
-  return headerSection(section, Buffer.from(buffer, byteOffset, byteLength));
+  if (!isTopHeader(section) || meta.header === undefined) return null;
+  return headerSection(section, meta.header);
 }
 
 /** BODY[HEADER], BODY[HEADER.FIELDS (...)] and .NOT of the message itself, not of a part. */
@@ -124,13 +120,12 @@ function isTopHeader(section: BodySectionRequest): boolean {
   return section.path.length === 0 && (section.text === 'HEADER' || section.fields !== null);
 }
 
-function headerSection(section: BodySectionRequest, header: Buffer): PreparedSection {
+/** A header section from the header as a latin1 string (see MessageMeta.header). */
+function headerSection(section: BodySectionRequest, header: string): PreparedSection {
   const { label, fields, partial } = section;
-  if (!fields) {
-    const { start, end } = clip(header.length, partial);
-    return { label, kind: 'bytes', bytes: header.subarray(start, end) };
-  }
-  const filtered = filterHeader(header, fields, section.text === 'HEADER.FIELDS.NOT');
+  const filtered = fields
+    ? filterHeader(header, fields, section.text === 'HEADER.FIELDS.NOT')
+    : header;
   const { start, end } = clip(filtered.length, partial);
   const text = filtered.slice(start, end);
   return NOT_ASCII.test(text)

@@ -318,7 +318,10 @@ export class MemoryAccount implements AccountBackend {
       if (options.want?.envelope) meta.envelope = m.analysis.envelope;
       if (options.want?.bodyStructure) meta.bodyStructure = m.analysis.bodyStructure;
       if (options.want?.layout) meta.layout = m.analysis.layout;
-      if (options.want?.header) meta.header = m.raw.subarray(0, m.analysis.layout.headerEnd);
+      if (options.want?.header)
+        meta.header = Buffer.from(m.raw.subarray(0, m.analysis.layout.headerEnd)).toString(
+          'latin1',
+        );
       yield meta;
     }
   }
