@@ -47,9 +47,10 @@ function runAndKill(args: string[], env: Record<string, string>, seed: number) {
     const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
-      // Kill at a random moment once the sync has started storing (or is just connecting).
+      // Kill at a random moment once the sync has started storing (or is just connecting),
+      // soon enough that twenty runs cannot finish the whole sync between them.
       if (!timer && (output.includes('progress') || seed % 4 === 0)) {
-        timer = setTimeout(() => child.kill('SIGKILL'), 50 + ((seed * 7919) % 1200));
+        timer = setTimeout(() => child.kill('SIGKILL'), 20 + ((seed * 7919) % 500));
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -100,6 +101,7 @@ it(`loses and duplicates nothing when killed ${KILLS} times during an initial sy
     kills++;
   }
 
+  console.log(`${kills} kills before the sync could finish on its own (of ${KILLS} runs)`);
   const store = await openAccountStore({ dir: local.dir, storageSecret: local.secret });
   try {
     const report = await new SyncEngine({
