@@ -80,6 +80,7 @@ export async function startHost(
     ...(config.resolver ? { resolver: mapResolver(config.resolver) } : {}),
     knownProviders: config.knownProviders,
     onStatus: () => peer.emit('status', status()),
+    onProgress: (progress) => peer.emit('progress', progress),
   });
   const status = (): HostStatus => accounts.status();
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountService } from '../../native-host/src/account/index.js';
 import { createFileLogger } from '../../native-host/src/log/index.js';
 import { mapResolver, type Resolver } from '../../native-host/src/net/index.js';
-import type { SetupResult } from '../../shared/src/rpc.js';
+import type { Progress, SetupResult } from '../../shared/src/rpc.js';
 import {
   deliverMail,
   loopbackNames,
@@ -63,6 +63,7 @@ describe('account service', () => {
   const deviceKey = randomBytes(32).toString('base64');
   const password = 'correct horse battery staple';
 
+  const progress: Progress[] = [];
   const newService = (dataDir = mkdtempSync(join(tmpdir(), 'lb-acct-')), key = deviceKey) => {
     dirs.push(dataDir);
     const service = new AccountService({
@@ -70,6 +71,7 @@ describe('account service', () => {
       logger: createFileLogger(join(dataDir, 'logs', 'host.log'), 'debug'),
       resolver,
       knownProviders: { 'alpha.test': alpha.caFingerprint },
+      onProgress: (p) => progress.push(p),
     });
     service.setDeviceKey(key);
     services.push(service);
@@ -116,6 +118,15 @@ describe('account service', () => {
     );
     expect(message.source).toContain('hello alice');
     expect(message.source).toMatch(/X-Leap-Encryption: decrypted/i);
+    // The add-on was told how the sync went, in figures and in words.
+    const finished = await waitFor(
+      'a progress event saying all mail, with the new message, is here',
+      async () =>
+        progress.find((p) => p.message === 'alice@alpha.test: all mail is here.' && p.total > 0),
+      30_000,
+      200,
+    );
+    expect(finished).toMatchObject({ task: 'sync', done: finished.total });
 
     // Restart: the host comes back with only the device key, no password.
     await first.service.stopAll();

@@ -46,7 +46,8 @@ export interface AccountRuntimeOptions {
   upstream: UpstreamAccess;
   resolver?: Resolver;
   logger: Logger;
-  onProgress?: (progress: SyncProgress) => void;
+  /** Called with every folder's progress whenever one of them moves. */
+  onProgress?: (folders: SyncProgress[]) => void;
 }
 
 export class AccountRuntime {
@@ -146,7 +147,7 @@ export class AccountRuntime {
         if (!before || before.done !== p.done || before.synced !== p.synced)
           logger.info('sync.progress', { ...p });
         this.progress.set(p.mailbox, p);
-        this.options.onProgress?.(p);
+        this.options.onProgress?.(this.syncProgress);
       },
       logger: logger.child({ module: 'sync' }),
     });

@@ -9,6 +9,7 @@ import type {
   ContactKeySummary,
   HostStatus,
   OwnKeySummary,
+  Progress,
   ProviderSummary,
   RecipientKeyInfo,
   LegacySetup,
@@ -48,6 +49,7 @@ import {
   type LegacyAccountRecord,
   type ServerAddress,
 } from './registry.js';
+import { syncProgressOf } from './progress.js';
 import { AccountRuntime, type UpstreamAccess } from './runtime.js';
 
 export interface AccountServiceOptions {
@@ -57,6 +59,8 @@ export interface AccountServiceOptions {
   /** Providers whose CA fingerprint ships with LeapBird (domain → `SHA256: hex`). */
   knownProviders?: Record<string, string>;
   onStatus?: () => void;
+  /** Progress of long work the add-on shows (the initial sync of an account). */
+  onProgress?: (progress: Progress) => void;
 }
 
 const LOGIN_KEY_FILE = 'login-key.wrapped';
@@ -528,7 +532,10 @@ export class AccountService {
       upstream,
       ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
       logger: this.options.logger.child({ account: record.email }),
-      onProgress: () => this.options.onStatus?.(),
+      onProgress: (folders) => {
+        this.options.onStatus?.();
+        this.options.onProgress?.(syncProgressOf(record.email, folders));
+      },
     });
     this.runtimes.set(record.email, runtime);
     return runtime;
