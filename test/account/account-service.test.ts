@@ -99,6 +99,12 @@ describe('account service', () => {
     });
     expect(result.account.email).toBe('alice@alpha.test');
     expect(result.ownKey.published).toBe(true);
+    // While it worked, the add-on was told each step in words.
+    const steps = progress.filter((p) => p.task === 'setup');
+    expect(steps.map((p) => p.done)).toEqual([0, 1, 2, 3]);
+    expect(steps.every((p) => p.total === 4)).toBe(true);
+    expect(steps[0]!.message).toContain('alpha.test');
+    expect(steps[1]!.message).toMatch(/never leaves this computer/);
 
     const bob = await newAccount(alpha, 'bob');
     await uploadKey(alpha, bob, (await makeKey(bob.address)).publicKey);
@@ -122,7 +128,9 @@ describe('account service', () => {
     const finished = await waitFor(
       'a progress event saying all mail, with the new message, is here',
       async () =>
-        progress.find((p) => p.message === 'alice@alpha.test: all mail is here.' && p.total > 0),
+        progress.find(
+          (p) => p.message === 'alice@alpha.test: all mail is here.' && (p.total ?? 0) > 0,
+        ),
       30_000,
       200,
     );

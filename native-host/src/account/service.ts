@@ -64,6 +64,8 @@ export interface AccountServiceOptions {
 }
 
 const LOGIN_KEY_FILE = 'login-key.wrapped';
+/** Provider check, SRP, storage secret, key and first sync. */
+const SETUP_STEPS = 4;
 
 export class AccountService {
   readonly registry: AccountRegistry;
@@ -252,8 +254,16 @@ export class AccountService {
     mode: 'signUp' | 'logIn',
   ): Promise<SetupResult> {
     this.requireDeviceKey(); // before anything is created at the provider
+    const domain = credentials.domain.trim().toLowerCase();
+    const step = this.setupSteps(SETUP_STEPS);
+    step(`Checking ${domain} and its certificate…`);
     const info = await this.provider(credentials.domain);
     const sessionOptions = this.sessionOptions();
+    step(
+      mode === 'signUp'
+        ? 'Creating your account (your password never leaves this computer)…'
+        : 'Logging in (your password never leaves this computer)…',
+    );
     const session =
       mode === 'signUp'
         ? await ProviderSession.signUp(
@@ -272,6 +282,7 @@ export class AccountService {
     const log = this.options.logger.child({ account: email });
 
     // The storage secret: recovered from the provider's record (another device made it), or new.
+    step('Securing the key that protects your mail on this computer…');
     const recovery = await session.request('GET', '/1/recovery');
     let storageSecret: Buffer;
     if (recovery.status === 200) {
@@ -285,6 +296,7 @@ export class AccountService {
       log.info('account.secret_created');
     }
 
+    step('Creating your encryption key and starting the first sync…');
     return this.activate({
       identity: {
         email,
@@ -305,6 +317,12 @@ export class AccountService {
       upstream: (record) => this.leapAccess(record, session),
       session,
     });
+  }
+
+  /** Reports setup as numbered steps (the setup page shows the sentence while it waits). */
+  private setupSteps(total: number): (message: string) => void {
+    let done = 0;
+    return (message) => this.options.onProgress?.({ task: 'setup', done: done++, total, message });
   }
 
   /** Servers for a legacy address, from the provider's autoconfig file; null when it has none. */
