@@ -16,6 +16,11 @@ export interface KeysProps {
   highlight: string | null;
   verify(contact: ContactKeySummary): Promise<void>;
   locale?: string;
+  /** Every account on this computer; with more than one, the page offers a choice. */
+  accounts?: string[];
+  /** The account whose keys are shown. */
+  account?: string | null;
+  choose?(account: string): void;
 }
 
 /** In two lines of five groups when space is short, as OpenPGP programs print it. */
@@ -33,7 +38,16 @@ export function Fingerprint({ value, twoLines = false }: { value: string; twoLin
 }
 
 /** Own key and contacts' keys, with "I checked this fingerprint with them". */
-export function Keys({ own, contacts, highlight, verify, locale }: KeysProps) {
+export function Keys({
+  own,
+  contacts,
+  highlight,
+  verify,
+  locale,
+  accounts = [],
+  account = null,
+  choose,
+}: KeysProps) {
   const [asking, setAsking] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const confirm = async (c: ContactKeySummary) => {
@@ -47,6 +61,21 @@ export function Keys({ own, contacts, highlight, verify, locale }: KeysProps) {
   };
   return (
     <div class="keys">
+      {accounts.length > 1 && (
+        <label class="account-choice">
+          Keys of{' '}
+          <select
+            value={account ?? undefined}
+            onChange={(e) => choose?.((e.target as HTMLSelectElement).value)}
+          >
+            {accounts.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       <h1>Your key</h1>
       {own ? (
         <dl class="own">

@@ -8,6 +8,7 @@ import { Keys } from './Keys.js';
 function App() {
   const [own, setOwn] = useState<OwnKeySummary | null>(null);
   const [contacts, setContacts] = useState<ContactKeySummary[]>([]);
+  const [accounts, setAccounts] = useState<string[]>([]);
   const [email, setEmail] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [hash, setHash] = useState(location.hash);
@@ -20,12 +21,23 @@ function App() {
     void (async () => {
       try {
         const status = await callHost('host.status', {});
-        const first = status.accounts[0]?.email ?? null;
-        setEmail(first);
-        if (!first) return;
+        const all = status.accounts.map((a) => a.email);
+        setAccounts(all);
+        setEmail(all[0] ?? null);
+      } catch (e) {
+        setProblem(failureSentence(e));
+      }
+    })();
+  }, []);
+  useEffect(() => {
+    if (!email) return;
+    setOwn(null);
+    setContacts([]);
+    void (async () => {
+      try {
         const [o, c] = await Promise.all([
-          callHost('keys.own', { email: first }),
-          callHost('keys.contacts', { email: first }),
+          callHost('keys.own', { email }),
+          callHost('keys.contacts', { email }),
         ]);
         setOwn(o);
         setContacts(c);
@@ -33,7 +45,7 @@ function App() {
         setProblem(failureSentence(e));
       }
     })();
-  }, []);
+  }, [email]);
   const verify = async (c: ContactKeySummary) => {
     if (!email) return;
     const updated = await callHost('keys.verify', {
@@ -47,7 +59,15 @@ function App() {
   return (
     <>
       {problem && <p class="error">{problem}</p>}
-      <Keys own={own} contacts={contacts} highlight={highlight} verify={verify} />
+      <Keys
+        own={own}
+        contacts={contacts}
+        highlight={highlight}
+        verify={verify}
+        accounts={accounts}
+        account={email}
+        choose={setEmail}
+      />
     </>
   );
 }

@@ -78,6 +78,22 @@ describe('the key page', () => {
     expect(text(rows[1]!)).not.toContain('I checked');
     expect(rows[1]).toContain('class="highlight"');
   });
+
+  it('lets the user choose whose keys to see when there is more than one account', () => {
+    const props = { own, contacts: [], highlight: null, verify: async () => {} };
+    const one = renderToString(h(Keys, { ...props, accounts: ['alice@alpha.test'] }));
+    expect(one).not.toContain('<select');
+    const two = renderToString(
+      h(Keys, {
+        ...props,
+        accounts: ['alice@alpha.test', 'alice@work.test'],
+        account: 'alice@work.test',
+      }),
+    );
+    expect(text(two)).toContain('Keys of');
+    expect(two).toContain('<option value="alice@alpha.test">alice@alpha.test</option>');
+    expect(two).toMatch(/<option[^>]*selected[^>]*>alice@work.test<\/option>/);
+  });
 });
 
 describe('the compose popup', () => {
