@@ -41,6 +41,7 @@ describe('legacy IMAP/SMTP account', () => {
   let dataDir: string;
   const relayed: string[] = [];
   let result: SetupResult;
+  const setupSteps: string[] = [];
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'lb-legacy-'));
@@ -96,6 +97,7 @@ describe('legacy IMAP/SMTP account', () => {
       dataDir,
       logger: createFileLogger(join(dataDir, 'logs', 'host.log'), 'info'),
       resolver,
+      onProgress: (p) => p.task === 'setup' && setupSteps.push(p.message),
     });
     service.setDeviceKey(randomBytes(32).toString('base64'));
   });
@@ -139,6 +141,11 @@ describe('legacy IMAP/SMTP account', () => {
         smtp: found.smtp,
       });
       expect(result.account.email).toBe(EMAIL);
+      // The refused attempt before said its first step too; this one said both.
+      expect(setupSteps.slice(-2)).toEqual([
+        'Checking your password with imap.legacy.test…',
+        'Creating your encryption key and starting the first sync…',
+      ]);
 
       // Someone's plaintext mail lands at the legacy provider.
       const subject = `Plain old mail ${randomBytes(3).toString('hex')}`;

@@ -348,12 +348,15 @@ export class AccountService {
       { ...identity, dir: '', imapPort: 0, smtpPort: 0, localPasswordHash: '', createdAt: '' },
       setup.password,
     );
+    const step = this.setupSteps(2);
+    step(`Checking your password with ${setup.imap.host}…`);
     try {
       const client = await connectUpstream(probe.imap);
       await client.logout().catch(() => client.close());
     } catch (error) {
       throw new RpcError('wrong_password', error instanceof Error ? error.message : String(error));
     }
+    step('Creating your encryption key and starting the first sync…');
     const storageSecret = existing
       ? ((await loadStorageSecret(
           this.registry.accountDir(existing),
