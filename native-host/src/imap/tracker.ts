@@ -5,7 +5,7 @@
  * FETCH, STORE or SEARCH), so sequence numbers never shift under a client's feet.
  */
 import type { MailboxChange, MailboxSnapshot, UidRange } from './backend.js';
-import { flagList, sequenceSet } from './protocol/encoder.js';
+import { flagsUpdate, sequenceSet } from './protocol/encoder.js';
 import { ParseError, type SequenceSet } from './protocol/parser.js';
 
 export class MailboxTracker {
@@ -185,9 +185,7 @@ export class MailboxTracker {
     for (const [uid, { flags, modseq }] of this.pendingFlags) {
       const seq = this.seqOf(uid);
       if (!seq || this.pendingExpunges.has(uid)) continue;
-      lines.push(
-        `* ${seq} FETCH (UID ${uid} FLAGS ${flagList(flags)}${withModseq ? ` MODSEQ (${modseq})` : ''})`,
-      );
+      lines.push(flagsUpdate(seq, flags, { uid, modseq: withModseq ? modseq : undefined }));
     }
     this.pendingFlags.clear();
     if (this.pendingAdded.length) {

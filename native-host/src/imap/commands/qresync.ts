@@ -5,7 +5,7 @@
  * QRESYNC parameter and by UID FETCH with the VANISHED modifier.
  */
 import type { UidRange } from '../backend.js';
-import { flagList, sequenceSet } from '../protocol/encoder.js';
+import { flagsUpdate, sequenceSet } from '../protocol/encoder.js';
 import type { ImapSession } from '../session.js';
 
 /** `* VANISHED (EARLIER) …` for the UIDs within `scope` expunged after `modseq`, if any. */
@@ -30,11 +30,7 @@ export async function reportChanged(
   const { mailbox, tracker } = session.selected!;
   for await (const meta of session.account.fetch(mailbox.id, scope, { changedSince: modseq })) {
     const seq = tracker.seqOf(meta.uid);
-    if (seq) {
-      session.send(
-        `* ${seq} FETCH (UID ${meta.uid} FLAGS ${flagList(meta.flags)} MODSEQ (${meta.modseq}))`,
-      );
-    }
+    if (seq) session.send(flagsUpdate(seq, meta.flags, { uid: meta.uid, modseq: meta.modseq }));
   }
 }
 

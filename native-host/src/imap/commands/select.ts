@@ -14,12 +14,11 @@ interface QresyncParameter {
 
 /** `(uidvalidity modseq [known-uids] [(seq-match-data)])`; the match data is only a hint. */
 function readQresync(reader: CommandReader): QresyncParameter {
-  const values: number[] = [];
   let knownUids: UidRange[] = [{ start: 1, end: Infinity }];
   reader.expect('(');
-  values.push(reader.nzNumber());
+  const uidValidity = reader.nzNumber();
   reader.sp();
-  values.push(reader.number64());
+  const modseq = reader.number64();
   if (reader.maybeSp() && reader.peek() !== 0x28) {
     knownUids = reader.sequenceSet().ranges.map((r) => {
       if (r.start === 0 || r.end === 0) throw new ParseError('known-uids may not use *');
@@ -35,7 +34,25 @@ function readQresync(reader: CommandReader): QresyncParameter {
     }, false);
   }
   reader.expect(')');
-  return { uidValidity: values[0]!, modseq: values[1]!, knownUids };
+  return { uidValidity, modseq, knownUids };
+}
+
+/** RFC 7162 select-param, when present: `(CONDSTORE)` and/or `(QRESYNC (...))`. */
+function readSelectParameters(reader: CommandReader): {
+  condstore: boolean;
+  qresync: QresyncParameter | null;
+} {
+  const params = { condstore: false, qresync: null as QresyncParameter | null };
+  if (!reader.maybeSp()) return params;
+  reader.list(() => {
+    const parameter = reader.keyword();
+    if (parameter === 'CONDSTORE') params.condstore = true;
+    else if (parameter === 'QRESYNC') {
+      reader.sp();
+      params.qresync = readQresync(reader);
+    } else throw new ParseError('Unknown SELECT parameter');
+  });
+  return params;
 }
 
 function selectCommand(readOnly: boolean): Command {
@@ -44,19 +61,7 @@ function selectCommand(readOnly: boolean): Command {
     async run({ session, reader }) {
       reader.sp();
       const name = reader.mailbox();
-      let condstore = false;
-      let qresync: QresyncParameter | null = null;
-      if (reader.maybeSp()) {
-        // RFC 7162 select-param: (CONDSTORE) or (QRESYNC (...))
-        reader.list(() => {
-          const name = reader.keyword();
-          if (name === 'CONDSTORE') condstore = true;
-          else if (name === 'QRESYNC') {
-            reader.sp();
-            qresync = readQresync(reader);
-          } else throw new ParseError('Unknown SELECT parameter');
-        });
-      }
+      const { condstore, qresync } = readSelectParameters(reader);
       reader.end();
       if (qresync && !session.qresync) return bad('QRESYNC must be enabled first');
       // RFC 7162 3.2.11: the mailbox a SELECT replaces is announced as closed.
@@ -82,11 +87,10 @@ function selectCommand(readOnly: boolean): Command {
       session.send(`* OK [UIDVALIDITY ${snapshot.status.uidValidity}] UIDs valid`);
       session.send(`* OK [UIDNEXT ${snapshot.status.uidNext}] Predicted next UID`);
       session.send(`* OK [HIGHESTMODSEQ ${snapshot.status.highestModseq}] Highest`);
-      const remembered = qresync as QresyncParameter | null;
       // A different UIDVALIDITY means the client's copy is void: it gets nothing to catch up.
-      if (remembered && remembered.uidValidity === snapshot.status.uidValidity) {
-        await reportVanished(session, remembered.modseq, remembered.knownUids);
-        await reportChanged(session, remembered.modseq, remembered.knownUids);
+      if (qresync && qresync.uidValidity === snapshot.status.uidValidity) {
+        await reportVanished(session, qresync.modseq, qresync.knownUids);
+        await reportChanged(session, qresync.modseq, qresync.knownUids);
       }
       return ok(
         `${readOnly ? 'EXAMINE' : 'SELECT'} completed`,

@@ -1,5 +1,5 @@
 import type { FlagOperation } from '../backend.js';
-import { flagList, sequenceSet } from '../protocol/encoder.js';
+import { flagsUpdate, sequenceSet } from '../protocol/encoder.js';
 import { ParseError } from '../protocol/parser.js';
 import { SELECTED, no, ok, type Command } from './types.js';
 import { storableFlags } from './util.js';
@@ -50,9 +50,8 @@ export const store: Command = {
       for (const m of result.changed) {
         const seq = tracker.seqOf(m.uid);
         if (!seq) continue;
-        const uidPart = uid ? `UID ${m.uid} ` : '';
-        const modseq = session.condstore ? ` MODSEQ (${m.modseq})` : '';
-        session.send(`* ${seq} FETCH (${uidPart}FLAGS ${flagList(m.flags)}${modseq})`);
+        const modseq = session.condstore ? m.modseq : undefined;
+        session.send(flagsUpdate(seq, m.flags, { uid: uid ? m.uid : undefined, modseq }));
       }
     }
     if (result.conflicts.length) {

@@ -41,6 +41,20 @@ export function flagList(flags: Iterable<string>): string {
   return '(' + [...flags].join(' ') + ')';
 }
 
+/**
+ * The untagged FETCH that tells a client a message's flags: after STORE, for changes made
+ * elsewhere, and in a QRESYNC catch-up. UID and MODSEQ only when given.
+ */
+export function flagsUpdate(
+  seq: number,
+  flags: Iterable<string>,
+  { uid, modseq }: { uid?: number | undefined; modseq?: number | undefined } = {},
+): string {
+  const uidPart = uid === undefined ? '' : `UID ${uid} `;
+  const modseqPart = modseq === undefined ? '' : ` MODSEQ (${modseq})`;
+  return `* ${seq} FETCH (${uidPart}FLAGS ${flagList(flags)}${modseqPart})`;
+}
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
