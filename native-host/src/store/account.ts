@@ -44,7 +44,7 @@ import {
   type Statement,
 } from './database.js';
 import { StoreError } from './errors.js';
-import { applyFlagOperation, formatFlags, parseFlags, sameFlags } from './flags.js';
+import { applyFlagOperation, formatFlags, parseFlags, rowFlags, sameFlags } from './flags.js';
 import { ChangeQueue } from './queue.js';
 import { headerText, imapWireForms, MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
@@ -399,7 +399,7 @@ export class AccountStore implements AccountBackend {
           const meta: MessageMeta = {
             uid,
             modseq,
-            flags: formatFlags(bits, keywords === '[]' ? [] : JSON.parse(keywords)),
+            flags: rowFlags(bits, keywords),
             internalDate: new Date(date),
             size,
           };
@@ -443,9 +443,12 @@ export class AccountStore implements AccountBackend {
       const slice = header.slice(Math.min(range.start, range.end), range.end);
       return new MessageBytes(Buffer.from(slice, 'latin1'));
     }
-    const small = this.unavailableOnCorruption(() =>
-      this.blobs.readSmall(row.blob_id, range ?? {}, SMALL_BLOB_BYTES),
-    );
+    let small: Buffer | null;
+    try {
+      small = this.blobs.readSmall(row.blob_id, range ?? {}, SMALL_BLOB_BYTES);
+    } catch (error) {
+      throw asBackendError(error);
+    }
     return small ? new MessageBytes(small) : this.readBlob(row.blob_id, range);
   }
 
@@ -949,26 +952,13 @@ export class AccountStore implements AccountBackend {
 
   private readBlob(blobId: string, range?: ByteRange): AsyncIterable<Uint8Array> {
     const stream = this.blobs.stream(blobId, range ?? {});
-    const unavailable = this.unavailableOnCorruption.bind(this);
     return (async function* () {
       try {
         yield* stream;
       } catch (error) {
-        unavailable(() => {
-          throw error;
-        });
+        throw asBackendError(error);
       }
     })();
-  }
-
-  /** A damaged or missing blob is the store's problem to report, not a protocol error. */
-  private unavailableOnCorruption<T>(read: () => T): T {
-    try {
-      return read();
-    } catch (error) {
-      if (error instanceof StoreError) throw new BackendError('unavailable', error.message);
-      throw error;
-    }
   }
 
   private info(row: MailboxRow): MailboxInfo {
@@ -994,8 +984,7 @@ export class AccountStore implements AccountBackend {
   private flagsOf(
     row: Pick<MessageRow, 'uid' | 'modseq' | 'system_flags' | 'keywords'>,
   ): MessageFlags {
-    const keywords = row.keywords === '[]' ? [] : (JSON.parse(row.keywords) as string[]);
-    return { uid: row.uid, modseq: row.modseq, flags: formatFlags(row.system_flags, keywords) };
+    return { uid: row.uid, modseq: row.modseq, flags: rowFlags(row.system_flags, row.keywords) };
   }
 
   private mailboxRow(name: string): MailboxRow | undefined {
@@ -1182,6 +1171,11 @@ function checkName(name: string): void {
 function parentsOf(name: string): string[] {
   const parts = name.split(MAILBOX_DELIMITER);
   return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join(MAILBOX_DELIMITER));
+}
+
+/** A damaged or missing blob is the store's problem to report, not a protocol error. */
+function asBackendError(error: unknown): unknown {
+  return error instanceof StoreError ? new BackendError('unavailable', error.message) : error;
 }
 
 /** The row id behind a mailbox id the IMAP server hands back (ours are decimal), or null. */

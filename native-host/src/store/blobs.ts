@@ -333,11 +333,10 @@ export class BlobStore {
     }
     const l = this.parseLayout(file.subarray(0, HEADER_BYTES), file.length, id);
     const { start, end } = clampRange(range, l.size);
-    const record = (i: number) =>
-      file.subarray(
-        HEADER_BYTES + i * l.recordSize,
-        HEADER_BYTES + i * l.recordSize + (i === l.chunks - 1 ? l.lastRecord : l.recordSize),
-      );
+    const record = (i: number) => {
+      const { offset, length } = recordSpan(l, i);
+      return file.subarray(offset, offset + length);
+    };
     const slices = chunkSlices(l, start, end);
     // The last chunk is always checked: it proves the file is whole and is this blob.
     if (slices.at(-1)?.index !== l.chunks - 1)
@@ -354,8 +353,9 @@ export class BlobStore {
       const l = await this.layout(handle, id);
       const { start, end } = clampRange(range, l.size);
       const readChunk = async (i: number): Promise<Buffer> => {
-        const record = Buffer.alloc(i === l.chunks - 1 ? l.lastRecord : l.recordSize);
-        await readExactly(handle, record, HEADER_BYTES + i * l.recordSize);
+        const { offset, length } = recordSpan(l, i);
+        const record = Buffer.alloc(length);
+        await readExactly(handle, record, offset);
         return decryptChunk(l, i, record, id);
       };
       const lastChunk = await readChunk(l.chunks - 1);
@@ -399,6 +399,12 @@ function clampRange(range: ByteRange, size: number): { start: number; end: numbe
     throw new StoreError('blob_range', 'A byte range must be non-negative whole numbers.');
   }
   return { start, end };
+}
+
+/** Where chunk `index`'s record lies in the file (the last one may be short). */
+function recordSpan(l: Layout, index: number): { offset: number; length: number } {
+  const length = index === l.chunks - 1 ? l.lastRecord : l.recordSize;
+  return { offset: HEADER_BYTES + index * l.recordSize, length };
 }
 
 /** The chunks overlapping [start, end), each with the slice of its plaintext that is inside. */

@@ -45,6 +45,12 @@ export function formatFlags(bits: number, keywords: readonly string[]): string[]
   return keywords.length ? system.concat(keywords) : system.slice();
 }
 
+/** The flags of a messages row: its system flag bits and its keywords column (JSON). */
+export function rowFlags(bits: number, keywordsJson: string): string[] {
+  // Most messages have no keyword: no JSON parse for them.
+  return formatFlags(bits, keywordsJson === '[]' ? [] : (JSON.parse(keywordsJson) as string[]));
+}
+
 export function applyFlagOperation(
   current: StoredFlags,
   operation: 'add' | 'remove' | 'replace',
