@@ -19,7 +19,7 @@ import { startProvider, type RunningProvider } from '../provider/src/index.js';
 import {
   composeMessage,
   inbox,
-  loopbackNames,
+  hostConfigFor,
   makeKey,
   newAccount,
   sendToMx,
@@ -66,10 +66,7 @@ async function main(): Promise<void> {
       name: 'demo',
       ...(headless ? {} : { display: process.env.DISPLAY }),
       hardTimeoutMs: headless ? 300_000 : 24 * 3600_000,
-      hostConfig: {
-        resolver: loopbackNames(provider),
-        knownProviders: { 'alpha.test': provider.caFingerprint },
-      },
+      hostConfig: hostConfigFor(provider),
     });
     cleanups.push(() => tb.stop().then(() => undefined));
     const control = await tb.control();

@@ -10,7 +10,7 @@ import {
   composeMessage,
   imapClient,
   logIn,
-  loopbackNames,
+  hostConfigFor,
   sendToMx,
   startTestProvider,
   type TestProvider,
@@ -36,10 +36,7 @@ describe('Thunderbird on the local IMAP server', () => {
     tb = await ThunderbirdRun.start({
       name: 'imap-thunderbird',
       hardTimeoutMs: 300_000,
-      hostConfig: {
-        resolver: loopbackNames(alpha),
-        knownProviders: { 'alpha.test': alpha.caFingerprint },
-      },
+      hostConfig: hostConfigFor(alpha),
     });
     const control = await tb.control();
     await control.call(

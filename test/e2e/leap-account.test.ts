@@ -13,7 +13,7 @@ import { openMessage } from '../../native-host/src/crypto/index.js';
 import {
   deliverMail,
   inbox,
-  loopbackNames,
+  hostConfigFor,
   makeKey,
   newAccount,
   startTestProvider,
@@ -34,10 +34,7 @@ describe('a LEAP account in Thunderbird, end to end', () => {
     tb = await ThunderbirdRun.start({
       name: 'leap-account',
       hardTimeoutMs: 240_000,
-      hostConfig: {
-        resolver: loopbackNames(alpha),
-        knownProviders: { 'alpha.test': alpha.caFingerprint },
-      },
+      hostConfig: hostConfigFor(alpha),
     });
     const account = await newAccount(alpha, 'bob');
     const key = await makeKey(account.address);

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  hostConfigFor,
   makeKey,
   newAccount,
   startTestProvider,
@@ -23,12 +24,6 @@ export interface LeapScene {
   stop(): Promise<void>;
 }
 
-/** Every name the host looks up for a provider, all pointing at the loopback one. */
-export function providerNames(p: TestProvider): Record<string, { origin: string }> {
-  const names = ['', 'api.', 'imap.', 'smtp.', 'nicknym.', 'openpgpkey.'].map((n) => n + p.domain);
-  return Object.fromEntries(names.map((n) => [n, { origin: p.apiUrl }]));
-}
-
 export async function startLeapScene(
   options: Pick<ThunderbirdOptions, 'name' | 'hardTimeoutMs' | 'display'>,
   setUpAlice = true,
@@ -38,10 +33,7 @@ export async function startLeapScene(
   try {
     tb = await ThunderbirdRun.start({
       ...options,
-      hostConfig: {
-        resolver: providerNames(provider),
-        knownProviders: { 'alpha.test': provider.caFingerprint },
-      },
+      hostConfig: hostConfigFor(provider),
     });
     const account = await newAccount(provider, 'bob');
     const key = await makeKey(account.address);

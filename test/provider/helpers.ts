@@ -313,6 +313,14 @@ export async function deliverMail(
   await sendToMx(p, mail.from, [mail.to], await composeMessage(mail));
 }
 
+/** The native host's configuration for trusting a test provider: its names and its CA pin. */
+export function hostConfigFor(p: { domain: string; apiUrl: string; caFingerprint: string }): {
+  resolver: Record<string, { origin: string }>;
+  knownProviders: Record<string, string>;
+} {
+  return { resolver: loopbackNames(p), knownProviders: { [p.domain]: p.caFingerprint } };
+}
+
 /** Every name of a provider a client may look up, mapped to its API server on loopback. */
 export function loopbackNames(p: {
   domain: string;
