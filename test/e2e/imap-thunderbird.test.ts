@@ -62,17 +62,22 @@ describe('Thunderbird on the local IMAP server', () => {
 
   it(`shows all ${COUNT} messages with their subjects, unread`, { timeout: 150_000 }, async () => {
     const control = await tb.control();
+    let seen = 0;
     listed = await waitFor(
       `${COUNT} messages in Thunderbird`,
       async () => {
         const list = (
           await control.call('mail.list', { email: 'alice@alpha.test', folder: 'inbox' })
         ).messages;
+        seen = list.length;
         return list.length >= COUNT ? list : undefined;
       },
       140_000,
       2000,
-    );
+    ).catch((error: Error) => {
+      // How far Thunderbird got tells a lost update from a stalled client.
+      throw new Error(`${error.message} (it lists ${seen})`);
+    });
     expect(listed.map((m) => m.subject).sort()).toEqual([...subjects].sort());
     expect(listed.every((m) => !m.read)).toBe(true);
   });
