@@ -67,6 +67,25 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
       b.client.close();
     });
 
+    it('announce new mail after NOOP or IDLE, not in the UID FETCH a client fetches new mail with', async () => {
+      const a = new View(await loggedIn(fx.server.port));
+      await a.run('s', 'SELECT INBOX');
+      const account = await fx.backend.account('alice-account');
+      const inbox = (await account.getMailbox('INBOX'))!;
+      await account.append(inbox.id, { content: sampleMessage(50) });
+      // Thunderbird's new-mail sequence; an EXISTS in these answers is one it does not act on.
+      for (const [tag, command] of [
+        ['f', 'UID FETCH 1:* (FLAGS)'],
+        ['t', 'UID STORE 1 +FLAGS (\\Seen)'],
+        ['q', 'UID SEARCH UNSEEN'],
+      ]) {
+        expect(await a.run(tag!, command!)).not.toContain('EXISTS');
+      }
+      expect(await a.run('n', 'NOOP')).toContain('* 11 EXISTS');
+      expect(a.count).toBe(11);
+      a.client.close();
+    });
+
     it('converge on the same mailbox state after interleaved changes', async () => {
       const views = await Promise.all(
         Array.from({ length: 5 }, async () => new View(await loggedIn(fx.server.port))),

@@ -268,7 +268,10 @@ export class ImapSession {
       result = errorResult(error, this.logger, name);
     }
     if (this.closed) return;
-    this.queueUpdates(command.allowsExpunge ? command.allowsExpunge(uid) : true);
+    this.queueUpdates(
+      command.allowsExpunge ? command.allowsExpunge(uid) : true,
+      command.announcesNewMail ?? true,
+    );
     const code = result.code ? `[${result.code}] ` : '';
     this.send(`${tag} ${result.status} ${code}${result.text}`);
     await this.flushOutput();
@@ -334,10 +337,11 @@ export class ImapSession {
   // ---- updates and IDLE ----
 
   /** Queues pending untagged updates for the selected mailbox. */
-  queueUpdates(allowExpunge: boolean): void {
+  queueUpdates(allowExpunge: boolean, announceNew = true): void {
     if (!this.selected) return;
     const { tracker } = this.selected;
-    for (const line of tracker.flush(allowExpunge, this.condstore, this.qresync)) this.send(line);
+    const lines = tracker.flush(allowExpunge, this.condstore, this.qresync, announceNew);
+    for (const line of lines) this.send(line);
   }
 
   setIdling(idling: boolean): void {

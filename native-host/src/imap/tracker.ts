@@ -163,9 +163,15 @@ export class MailboxTracker {
   /**
    * Untagged responses for what changed: EXPUNGE (only when allowed), FETCH FLAGS, EXISTS.
    * `withModseq` adds MODSEQ to FETCH once CONDSTORE is enabled (RFC 7162 3.2); `vanished`
-   * reports expunges as one VANISHED response once QRESYNC is enabled (RFC 7162 3.2.10).
+   * reports expunges as one VANISHED response once QRESYNC is enabled (RFC 7162 3.2.10);
+   * without `announceNew`, new messages wait (EXISTS) for a later flush.
    */
-  flush(allowExpunge: boolean, withModseq: boolean, vanished = false): string[] {
+  flush(
+    allowExpunge: boolean,
+    withModseq: boolean,
+    vanished = false,
+    announceNew = true,
+  ): string[] {
     const lines: string[] = [];
     if (allowExpunge && this.pendingExpunges.size) {
       // Each EXPUNGE renumbers the messages after it, so the number sent is the position
@@ -188,7 +194,7 @@ export class MailboxTracker {
       lines.push(flagsUpdate(seq, flags, { uid, modseq: withModseq ? modseq : undefined }));
     }
     this.pendingFlags.clear();
-    if (this.pendingAdded.length) {
+    if (announceNew && this.pendingAdded.length) {
       this.uids.push(...this.pendingAdded);
       this.pendingAdded.length = 0;
       lines.push(`* ${this.uids.length} EXISTS`);

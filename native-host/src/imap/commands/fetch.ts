@@ -295,6 +295,7 @@ export const fetch: Command = {
   states: SELECTED,
   uidVariant: true,
   allowsExpunge: (uid) => uid,
+  announcesNewMail: false,
   async run({ session, reader, uid }) {
     reader.sp();
     const set = reader.sequenceSet();

@@ -127,6 +127,7 @@ export const search: Command = {
   states: SELECTED,
   uidVariant: true,
   allowsExpunge: (uid) => uid,
+  announcesNewMail: false,
   async run({ session, reader, uid }) {
     const { tracker, mailbox } = session.selected!;
     reader.sp();

@@ -10,6 +10,7 @@ export const store: Command = {
   states: SELECTED,
   uidVariant: true,
   allowsExpunge: (uid) => uid,
+  announcesNewMail: false,
   async run({ session, reader, uid }) {
     reader.sp();
     const set = reader.sequenceSet();

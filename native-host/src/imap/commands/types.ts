@@ -25,6 +25,13 @@ export interface Command {
    * them during FETCH, STORE and SEARCH (not their UID forms), which rely on sequence numbers.
    */
   allowsExpunge?: (uid: boolean) => boolean;
+  /**
+   * False for FETCH, STORE and SEARCH (both forms): new messages are announced (EXISTS)
+   * after other commands (NOOP, IDLE, ...). Thunderbird fetches new mail by UID FETCH n:*
+   * and does not act on an EXISTS that comes back with it, so a message arriving during
+   * that FETCH stayed unseen until its next mail check.
+   */
+  announcesNewMail?: boolean;
   run(ctx: CommandContext): Promise<CommandResult>;
 }
 
