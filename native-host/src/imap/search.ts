@@ -10,7 +10,7 @@ import type { AccountBackend, MessageMeta, SearchKey, UidRange } from './backend
 import {
   parseHeaderFields,
   type BodyStructure,
-  type HeaderField,
+  type TextHeaderField as HeaderField,
   type PartLayout,
 } from '../mime/index.js';
 

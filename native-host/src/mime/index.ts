@@ -4,7 +4,30 @@
  */
 export { analyzeMessage, createMimeAnalyzer, type MimeAnalyzer } from './analyze.js';
 export { findPart, sectionRange, type SectionRange, type SectionText } from './section.js';
-export { decodeHeaderBytes, parseHeaderFields, type HeaderField } from './header.js';
+export {
+  decodeHeaderBytes,
+  parseHeaderFields,
+  type HeaderField as TextHeaderField,
+} from './header.js';
+export {
+  buildEntity,
+  fieldText,
+  fieldValue,
+  fieldValues,
+  findHeaderEnd,
+  isFieldName,
+  MAX_HEADER_BYTES,
+  parseHeader,
+  readHead,
+  rewriteHeader,
+  rewriteHeaderStream,
+  serialiseFields,
+  splitMessage,
+  type Head,
+  type HeaderField,
+  type HeaderRewrite,
+  type SplitMessage,
+} from './head.js';
 export type {
   BasicBody,
   BodyDisposition,
