@@ -14,3 +14,9 @@ export const RPC_PROTOCOL_VERSION = 1;
  */
 export const HOST_TO_ADDON_MAX_BYTES = 1024 * 1024;
 export const CHUNK_PAYLOAD_BYTES = 768 * 1024;
+
+/**
+ * The largest message LeapBird accepts or opens (SMTP submission, decryption). OpenPGP
+ * decompression is bounded by it too, so a small compressed message cannot unpack to more.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

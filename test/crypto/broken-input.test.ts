@@ -28,6 +28,8 @@ const CODES: CryptoErrorCode[] = [
   'encryption_failed',
   'signing_failed',
   'too_deep',
+  'too_large',
+  'partly_encrypted',
 ];
 
 let alice: OwnKey;

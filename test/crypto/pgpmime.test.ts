@@ -11,7 +11,7 @@ import {
   encryptMessage,
   encryptMessageStream,
   generateOwnKey,
-  isEncryptedMessage,
+  isWholeOpenPGPMessage,
   openMessage,
   parseAutocryptHeader,
   renewOwnKey,
@@ -127,7 +127,11 @@ describe('encrypt and sign', () => {
     });
     if (!sent.ok) throw new Error(sent.error.message);
     expect(headerNames(sent.value)).not.toContain('autocrypt-gossip');
-    const opened = await openMessage(sent.value, { decryptionKeys: [dave.privateArmored] });
+    // Gossip counts only from a message signed by the sender's already accepted key.
+    const opened = await openMessage(sent.value, {
+      decryptionKeys: [dave.privateArmored],
+      senderKeys: () => [alice.publicArmored],
+    });
     if (!opened.ok) throw new Error(opened.error.message);
     const gossip = opened.value.harvestedKeys.filter((h) => h.source === 'autocrypt-gossip');
     expect(gossip.map((g) => [g.address, g.fingerprint])).toEqual([
@@ -399,17 +403,26 @@ describe('keys and renewal', () => {
 });
 
 describe('incoming oddities', () => {
-  it('recognises encrypted mail so it passes through untouched', async () => {
+  it('passes through only a message that is, as a whole, one OpenPGP message', async () => {
     const sent = await encryptMessage(plainMessage(), {
       ...fromAlice(),
       recipientKeys: [bob.publicArmored],
     });
     if (!sent.ok) throw new Error(sent.error.message);
-    expect(isEncryptedMessage(sent.value)).toBe(true);
-    expect(isEncryptedMessage(plainMessage())).toBe(false);
-    expect(
-      isEncryptedMessage(plainMessage({ body: 'see -----BEGIN PGP MESSAGE----- in text' })),
-    ).toBe(false);
+    expect(await isWholeOpenPGPMessage(sent.value)).toBe(true);
+    expect(await isWholeOpenPGPMessage(plainMessage())).toBe(false);
+    const armored = await encrypt({
+      message: await createMessage({ text: 'inline secret' }),
+      encryptionKeys: await readKey({ armoredKey: bob.publicArmored }),
+    });
+    expect(await isWholeOpenPGPMessage(plainMessage({ body: armored }))).toBe(true);
+    // A forwarded inline message with the user's own text is plaintext.
+    const forwarded = plainMessage({ body: `My notes, in clear:\r\n${armored}` });
+    expect(await isWholeOpenPGPMessage(forwarded)).toBe(false);
+    const fake = plainMessage({
+      body: '-----BEGIN PGP MESSAGE-----\r\n\r\nnot really\r\n-----END PGP MESSAGE-----\r\n',
+    });
+    expect(await isWholeOpenPGPMessage(fake)).toBe(false);
   });
 
   it('decrypts inline PGP and harvests attached keys', async () => {
@@ -435,21 +448,17 @@ describe('incoming oddities', () => {
       '',
     ].join('\r\n');
     const harvested = await openMessage(message, { decryptionKeys: [] });
-    // The attached key is Alice's, filed under her address, not under the sender's.
-    expect(harvested.ok && harvested.value.harvestedKeys).toEqual([
-      expect.objectContaining({
-        source: 'attachment',
-        address: 'alice@alpha.test',
-        fingerprint: alice.fingerprint,
-      }),
-    ]);
-    const inline = `From: carol@gamma.test\r\nSubject: inline\r\n\r\nBefore\r\n${armored}\r\nAfter\r\n`;
+    // The attached key is Alice's: a message from Carol does not get to file keys for Alice.
+    expect(harvested.ok && harvested.value.harvestedKeys).toEqual([]);
+    const inline = `From: carol@gamma.test\r\nSubject: inline\r\n\r\n${armored}\r\n`;
     const opened = await openMessage(inline, { decryptionKeys: [bob.privateArmored] });
     if (!opened.ok) throw new Error(opened.error.message);
     expect(opened.value.encryption).toBe('inline');
-    expect(bodyOf(opened.value.message).toString()).toMatch(
-      /^Before\r\ninline secret\r?\n?\r\nAfter/,
-    );
+    expect(bodyOf(opened.value.message).toString()).toMatch(/^inline secret/);
+    // Text around the block would pass for decrypted: such a message is not opened.
+    const partly = `From: carol@gamma.test\r\nSubject: inline\r\n\r\nBefore\r\n${armored}\r\nAfter\r\n`;
+    const refused = await openMessage(partly, { decryptionKeys: [bob.privateArmored] });
+    expect(!refused.ok && refused.error.code).toBe('partly_encrypted');
   });
 
   it('turns broken input into error values with codes', async () => {

@@ -83,7 +83,7 @@ function resolver(): Resolver {
 }
 
 describe('discovery across two reference providers', () => {
-  it('finds an own-domain key at the own provider and a foreign one by WKD, without telling alpha', async () => {
+  it("finds an own-domain key at the own provider and a foreign one at that address's own LEAP provider, without telling alpha", async () => {
     const km = new KeyManager({
       store: new MemoryKeyStore(),
       address: 'alice@alpha.test',
@@ -93,8 +93,9 @@ describe('discovery across two reference providers', () => {
     });
     const before = alphaConnections;
     const bob = await km.lookup('bob@beta.test');
+    // Beta is a LEAP provider: its nicknym is authoritative and asked before WKD.
     expect(bob.ok && bob.value).toMatchObject({
-      source: 'wkd',
+      source: 'provider-nicknym',
       fingerprint: keys['bob@beta.test']!.fingerprint,
     });
     const nobody = await km.lookup('nobody@beta.test');

@@ -156,7 +156,7 @@ it('stores every broken message readably, keeps syncing, and opens a late-keyed 
     expect(after).toHaveLength(names.length);
     const opened = after.filter((m) => m.raw.includes('<later-key@corpus>'));
     expect(opened).toHaveLength(1);
-    expect(leapHeader(opened[0]!.raw, 'X-Leap-Encryption')).toBe('decrypted');
+    expect(leapHeader(opened[0]!.raw, 'X-Leap-Encryption')).toBe('end-to-end');
     expect(opened[0]!.raw.toString()).toContain('opens with the new key');
     expect(second.undecrypted).toBe(report.undecrypted - 1);
     expect(second.folders.find((f) => f.mailbox === 'INBOX')!.synced).toBe(true);

@@ -8,17 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { readPrivateKey } from 'openpgp';
 import type { HarvestedKey } from '../../native-host/src/crypto/index.js';
 import {
   generateStorageSecret,
   openAccountStore,
   type AccountStore,
 } from '../../native-host/src/store/index.js';
-import {
-  withLeapHeaders,
-  type SyncKeys,
-  type UpstreamCredentials,
-} from '../../native-host/src/sync/index.js';
+import { type SyncKeys, type UpstreamCredentials } from '../../native-host/src/sync/index.js';
+import { rewriteHeader } from '../../native-host/src/mime/index.js';
 import {
   logIn,
   makeKey,
@@ -90,7 +88,7 @@ export function tokenCredentials(
 
 /** Keys as the key manager would give them: the user's own, and known senders by address. */
 export function testKeys(
-  account: Pick<SyncAccount, 'address' | 'privateKey'>,
+  account: Pick<SyncAccount, 'address' | 'privateKey'> & { publicKey?: string },
   senders: Record<string, string> = {},
   extraPrivate: string[] = [],
 ): SyncKeys & { privateKeys: string[]; learned: HarvestedKey[] } {
@@ -98,12 +96,16 @@ export function testKeys(
     privateKeys: [account.privateKey, ...extraPrivate],
     learned: [] as HarvestedKey[],
     decryptionKeys: async () => keys.privateKeys,
-    senderKeys: async (sender: string | null, harvested: HarvestedKey[]) => {
-      keys.learned.push(...harvested);
-      return sender && senders[sender.toLowerCase()] ? [senders[sender.toLowerCase()]!] : [];
-    },
+    senderKeys: async (sender: string | null) =>
+      sender && senders[sender.toLowerCase()] ? [senders[sender.toLowerCase()]!] : [],
     learn: async (harvested: HarvestedKey[]) => keys.learned.push(...harvested),
-    ownKey: async () => ({ address: account.address, privateArmored: keys.privateKeys[0]! }),
+    ownKey: async () => ({
+      address: account.address,
+      privateArmored: keys.privateKeys[0]!,
+      publicArmored:
+        account.publicKey ??
+        (await readPrivateKey({ armoredKey: keys.privateKeys[0]! })).toPublic().armor(),
+    }),
   };
   return keys;
 }
@@ -204,7 +206,7 @@ export function leapHeader(raw: Buffer, name: string): string | null {
 
 /** The message as it was before the sync added its headers. */
 export function withoutLeapHeaders(raw: Buffer): Buffer {
-  return withLeapHeaders(raw, []);
+  return rewriteHeader(raw, { drop: (key) => key.startsWith('x-leap-') });
 }
 
 export function messageId(raw: Buffer): string | null {

@@ -107,12 +107,14 @@ it('shows signatures of a known sender as valid, a tampered one as invalid, and 
     const stored = await localMessages(local.store, 'INBOX');
     const find = (id: string) => stored.find((m) => messageId(m.raw) === `<${id}@outside.test>`)!;
     expect(leapHeader(find('good').raw, 'X-Leap-Signature')).toMatch(
-      /^valid; pubkey="[0-9A-F]{40}"$/,
+      /^valid; pubkey="[0-9A-F]{40}"; signer="bob@outside.test"$/,
     );
+    // Signed but sent unencrypted: the provider saw it and stored it encrypted.
+    expect(leapHeader(find('good').raw, 'X-Leap-Encryption')).toBe('stored');
     expect(find('good').raw.toString('latin1')).not.toContain('FORGED');
     expect(leapHeader(find('tampered').raw, 'X-Leap-Signature')).toBe('invalid');
-    expect(leapHeader(find('unknown').raw, 'X-Leap-Signature')).toBe('could not verify');
-    expect(leapHeader(find('sealed').raw, 'X-Leap-Encryption')).toBe('decrypted');
+    expect(leapHeader(find('unknown').raw, 'X-Leap-Signature')).toBe('unknown-key');
+    expect(leapHeader(find('sealed').raw, 'X-Leap-Encryption')).toBe('end-to-end');
     expect(leapHeader(find('sealed').raw, 'X-Leap-Signature')).toMatch(/^valid; /);
     expect(find('sealed').raw.toString()).toContain('End-to-end.');
   } finally {
@@ -151,7 +153,7 @@ it(`syncs ${COUNT} messages from the MX and each decrypts to the original bytes`
         all.find((m) => messageId(m.raw) === `<${id}@outside.test>`)!.raw,
         'X-Leap-Signature',
       );
-    expect(signature('good')).toMatch(/^valid; pubkey="[0-9A-F]{40}"$/);
+    expect(signature('good')).toMatch(/^valid; pubkey="[0-9A-F]{40}"; signer="bob@outside.test"$/);
     expect(signature('tampered')).toBe('invalid');
     expect(signature('sealed')).toMatch(/^valid; /);
 
@@ -166,7 +168,7 @@ it(`syncs ${COUNT} messages from the MX and each decrypts to the original bytes`
     });
     expect(mismatches).toHaveLength(0);
     expect(new Set(stored.map((m) => leapHeader(m.raw, 'X-Leap-Encryption')))).toEqual(
-      new Set(['decrypted']),
+      new Set(['stored']),
     );
     // Progress went up to the total, folder by folder, and never past it.
     const inboxProgress = progress.filter((p) => p.mailbox === 'INBOX');

@@ -12,7 +12,11 @@ export type CryptoErrorCode =
   | 'decryption_failed'
   | 'encryption_failed'
   | 'signing_failed'
-  | 'too_deep';
+  | 'too_deep'
+  /** Decompressing the message would pass the message size limit: a bomb, not mail. */
+  | 'too_large'
+  /** Inline PGP with text outside the armored block: only part of it would be protected. */
+  | 'partly_encrypted';
 
 export interface CryptoError {
   code: CryptoErrorCode;

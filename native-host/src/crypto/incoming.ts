@@ -1,17 +1,22 @@
 /**
- * Incoming mail: recognise what is encrypted or signed, decrypt (RFC 3156 multipart/encrypted,
- * also when the inside is itself multipart/signed, and inline PGP), verify (combined
- * signatures, multipart/signed, cleartext-signed), restore the protected headers over the
- * outer ones, and collect every key the message carries. Nothing here throws on bad input:
- * a broken message yields an error value and the caller keeps the message as it came.
+ * Incoming mail as its sender sent it (storage layers already taken off, see storage.ts):
+ * recognise what is encrypted or signed, decrypt (RFC 3156 multipart/encrypted, also when
+ * the inside is itself multipart/signed, and inline PGP that is one armored block and
+ * nothing else), verify (combined signatures, multipart/signed, cleartext-signed) with the
+ * key already known for the sender, show the protected headers (RFC 9788) instead of the
+ * outer ones, and collect the keys the message carries that its protection lets us learn.
+ * Nothing here throws on bad input: a broken message yields an error value and the caller
+ * keeps the message as it came.
  */
 import * as openpgp from 'openpgp';
+import { MAX_MESSAGE_BYTES } from '../../../shared/src/constants.js';
 import { parseAutocryptHeader, type PreferEncrypt } from './autocrypt.js';
 import { describe, fail, ok, type Result } from './errors.js';
 import { addressesOf, normaliseFingerprint, pgpConfig, readKeys, readPrivateKey } from './keys.js';
 import {
   buildEntity,
   contentType,
+  addressesIn,
   firstAddress,
   headerValue,
   parseEntity,
@@ -46,12 +51,18 @@ export interface HarvestedKey {
 export type EncryptionKind = 'pgp-mime' | 'inline' | 'none';
 
 export interface OpenedMessage {
+  /** What the sender did: encrypted (PGP/MIME or inline) or not. */
   encryption: EncryptionKind;
-  /** The message to store: decrypted, protected headers restored; unchanged when plain. */
+  /** The message to store: decrypted, protected headers shown; unchanged when plain. */
   message: Buffer;
   verification: Verification;
+  /**
+   * Keys the message carries that may be learned: its sender's own (Autocrypt, attached),
+   * unless the signature is bad; gossip only from a message encrypted and validly signed by
+   * the sender, and only for addresses it was sent to (Autocrypt Level 1 section 2.7).
+   */
   harvestedKeys: HarvestedKey[];
-  /** The From address after the protected headers were restored. */
+  /** The From address of the message as shown. */
   senderAddress: string | null;
 }
 
@@ -59,10 +70,10 @@ export interface OpenOptions {
   /** The user's private keys, armoured, current first; older ones decrypt older mail. */
   decryptionKeys: string[];
   /**
-   * Public keys to verify a signature with. Called only for signed messages, after the
-   * keys in the message were harvested, so the caller can file those first.
+   * Public keys to verify a signature with: those already accepted for the sender. Keys the
+   * message itself carries are never asked for here: a message must not vouch for itself.
    */
-  senderKeys?: (sender: string | null, harvested: HarvestedKey[]) => Promise<string[]> | string[];
+  senderKeys?: (sender: string | null) => Promise<string[]> | string[];
   now?: Date;
 }
 
@@ -75,18 +86,79 @@ const NO_SIGNATURE: Verification = {
 
 const ARMORED_MESSAGE = /-----BEGIN PGP MESSAGE-----[\s\S]*?(-----END PGP MESSAGE-----|$)/;
 const ARMORED_SIGNED = /-----BEGIN PGP SIGNED MESSAGE-----[\s\S]*?(-----END PGP SIGNATURE-----|$)/;
+/** Text around an armored block that is only white space. */
+const BLANK = /^\s*$/;
 
-/** Is this message already encrypted (so the SMTP server passes it through untouched)? */
-export function isEncryptedMessage(raw: Uint8Array | string): boolean {
+/**
+ * Does this message look encrypted (an RFC 3156 multipart/encrypted, or a text body with an
+ * armored OpenPGP message in it)? Says only that opening it failing is a decryption failure.
+ */
+export function looksEncrypted(raw: Uint8Array | string): boolean {
   const entity = parseEntity(asBuffer(raw));
   const type = contentType(entity.headers);
   if (type.mime === 'multipart/encrypted') return true;
   if (!type.mime.startsWith('text/')) return false;
-  const text = decodeTransfer(
+  return /^-----BEGIN PGP MESSAGE-----\r?$/m.test(textOf(entity));
+}
+
+/**
+ * Is this message, as a whole, a well-formed OpenPGP message that may leave the machine as
+ * it is: an RFC 3156 multipart/encrypted whose encrypted part parses as an OpenPGP message,
+ * or a text body that is exactly one armored OpenPGP message? Anything else (a forwarded
+ * inline-PGP message with the user's own text around it, a broken multipart/encrypted) is
+ * plaintext that must be encrypted or signed like any other.
+ */
+export async function isWholeOpenPGPMessage(raw: Uint8Array | string): Promise<boolean> {
+  const entity = parseEntity(asBuffer(raw));
+  const type = contentType(entity.headers);
+  let armored: string;
+  if (type.mime === 'multipart/encrypted') {
+    if (type.params.protocol?.toLowerCase() !== 'application/pgp-encrypted') return false;
+    const payload = encryptedPayload(entity);
+    if (!payload.ok) return false;
+    armored = payload.value;
+  } else if (type.mime === 'text/plain') {
+    armored = textOf(entity);
+  } else {
+    return false;
+  }
+  const block = ARMORED_MESSAGE.exec(armored);
+  if (!block || !block[1]) return false;
+  if (!BLANK.test(armored.slice(0, block.index))) return false;
+  if (!BLANK.test(armored.slice(block.index + block[0].length))) return false;
+  try {
+    const message = await openpgp.readMessage({ armoredMessage: block[0] });
+    return message.getEncryptionKeyIDs().length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A single-part body decoded from its transfer encoding, as Latin-1 text. */
+function textOf(entity: Entity): string {
+  return decodeTransfer(
     entity.body,
     headerValue(entity.headers, 'content-transfer-encoding'),
-  );
-  return /^-----BEGIN PGP MESSAGE-----\r?$/m.test(text.toString('latin1'));
+  ).toString('latin1');
+}
+
+/**
+ * The armored OpenPGP message of an RFC 3156 multipart/encrypted entity (its second part,
+ * application/octet-stream; some senders label that part otherwise).
+ */
+export function encryptedPayload(entity: Entity): Result<string> {
+  const type = contentType(entity.headers);
+  const parts = type.params.boundary ? splitMultipart(entity.body, type.params.boundary) : null;
+  const entities = parts?.map(parseEntity) ?? [];
+  const payload =
+    entities.find((p) => contentType(p.headers).mime === 'application/octet-stream') ?? entities[1];
+  if (!payload) {
+    return fail(
+      'malformed_message',
+      'The encrypted message has no encrypted part (RFC 3156 section 4).',
+    );
+  }
+  return ok(textOf(payload));
 }
 
 function asBuffer(raw: Uint8Array | string): Buffer {
@@ -127,36 +199,49 @@ export async function openMessage(
   const { message, encryption, innerHeaders, signed } = unwrapped.value;
   const entity = parseEntity(message);
   const sender = firstAddress(headerValue(entity.headers, 'from'));
-  const harvested = await harvestKeys(entity, innerHeaders, sender);
   let verification = NO_SIGNATURE;
   if (signed) {
-    const keys = options.senderKeys ? await options.senderKeys(sender, harvested) : [];
+    const keys = options.senderKeys ? await options.senderKeys(sender) : [];
     verification = await verify(signed, keys, sender, options.now);
   }
-  return ok({ encryption, message, verification, harvestedKeys: harvested, senderAddress: sender });
+  const outer = parseEntity(bytes).headers;
+  const harvested = await harvestKeys(entity, [...outer, ...entity.headers], innerHeaders, sender);
+  const learnable = keysToLearn(harvested, {
+    encrypted: encryption === 'pgp-mime',
+    verification,
+    sender,
+    recipients: new Set(addressesIn(['to', 'cc'].map((n) => headerValue(entity.headers, n)))),
+  });
+  return ok({ encryption, message, verification, harvestedKeys: learnable, senderAddress: sender });
+}
+
+/** Autocrypt Level 1's rules for what a message may teach, as a pure decision. */
+export function keysToLearn(
+  harvested: HarvestedKey[],
+  message: {
+    encrypted: boolean;
+    verification: Verification;
+    sender: string | null;
+    recipients: ReadonlySet<string>;
+  },
+): HarvestedKey[] {
+  // A bad signature means the message is not what its sender sent: it teaches nothing.
+  if (message.verification.status === 'invalid') return [];
+  const vouched = message.encrypted && message.verification.status === 'valid';
+  return harvested.filter((key) =>
+    key.source === 'autocrypt-gossip'
+      ? vouched && message.recipients.has(key.address)
+      : key.address === message.sender,
+  );
 }
 
 async function unwrap(bytes: Buffer, options: OpenOptions): Promise<Result<Unwrapped>> {
   const entity = parseEntity(bytes);
   const type = contentType(entity.headers);
   if (type.mime === 'multipart/encrypted') {
-    const parts = type.params.boundary ? splitMultipart(entity.body, type.params.boundary) : null;
-    const entities = parts?.map(parseEntity) ?? [];
-    // RFC 3156 says application/octet-stream; some senders label the second part otherwise.
-    const payload =
-      entities.find((p) => contentType(p.headers).mime === 'application/octet-stream') ??
-      entities[1];
-    if (!payload) {
-      return fail(
-        'malformed_message',
-        'The encrypted message has no encrypted part (RFC 3156 section 4).',
-      );
-    }
-    const armored = decodeTransfer(
-      payload.body,
-      headerValue(payload.headers, 'content-transfer-encoding'),
-    );
-    const decrypted = await decrypt(armored.toString('latin1'), options.decryptionKeys);
+    const armored = encryptedPayload(entity);
+    if (!armored.ok) return armored;
+    const decrypted = await decryptArmored(armored.value, options.decryptionKeys);
     if (!decrypted.ok) return decrypted;
     const inner = parseEntity(Buffer.from(decrypted.value.data));
     // Sign-then-encrypt as two MIME layers (RFC 3156 section 6.1): verify the inside.
@@ -183,15 +268,23 @@ async function unwrap(bytes: Buffer, options: OpenOptions): Promise<Result<Unwra
     });
   }
   if (type.mime.startsWith('text/')) {
-    const text = decodeTransfer(
-      entity.body,
-      headerValue(entity.headers, 'content-transfer-encoding'),
-    );
-    const asText = text.toString('latin1');
+    const asText = textOf(entity);
     const block = ARMORED_MESSAGE.exec(asText);
-    if (block) return unwrapInline(entity, asText, block, options);
+    if (block) {
+      // Attacker text around someone else's ciphertext would be shown as decrypted and
+      // quoted back in a reply (the "Johnny" decryption oracle): such a message is not
+      // opened at all, as Thunderbird does.
+      if (!wholeBlock(asText, block)) {
+        return fail(
+          'partly_encrypted',
+          'Only part of this message is encrypted; it was not opened, so that text outside the encryption cannot pass for protected.',
+        );
+      }
+      return unwrapInline(entity, block, options);
+    }
     const clearsigned = ARMORED_SIGNED.exec(asText);
-    if (clearsigned) {
+    // Text outside a cleartext signature is not covered by it: such a message counts as unsigned.
+    if (clearsigned && wholeBlock(asText, clearsigned)) {
       const signed = await readCleartext(clearsigned[0]);
       if (!signed.ok) return signed;
       return ok({ encryption: 'none', message: bytes, innerHeaders: [], signed: signed.value });
@@ -200,16 +293,20 @@ async function unwrap(bytes: Buffer, options: OpenOptions): Promise<Result<Unwra
   return ok({ encryption: 'none', message: bytes, innerHeaders: [], signed: null });
 }
 
+/** The armored block is the whole text, but for white space around it. */
+function wholeBlock(text: string, block: RegExpExecArray): boolean {
+  return (
+    BLANK.test(text.slice(0, block.index)) && BLANK.test(text.slice(block.index + block[0].length))
+  );
+}
+
 async function unwrapInline(
   entity: Entity,
-  text: string,
   block: RegExpExecArray,
   options: OpenOptions,
 ): Promise<Result<Unwrapped>> {
-  const decrypted = await decrypt(block[0], options.decryptionKeys);
+  const decrypted = await decryptArmored(block[0], options.decryptionKeys);
   if (!decrypted.ok) return decrypted;
-  const before = Buffer.from(text.slice(0, block.index), 'latin1');
-  const after = Buffer.from(text.slice(block.index + block[0].length), 'latin1');
   const headers: (HeaderField | string)[] = [
     ...entity.headers.filter((h) => !h.key.startsWith('content-')),
     'Content-Type: text/plain; charset=utf-8',
@@ -217,10 +314,7 @@ async function unwrapInline(
   ];
   return ok({
     encryption: 'inline',
-    message: buildEntity(
-      headers,
-      Buffer.concat([before, Buffer.from(decrypted.value.data), after]),
-    ),
+    message: buildEntity(headers, Buffer.from(decrypted.value.data)),
     innerHeaders: [],
     signed: combined(decrypted.value),
   });
@@ -259,12 +353,20 @@ async function readCleartext(armored: string): Promise<Result<Signed>> {
   }
 }
 
-interface Decrypted {
+export interface Decrypted {
   data: Uint8Array;
   signatures: openpgp.Signature[];
 }
 
-async function decrypt(armored: string, privateKeys: string[]): Promise<Result<Decrypted>> {
+/**
+ * Decrypts an armored OpenPGP message with whichever of the user's keys it names. Inflating
+ * compressed data stops at the message size limit: a small message that unpacks to
+ * gigabytes (a decompression bomb) fails as `too_large` instead of filling memory.
+ */
+export async function decryptArmored(
+  armored: string,
+  privateKeys: string[],
+): Promise<Result<Decrypted>> {
   let message: openpgp.Message<Uint8Array>;
   try {
     message = (await openpgp.readMessage({
@@ -296,7 +398,7 @@ async function decrypt(armored: string, privateKeys: string[]): Promise<Result<D
       message,
       decryptionKeys: anonymous ? keys : ours,
       format: 'binary',
-      config: pgpConfig,
+      config: { ...pgpConfig, maxDecompressedMessageSize: MAX_MESSAGE_BYTES },
     });
     const signatures: openpgp.Signature[] = [];
     for (const s of result.signatures) {
@@ -305,6 +407,13 @@ async function decrypt(armored: string, privateKeys: string[]): Promise<Result<D
     }
     return ok({ data: result.data as Uint8Array, signatures });
   } catch (error) {
+    if (/decompressed (message )?size exceeded/i.test(describe(error))) {
+      const mb = MAX_MESSAGE_BYTES / (1024 * 1024);
+      return fail(
+        'too_large',
+        `The message could not be opened: it is too large when decompressed (over ${mb} MiB).`,
+      );
+    }
     return fail('decryption_failed', `The message could not be decrypted: ${describe(error)}`);
   }
 }
@@ -395,23 +504,57 @@ async function verifyOne(
   }
 }
 
+/** Outer fields a relay adds on the way that stay beside protected headers (RFC 9788 section 4.1). */
+const TRACE_FIELDS = new Set([
+  'received',
+  'return-path',
+  'delivered-to',
+  'x-original-to',
+  'authentication-results',
+  'dkim-signature',
+  'arc-seal',
+  'arc-message-signature',
+  'arc-authentication-results',
+]);
+/** Outer fields kept when the protected ones lack them: they only identify and date the message. */
+const STRUCTURAL_FIELDS = new Set(['message-id', 'date']);
+
+/** Does the inner part carry the message's header fields (protected headers)? */
+function hasProtectedHeaders(inner: Entity): boolean {
+  const type = contentType(inner.headers);
+  return (
+    type.params['protected-headers'] !== undefined ||
+    type.params.hp !== undefined ||
+    headerValue(inner.headers, 'from') !== undefined ||
+    headerValue(inner.headers, 'subject') !== undefined
+  );
+}
+
 /**
- * The inner part's headers win over the outer ones (the outer Subject is a placeholder);
- * outer headers the inside does not have stay, except the outer MIME structure.
+ * The header section to show. With protected headers (RFC 9788), those alone, plus the
+ * trace fields relays add: an outer Reply-To or Disposition-Notification-To that a relay or
+ * the provider slipped in is not shown. Without them, the outer fields are all there is and
+ * stay as they came, byte for byte, with the inner part's MIME fields.
  */
 function restoreHeaders(outer: HeaderField[], inner: Entity): Buffer {
   const innerKeys = new Set(inner.headers.map((h) => h.key));
-  const kept = outer.filter((h) => !innerKeys.has(h.key) && !h.key.startsWith('content-'));
+  const kept = hasProtectedHeaders(inner)
+    ? outer.filter(
+        (h) => TRACE_FIELDS.has(h.key) || (STRUCTURAL_FIELDS.has(h.key) && !innerKeys.has(h.key)),
+      )
+    : outer.filter((h) => !innerKeys.has(h.key) && !h.key.startsWith('content-'));
   return buildEntity([...kept, ...inner.headers], inner.body);
 }
 
 /**
  * Keys the message carries: its sender's Autocrypt header (only for the From address, as
  * Autocrypt requires), Autocrypt-Gossip headers from inside the encryption, and
- * application/pgp-keys attachments.
+ * application/pgp-keys attachments (for the From address). Which of them may be learned is
+ * {@link keysToLearn}'s decision.
  */
 async function harvestKeys(
   entity: Entity,
+  headers: HeaderField[],
   innerHeaders: HeaderField[],
   sender: string | null,
 ): Promise<HarvestedKey[]> {
@@ -439,7 +582,7 @@ async function harvestKeys(
       });
     }
   };
-  for (const h of entity.headers.filter((h) => h.key === 'autocrypt')) {
+  for (const h of headers.filter((h) => h.key === 'autocrypt')) {
     const header = parseAutocryptHeader(h.value);
     if (header.ok && header.value.addr === sender) {
       await add('autocrypt', header.value.keydata, header.value.addr, header.value.preferEncrypt);
@@ -449,7 +592,8 @@ async function harvestKeys(
     const header = parseAutocryptHeader(h.value);
     if (header.ok) await add('autocrypt-gossip', header.value.keydata, header.value.addr, null);
   }
-  for (const data of keyAttachments(entity, 0)) await add('attachment', data, null, null);
+  // An attached key counts for the sender's address only, like an Autocrypt header.
+  for (const data of keyAttachments(entity, 0)) await add('attachment', data, sender, null);
   return found;
 }
 

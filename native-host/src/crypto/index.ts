@@ -36,7 +36,9 @@ export {
   type SenderOptions,
 } from './outgoing.js';
 export {
-  isEncryptedMessage,
+  isWholeOpenPGPMessage,
+  keysToLearn,
+  looksEncrypted,
   openMessage,
   type EncryptionKind,
   type HarvestedKey,
@@ -45,3 +47,4 @@ export {
   type SignatureStatus,
   type Verification,
 } from './incoming.js';
+export { isSealedFor, isStorageLayer, openStorageLayer, sealForStorage } from './storage.js';

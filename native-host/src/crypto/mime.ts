@@ -4,21 +4,24 @@
  * to. Header text is handled as Latin-1 so that 8-bit bytes survive a round trip untouched.
  */
 
+import {
+  addressesIn,
+  buildEntity,
+  fieldValue,
+  findHeaderEnd,
+  parseHeader,
+  serialiseFields,
+  splitMessage,
+  type HeaderField,
+} from '../mime/index.js';
+
 const CRLF = Buffer.from('\r\n');
 const LF = Buffer.from('\n');
 
-export interface HeaderField {
-  /** The name as written. */
-  name: string;
-  /** Lower-case name for comparisons. */
-  key: string;
-  /** The whole field as it arrived (folding kept), without the final line break. */
-  raw: Buffer;
-  /** The value unfolded and trimmed, Latin-1 decoded (so 8-bit bytes map one to one). */
-  value: string;
-}
+export type { HeaderField };
 
 export interface Entity {
+  /** The header fields (lines that are no field left out). */
   headers: HeaderField[];
   /** Everything after the blank line that ends the header section. */
   body: Buffer;
@@ -31,99 +34,26 @@ export interface ContentType {
   params: Record<string, string>;
 }
 
-/** Splits a message or a body part into its header fields and its body. */
+/** Splits a message or a body part into its header fields and its body (see mime/head.ts). */
 export function parseEntity(raw: Buffer): Entity {
-  const end = headerEnd(raw);
-  const headerBlock = end === null ? raw : raw.subarray(0, end.headerLength);
-  const body = end === null ? Buffer.alloc(0) : raw.subarray(end.bodyStart);
-  return { headers: parseHeaders(headerBlock), body };
-}
-
-/**
- * Where the header section ends: the first empty line. A part that starts with an empty
- * line has no headers at all (RFC 2046 section 5.1.1).
- */
-export function headerEnd(raw: Buffer): { headerLength: number; bodyStart: number } | null {
-  if (raw[0] === 0x0a) return { headerLength: 0, bodyStart: 1 };
-  if (raw[0] === 0x0d && raw[1] === 0x0a) return { headerLength: 0, bodyStart: 2 };
-  for (let i = raw.indexOf(0x0a); i !== -1; i = raw.indexOf(0x0a, i + 1)) {
-    if (raw[i + 1] === 0x0a) return { headerLength: i + 1, bodyStart: i + 2 };
-    if (raw[i + 1] === 0x0d && raw[i + 2] === 0x0a)
-      return { headerLength: i + 1, bodyStart: i + 3 };
-  }
-  return null;
+  const { fields, body } = splitMessage(raw);
+  return { headers: fields.filter((f) => f.key !== ''), body };
 }
 
 export function parseHeaders(block: Buffer): HeaderField[] {
-  const fields: HeaderField[] = [];
-  const lines = splitLines(block);
-  let current: Buffer[] = [];
-  const flush = () => {
-    if (current.length === 0) return;
-    const raw = joinLines(current);
-    current = [];
-    const text = raw.toString('latin1');
-    const colon = text.indexOf(':');
-    // A line without a colon is not a header field; keeping it would let it pass as one.
-    if (colon <= 0) return;
-    const name = text.slice(0, colon).trim();
-    if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) return;
-    const value = text
-      .slice(colon + 1)
-      .replace(/\r?\n(?=[ \t])/g, '')
-      .trim();
-    fields.push({ name, key: name.toLowerCase(), raw, value });
-  };
-  for (const line of lines) {
-    if (line.length > 0 && (line[0] === 0x20 || line[0] === 0x09) && current.length > 0) {
-      current.push(line);
-    } else {
-      flush();
-      if (line.length > 0) current.push(line);
-    }
-  }
-  flush();
-  return fields;
+  return parseHeader(block).filter((f) => f.key !== '');
 }
 
-function splitLines(block: Buffer): Buffer[] {
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (let i = block.indexOf(0x0a); i !== -1; i = block.indexOf(0x0a, start)) {
-    const end = i > start && block[i - 1] === 0x0d ? i - 1 : i;
-    lines.push(block.subarray(start, end));
-    start = i + 1;
-  }
-  if (start < block.length) lines.push(block.subarray(start));
-  return lines;
+export function headerValue(headers: readonly HeaderField[], name: string): string | undefined {
+  return fieldValue(headers, name) ?? undefined;
 }
 
-function joinLines(lines: Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  lines.forEach((line, i) => {
-    if (i > 0) parts.push(CRLF);
-    parts.push(line);
-  });
-  return Buffer.concat(parts);
-}
-
-export function headerValue(headers: HeaderField[], name: string): string | undefined {
-  const key = name.toLowerCase();
-  return headers.find((h) => h.key === key)?.value;
-}
-
-export function serializeHeaders(fields: (HeaderField | string)[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const field of fields) {
-    parts.push(typeof field === 'string' ? Buffer.from(field, 'latin1') : field.raw, CRLF);
-  }
-  return Buffer.concat(parts);
-}
-
-/** Joins header fields and a body into an entity, with the blank line between them. */
-export function buildEntity(fields: (HeaderField | string)[], body: Buffer): Buffer {
-  return Buffer.concat([serializeHeaders(fields), CRLF, body]);
-}
+export {
+  addressesIn,
+  buildEntity,
+  findHeaderEnd as headerEnd,
+  serialiseFields as serializeHeaders,
+};
 
 /** RFC 2045 Content-Type; a missing or unreadable one means text/plain (RFC 2045 section 5.2). */
 export function contentType(headers: HeaderField[]): ContentType {

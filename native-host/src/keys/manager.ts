@@ -103,6 +103,12 @@ interface Discovery {
 }
 
 const HOUR = 3_600_000;
+/** Sources that are only a message's say-so. */
+const MESSAGE_SOURCES: ReadonlySet<KeySource> = new Set([
+  'autocrypt',
+  'autocrypt-gossip',
+  'attachment',
+]);
 
 export class KeyManager {
   readonly address: string;
@@ -116,6 +122,7 @@ export class KeyManager {
   private readonly inFlight = new Map<string, Promise<ContactKeyRecord | null>>();
   private readonly misses = new Map<string, { at: number; reason: string }>();
   private readonly nextRefresh = new Map<string, number>();
+  private readonly leapDomains = new Map<string, Promise<boolean>>();
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<number> | null = null;
 
@@ -211,6 +218,13 @@ export class KeyManager {
     if (normalised === this.address) return keyOk(await this.ownAsContact());
     const stored = await this.store.getContact(normalised);
     const expired = stored !== null && stored.expires !== null && stored.expires <= this.now();
+    const onlyFromMessages = stored !== null && MESSAGE_SOURCES.has(stored.source);
+    if (stored && onlyFromMessages && !expired && options.network !== false) {
+      // A key from a header is only a guess: the address's provider may serve the real one.
+      const miss = this.misses.get(normalised);
+      const asked = miss && this.now() - miss.at < (this.options.negativeCacheMs ?? HOUR);
+      if (!asked) return keyOk((await this.discoverAndStore(normalised)) ?? stored);
+    }
     if (stored && (!expired || options.network === false)) {
       this.scheduleRefresh(stored);
       return keyOk(stored);
@@ -275,23 +289,49 @@ export class KeyManager {
   }
 
   /**
-   * For `openMessage`'s `senderKeys`: files the keys the message carried, then returns the
-   * key the manager holds for the sender (looked up if needed). A signature is thus checked
-   * against the key trusted for that address, not merely the one the message brought along.
+   * For `openMessage`'s `senderKeys`: the key the manager holds for the sender (looked up if
+   * needed). Keys the message carries are learned only afterwards, so a message never
+   * vouches for itself: a forged From with an attached key reads "unknown key", not valid.
    */
-  async keysForSender(sender: string | null, harvested: HarvestedKey[]): Promise<string[]> {
-    await this.learn(harvested);
+  async keysForSender(sender: string | null): Promise<string[]> {
     if (!sender) return [];
     const found = await this.lookup(sender);
     return found.ok && found.value ? [found.value.armored] : [];
   }
 
-  /** Files keys a message carried (Autocrypt, gossip, attachments) at Weak_Chain. */
+  /**
+   * Files keys a message carried (Autocrypt, gossip, attachments) at Weak_Chain. Not for
+   * the user's own provider or another LEAP provider: there nicknym is authoritative, and a
+   * key from a header must never pre-empt or replace it.
+   */
   async learn(harvested: HarvestedKey[]): Promise<ConsiderOutcome[]> {
     const outcomes: ConsiderOutcome[] = [];
-    for (const key of harvested)
+    for (const key of harvested) {
+      if (await this.nicknymIsAuthoritative(key.address)) {
+        this.log.info('header_key_ignored', { address: key.address, source: key.source });
+        outcomes.push({ accepted: false, reason: 'not_allowed', record: null });
+        continue;
+      }
       outcomes.push(await this.consider(key.address, key.armored, key.source));
+    }
     return outcomes;
+  }
+
+  /** Is the address on the user's own provider or on a LEAP provider (cached per domain)? */
+  private async nicknymIsAuthoritative(address: string): Promise<boolean> {
+    const normalised = normaliseAddress(address);
+    if (!normalised) return false;
+    const domain = normalised.slice(normalised.indexOf('@') + 1);
+    if (this.options.ownProvider && domain === this.ownDomain) return true;
+    let known = this.leapDomains.get(domain);
+    if (!known) {
+      known = leapProviderFor(domain, this.resolver).then(
+        (found) => found.ok && found.value !== null,
+        () => false,
+      );
+      this.leapDomains.set(domain, known);
+    }
+    return known;
   }
 
   /**
@@ -466,8 +506,9 @@ export class KeyManager {
     if (own && domain === this.ownDomain) {
       return [{ source: 'own-nicknym', ask: () => nicknymLookup(address, own, this.resolver) }];
     }
+    // A LEAP provider's nicknym answers for its own users first: its key is the one the
+    // provider vouches for, whatever a WKD server elsewhere in the domain says.
     const sources: { source: KeySource; ask: () => Promise<SourceAnswer> }[] = [
-      { source: 'wkd', ask: () => wkdLookup(address, this.resolver) },
       {
         source: 'provider-nicknym',
         ask: async () => {
@@ -476,6 +517,7 @@ export class KeyManager {
           return nicknymLookup(address, provider.value, this.resolver);
         },
       },
+      { source: 'wkd', ask: () => wkdLookup(address, this.resolver) },
     ];
     const vks = this.vksUrl;
     if (vks) sources.push({ source: 'vks', ask: () => vksLookup(address, vks, this.resolver) });
@@ -551,7 +593,12 @@ export class KeyManager {
           ? [known.fingerprint]
           : [],
     };
-    const knownFacts: UpgradeFacts | null = known && { ...known, private: false, certifiedBy: [] };
+    const knownFacts: UpgradeFacts | null = known && {
+      ...known,
+      private: false,
+      certifiedBy: [],
+      messageBorne: MESSAGE_SOURCES.has(known.source),
+    };
     const decision = upgradeDecision(facts, knownFacts, now);
     if (!decision.allowed) {
       if (known && known.fingerprint !== info.fingerprint) {

@@ -38,6 +38,8 @@ export interface UpgradeFacts {
   private: boolean;
   /** Fingerprints of keys with a valid certification on this key. */
   certifiedBy: string[];
+  /** The key was only ever seen in messages (Autocrypt, gossip, an attachment). */
+  messageBorne?: boolean;
 }
 
 /** Which rule decided, for logs and tests (the rules themselves are LEAP's). */
@@ -50,6 +52,7 @@ export type UpgradeReason =
   | 'old_never_expires'
   | 'old_not_fully_used'
   | 'signed_by_old'
+  | 'old_from_message'
   | 'not_allowed';
 
 export function upgradeDecision(
@@ -70,6 +73,10 @@ export function upgradeDecision(
   if (known.expires === null && higher) return yes('old_never_expires');
   if (!(known.encrUsed && known.signUsed) && higher) return yes('old_not_fully_used');
   if (candidate.certifiedBy.includes(known.fingerprint)) return yes('signed_by_old');
+  // Anyone can put a key in a header: what the address's own provider serves (nicknym, WKD)
+  // replaces it, or a planted key would keep its place for good.
+  if (known.messageBorne && levelValue(candidate.validation) >= levelValue('Provider_Trust'))
+    return yes('old_from_message');
   return { allowed: false, reason: 'not_allowed' };
 }
 

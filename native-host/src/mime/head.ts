@@ -11,6 +11,7 @@
  * see as a line of its own (a smuggled `X-Leap-Signature`, a `Bcc` that escapes removal).
  * Rewritten headers always come out with CRLF line ends, so what follows sees one form.
  */
+import addressparser from 'nodemailer/lib/addressparser';
 import { decodeHeaderBytes } from './header.js';
 
 /** A header section larger than this is not a mail header but a broken or hostile input. */
@@ -172,6 +173,15 @@ export function fieldValue(fields: readonly HeaderField[], name: string): string
 export function fieldValues(fields: readonly HeaderField[], name: string): string[] {
   const key = name.toLowerCase();
   return fields.filter((f) => f.key === key).map((f) => f.value);
+}
+
+/** The e-mail addresses (lower case) in address-list values such as To and Cc; groups flattened. */
+export function addressesIn(values: readonly (string | null | undefined)[]): string[] {
+  return values
+    .filter((v): v is string => !!v)
+    .flatMap((v) => addressparser(v, { flatten: true }))
+    .map((a) => a.address.toLowerCase())
+    .filter((a) => a.includes('@'));
 }
 
 /** A field's value as text for people (UTF-8 when its bytes are UTF-8). */

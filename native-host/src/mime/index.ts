@@ -10,6 +10,7 @@ export {
   type HeaderField as TextHeaderField,
 } from './header.js';
 export {
+  addressesIn,
   buildEntity,
   fieldText,
   fieldValue,

@@ -8,7 +8,8 @@
 import {
   encryptMessage,
   encryptMessageStream,
-  isEncryptedMessage,
+  isWholeOpenPGPMessage,
+  looksEncrypted,
   signMessageStream,
   type SenderOptions,
 } from '../crypto/index.js';
@@ -18,12 +19,11 @@ import { smtpError, type SmtpError } from './errors.js';
 import {
   addressesIn,
   fieldValue,
-  isLocalControlField,
-  parseFields,
+  fieldValues,
   readHead,
-  withoutFields,
-  type Head,
-} from './headers.js';
+  rewriteHeaderStream,
+  type HeaderField,
+} from '../mime/index.js';
 import type { Outbox, OutboxEntry } from './outbox/index.js';
 import { decideProtection, type DeliveryPlan, type Recipient } from './policy.js';
 
@@ -49,7 +49,7 @@ export interface Envelope {
 
 /** Messages up to this size are encrypted in memory; larger ones stream. */
 const STREAM_ABOVE_BYTES = 1024 * 1024;
-/** How much of the body `isEncryptedMessage` needs to spot inline PGP at the top. */
+/** How much of the body `looksEncrypted` needs to spot inline PGP at the top. */
 const SNIFF_BYTES = 64 * 1024;
 
 class TooLarge extends Error {}
@@ -68,16 +68,16 @@ async function* limited(source: AsyncIterable<Uint8Array>, max: number) {
   if (size > max) throw new TooLarge();
 }
 
-/** Reads the stored original's header section (and closes the read). */
+/** Reads the stored original's header fields and the start of its body (and closes the read). */
 async function headOf(
   outbox: Outbox,
   blobId: string,
-): Promise<{ head: Head; sniff: Buffer } | null> {
+): Promise<{ fields: HeaderField[]; sniff: Buffer } | null> {
   const stream = outbox.read(blobId);
   try {
     const head = await readHead(stream);
     if (!head) return null;
-    const sniff = [head.bodyStart];
+    const sniff = [head.separator, head.bodyStart];
     let size = head.bodyStart.length;
     while (size < SNIFF_BYTES) {
       const next = await head.rest.next();
@@ -85,20 +85,23 @@ async function headOf(
       sniff.push(Buffer.from(next.value));
       size += next.value.length;
     }
-    return { head, sniff: Buffer.concat([head.header, ...sniff]) };
+    return { fields: head.fields, sniff: Buffer.concat([head.header, ...sniff]) };
   } finally {
     stream.destroy();
   }
 }
 
-const dropOnSend = (name: string) => name === 'bcc' || isLocalControlField(name);
+/** Bcc, and the add-on's X-Leap-* fields that steer this server: they never leave the machine. */
+const dropOnSend = (key: string) => key === 'bcc' || key.startsWith('x-leap-');
 
-/** The stored original as it may leave the machine: without Bcc and X-Leap-* fields. */
+/**
+ * The stored original as it may leave the machine: without Bcc and X-Leap-* fields, its
+ * header in CRLF form (a bare CR cannot hide a Bcc line from the removal).
+ */
 async function* outgoing(outbox: Outbox, blobId: string): AsyncGenerator<Buffer> {
   const stream = outbox.read(blobId);
   try {
-    const head = await readHead(stream);
-    if (head) yield* withoutFields(head, dropOnSend);
+    yield* rewriteHeaderStream(stream, { drop: dropOnSend });
   } finally {
     stream.destroy();
   }
@@ -189,7 +192,7 @@ async function prepare(
   const { outbox } = ctx;
   const original = stored.id;
   const read = await headOf(outbox, original);
-  const fields = read ? parseFields(read.head.header) : [];
+  const fields = read ? read.fields : [];
   if (!read || !fieldValue(fields, 'from')) {
     return smtpError(
       'malformed_message',
@@ -197,11 +200,21 @@ async function prepare(
       '5.6.0 This is not a mail message: it has no header section with a From field.',
     );
   }
-  const visible = new Set(addressesIn(fields, ['to', 'cc']));
+  const visible = new Set(
+    addressesIn([...fieldValues(fields, 'to'), ...fieldValues(fields, 'cc')]),
+  );
   const recipients: Recipient[] = [...new Set(envelope.to.map((a) => a.toLowerCase()))].map(
     (address) => ({ address, hidden: !visible.has(address) }),
   );
-  const alreadyEncrypted = isEncryptedMessage(read.sniff);
+  const inMemory = async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of outgoing(outbox, original)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  };
+  // Passed through only when the whole message is one OpenPGP message; a forwarded inline
+  // message with the user's own text around it is plaintext and gets protected as such.
+  const alreadyEncrypted =
+    looksEncrypted(read.sniff) && (await isWholeOpenPGPMessage(await inMemory()));
   const now = (ctx.now ?? Date.now)();
   const keys = new Map<string, string | null>();
   if (!alreadyEncrypted) {
@@ -249,11 +262,6 @@ async function prepare(
     senderPrivateKey: own.value.privateArmored,
     autocrypt: true,
     attachPublicKey: ctx.attachPublicKey,
-  };
-  const inMemory = async () => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of outgoing(outbox, original)) chunks.push(chunk);
-    return Buffer.concat(chunks);
   };
   const encrypted = async (plan: DeliveryPlan | null): Promise<string | SmtpError> => {
     const options = { ...sender, recipientKeys: plan?.keys ?? [] };

@@ -34,7 +34,7 @@ import {
   type StoreFlagsResult,
   type UidRange,
 } from '../imap/index.js';
-import { createMimeAnalyzer, type MessageAnalysis } from '../mime/index.js';
+import { createMimeAnalyzer, rewriteHeaderStream, type MessageAnalysis } from '../mime/index.js';
 import { BlobStore } from './blobs.js';
 import {
   openAccountDatabase,
@@ -91,6 +91,17 @@ interface Staged {
  * open a blob.
  */
 const MAX_CACHED_HEADER = 64 * 1024;
+
+/**
+ * A message the sync engine brings in. Only this way in may carry `statusFields`: the
+ * `X-Leap-*` status the sync's own decryption wrote. Every other way in (an IMAP APPEND, a
+ * copy dragged from another account, the outbox) has its `X-Leap-*` fields removed.
+ */
+export type UpstreamAppendRequest = AppendRequest & {
+  upstream: UpstreamRef;
+  /** Whole fields (`X-Leap-Encryption: ...`) put first in the header. */
+  statusFields?: readonly string[];
+};
 
 /** Where an upstream copy of a message lives (the sync engine's key for idempotency). */
 export interface UpstreamRef {
@@ -625,7 +636,7 @@ export class AccountStore implements AccountBackend {
    */
   async appendFromUpstream(
     mailboxId: string,
-    request: AppendRequest & { upstream: UpstreamRef },
+    request: UpstreamAppendRequest,
     options: ChangeOptions = {},
   ): Promise<AppendResult & { duplicate: boolean }> {
     const existing = this.findByUpstream(request.upstream);
@@ -652,7 +663,7 @@ export class AccountStore implements AccountBackend {
    */
   async appendManyFromUpstream(
     mailboxId: string,
-    requests: (AppendRequest & { upstream: UpstreamRef })[],
+    requests: UpstreamAppendRequest[],
     options: ChangeOptions = {},
   ): Promise<(AppendResult & { duplicate: boolean })[]> {
     this.mailboxById(mailboxId);
@@ -750,7 +761,7 @@ export class AccountStore implements AccountBackend {
 
   private async insertMessage(
     mailboxId: string,
-    request: AppendRequest & { upstream?: UpstreamRef },
+    request: AppendRequest & Partial<UpstreamAppendRequest>,
     options: StoreChangeOptions,
   ): Promise<AppendResult & { duplicate: boolean }> {
     this.mailboxById(mailboxId);
@@ -762,12 +773,21 @@ export class AccountStore implements AccountBackend {
     }
   }
 
-  /** Writes the blob (durably) and analyses the MIME structure in the same single pass. */
-  private async stage(request: AppendRequest): Promise<Staged> {
+  /**
+   * Writes the blob (durably) and analyses the MIME structure in the same single pass. This
+   * is the one entry to the store: every `X-Leap-*` field is dropped here and only the sync's
+   * `statusFields` are put back, so no sender, relay or client can forge the status the
+   * add-on shows; the header's line ends become CRLF, so a bare CR cannot make one field
+   * look like two to Thunderbird.
+   */
+  private async stage(request: AppendRequest & Partial<UpstreamAppendRequest>): Promise<Staged> {
     const analyzer = createMimeAnalyzer();
     const head: Buffer[] = [];
     let headBytes = 0;
-    const source = request.content instanceof Uint8Array ? [request.content] : request.content;
+    const source = rewriteHeaderStream(request.content, {
+      drop: (key) => key.startsWith('x-leap-'),
+      prepend: request.upstream ? (request.statusFields ?? []) : [],
+    });
     const put = await this.blobs.put(
       (async function* () {
         for await (const chunk of source) {

@@ -17,7 +17,12 @@
  *   with bounded, authenticated parameters: it can at best guess passwords offline.
  */
 export { AccountStore, openAccountStore } from './account.js';
-export type { OpenAccountStoreOptions, StoreChangeOptions, UpstreamRef } from './account.js';
+export type {
+  OpenAccountStoreOptions,
+  StoreChangeOptions,
+  UpstreamAppendRequest,
+  UpstreamRef,
+} from './account.js';
 export { StoreMailboxBackend } from './backend.js';
 export { BlobStore, DEFAULT_CHUNK_SIZE } from './blobs.js';
 export type { BlobSource, ByteRange, PutResult } from './blobs.js';

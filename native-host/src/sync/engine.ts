@@ -16,18 +16,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ExpungeEvent, FlagsEvent, ImapFlow } from 'imapflow';
-import { isEncryptedMessage } from '../crypto/index.js';
 import { silentLogger, type Logger } from '../log/index.js';
 import type { AccountStore, UpstreamRef } from '../store/index.js';
 import { connectUpstream, type UpstreamCredentials } from './credentials.js';
 import { describeError, SyncError, toSyncError } from './errors.js';
-import {
-  keySetDigest,
-  processIncoming,
-  withLeapHeaders,
-  type IncomingResult,
-  type SyncKeys,
-} from './incoming.js';
+import { keySetDigest, processIncoming, type IncomingResult, type SyncKeys } from './incoming.js';
 import { selectableFolders, toUpstreamPath, type UpstreamFolder } from './mailboxes.js';
 import { OpenPool } from './open-pool.js';
 import { Replayer } from './replay.js';
@@ -201,7 +194,7 @@ export class SyncEngine {
         this.state.removeUndecrypted(entry);
         continue;
       }
-      const result = await processIncoming(withLeapHeaders(raw.content, []), this.keys, keys);
+      const result = await processIncoming(raw.content, this.keys, keys);
       if (result.failure) continue;
       // Unlink first, so the new copy can take the upstream reference; a crash in between
       // is finished by the branch above on the next retry.
@@ -210,6 +203,7 @@ export class SyncEngine {
         entry.mailboxId,
         {
           content: result.message,
+          statusFields: result.statusFields,
           flags: raw.flags,
           internalDate: raw.internalDate,
           upstream: ref,
@@ -544,6 +538,7 @@ export class SyncEngine {
         mailboxId,
         present.map((meta, i) => ({
           content: opened[i]!.message,
+          statusFields: opened[i]!.statusFields,
           flags: [...(meta.flags ?? [])].filter((f) => f !== '\\Recent'),
           internalDate: meta.internalDate ? new Date(meta.internalDate) : new Date(),
           upstream: { mailbox: folder.path, uidValidity, uid: meta.uid },
@@ -688,8 +683,7 @@ export class SyncEngine {
         .length;
       const local = await this.readLocal(job.mailboxId, job.localUid);
       if (!oldThere || !local) return this.state.clearJournal(key);
-      if (isEncryptedMessage(local.content)) return this.state.clearJournal(key);
-      newUid = await replayer.appendEncrypted(job.path, withLeapHeaders(local.content, []), {
+      newUid = await replayer.appendEncrypted(job.path, local.content, {
         flags: local.flags,
         internalDate: local.internalDate,
         appendId: job.appendId,

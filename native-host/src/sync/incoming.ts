@@ -1,44 +1,76 @@
 /**
- * The incoming pipeline for one upstream message: decrypt (PGP/MIME or inline, with the
- * user's current or older keys; also the sender's own encryption inside the provider's),
- * verify against the sender's key (keys the message carries are harvested first), strip any
- * `X-Leap-*` header that came from outside, and add LEAP's status headers:
- *   X-Leap-Encryption: decrypted | none | failed; reason="<code>"
- *   X-Leap-Signature: valid; pubkey="<FPR>" | invalid | could not verify | none
- * A message nothing can open is kept as it came (plus the headers) and marked for a retry.
+ * The incoming pipeline for one upstream message. First every storage layer comes off (the
+ * provider's, for mail that arrived unencrypted, or the host's own for the copies it
+ * uploads): what is left is the message exactly as its sender sent it. That is opened once:
+ * decrypted if its sender encrypted it, its signature checked against the key already
+ * accepted for the sender, then the keys it carries learned as far as Autocrypt allows.
+ * The result carries LEAP's status fields, put first at the store's entry (which drops
+ * every other `X-Leap-*` field, whoever wrote it):
+ *   X-Leap-Encryption: end-to-end | stored | none | failed; reason="<plain words>"
+ *   X-Leap-Signature: valid; pubkey="<FPR>"; signer="<address>" | invalid | unknown-key | none
+ * `end-to-end`: its sender encrypted it. `stored`: it arrived unencrypted and the provider
+ * stored it encrypted (so the provider did see it). `none`: not protected at all.
+ * A message nothing can open is kept as it came and, when a new key may cure it, retried.
  */
 import { createHash } from 'node:crypto';
-import { isEncryptedMessage, openMessage, type HarvestedKey } from '../crypto/index.js';
+import {
+  looksEncrypted,
+  openMessage,
+  openStorageLayer,
+  type CryptoErrorCode,
+  type HarvestedKey,
+  type Verification,
+} from '../crypto/index.js';
+import { rewriteHeader } from '../mime/index.js';
 
 /** What the sync engine needs from the key manager (`keyManagerKeys` adapts a KeyManager). */
 export interface SyncKeys {
   /** The user's private keys, armoured, current first, older ones after. */
   decryptionKeys(): Promise<string[]>;
-  /** Keys to check the sender's signature with; files the harvested keys first. */
-  senderKeys(sender: string | null, harvested: HarvestedKey[]): Promise<string[]>;
-  /** Files keys from a message that was not signed (Autocrypt, attachments). */
+  /** Keys already accepted for the sender, to check a signature with. */
+  senderKeys(sender: string | null): Promise<string[]>;
+  /** Files the keys a message may teach (see crypto's `keysToLearn`). */
   learn?(harvested: HarvestedKey[]): Promise<unknown>;
   /** The user's current key pair, to encrypt what goes upstream; null when there is none. */
-  ownKey(): Promise<{ address: string; privateArmored: string } | null>;
+  ownKey(): Promise<{ address: string; privateArmored: string; publicArmored: string } | null>;
 }
 
-export type EncryptionStatus = 'decrypted' | 'none' | 'failed';
+export type EncryptionStatus = 'end-to-end' | 'stored' | 'none' | 'failed';
 
 export interface IncomingResult {
-  /** The bytes to store. */
+  /** The bytes to store, without any `X-Leap-*` field. */
   message: Buffer;
+  /** The status fields (`Name: value`), trusted because this pipeline made them. */
+  statusFields: string[];
   encryption: EncryptionStatus;
   signature: string;
-  /** Why decryption failed, when it did. */
-  failure: { code: string; message: string } | null;
+  /** Why opening failed, when it did. */
+  failure: { code: CryptoErrorCode; message: string } | null;
   /** The failure is one a new key can cure: retry when the keys change. */
   retry: boolean;
 }
 
 /** Failures a new key can cure (the others are broken input and stay as they are). */
 const RETRYABLE = new Set(['wrong_key', 'decryption_failed', 'no_usable_key', 'invalid_key']);
-/** The provider wraps what the sender already encrypted: at most this many layers. */
+/** What the add-on shows after "could not be opened:"; plain words, never a quote. */
+const FAILURE_WORDS: Record<CryptoErrorCode, string> = {
+  invalid_key: 'no usable key',
+  no_usable_key: 'no usable key',
+  wrong_key: 'not encrypted to your key',
+  decryption_failed: 'decryption failed',
+  malformed_message: 'damaged',
+  malformed_armor: 'damaged',
+  encryption_failed: 'damaged',
+  signing_failed: 'damaged',
+  too_deep: 'nested too deeply',
+  too_large: 'too large when decompressed',
+  partly_encrypted: 'only part of it is encrypted',
+};
+/** Storage layers around one message: more than this is not something a provider makes. */
 const MAX_LAYERS = 3;
+
+const withoutLeapFields = (message: Buffer) =>
+  rewriteHeader(message, { drop: (key) => key.startsWith('x-leap-') });
 
 export async function processIncoming(
   raw: Buffer,
@@ -46,89 +78,71 @@ export async function processIncoming(
   decryptionKeys: string[],
 ): Promise<IncomingResult> {
   let current = raw;
-  let decrypted = false;
-  let signature: string | null = null;
+  let stored = false;
   let failure: IncomingResult['failure'] = null;
   for (let layer = 0; layer < MAX_LAYERS; layer++) {
-    if (layer > 0 && !isEncryptedMessage(current)) break;
-    const opened = await openMessage(current, {
-      decryptionKeys,
-      senderKeys: (sender, harvested) => keys.senderKeys(sender, harvested),
-    });
+    const opened = await openStorageLayer(current, decryptionKeys);
+    if (opened === null) break;
     if (!opened.ok) {
-      if (isEncryptedMessage(current)) failure = opened.error;
+      failure = opened.error;
       break;
     }
-    const value = opened.value;
-    if (value.verification.status === 'none' && value.harvestedKeys.length && keys.learn) {
-      await keys.learn(value.harvestedKeys);
-    }
-    signature ??= signatureHeader(value.verification);
-    if (value.encryption === 'none') break;
-    decrypted = true;
-    current = value.message;
+    current = opened.value;
+    stored = true;
   }
-  const encryption: EncryptionStatus = failure ? 'failed' : decrypted ? 'decrypted' : 'none';
-  const sig = failure ? 'could not verify' : (signature ?? 'none');
-  const encryptionHeader =
-    encryption === 'failed' ? `failed; reason="${failure!.code}"` : encryption;
+  let encryption: EncryptionStatus = failure ? 'failed' : stored ? 'stored' : 'none';
+  let signature = failure ? 'unknown-key' : 'none';
+  if (!failure) {
+    const opened = await openMessage(current, {
+      decryptionKeys,
+      senderKeys: (sender) => keys.senderKeys(sender),
+    });
+    if (!opened.ok) {
+      if (looksEncrypted(current)) {
+        failure = opened.error;
+        encryption = 'failed';
+        signature = 'unknown-key';
+      } else {
+        // A signed message too broken to check (a multipart/signed without its signature).
+        signature = 'invalid';
+      }
+    } else {
+      const value = opened.value;
+      if (value.harvestedKeys.length && keys.learn) await keys.learn(value.harvestedKeys);
+      signature = signatureField(value.verification);
+      // Only decryption changes what is stored: a signed-only message stays exactly as its
+      // sender sent it, so any client can check the signature again.
+      if (value.encryption !== 'none') {
+        encryption = 'end-to-end';
+        current = value.message;
+      }
+    }
+  }
+  const encryptionField =
+    encryption === 'failed' ? `failed; reason="${FAILURE_WORDS[failure!.code]}"` : encryption;
   return {
-    message: withLeapHeaders(current, [
-      ['X-Leap-Encryption', encryptionHeader],
-      ['X-Leap-Signature', sig],
-    ]),
+    message: withoutLeapFields(current),
+    statusFields: [`X-Leap-Encryption: ${encryptionField}`, `X-Leap-Signature: ${signature}`],
     encryption,
-    signature: sig,
+    signature,
     failure,
     retry: failure !== null && RETRYABLE.has(failure.code),
   };
 }
 
-function signatureHeader(v: { status: string; signerFingerprint: string | null }): string | null {
+function signatureField(v: Verification): string {
   switch (v.status) {
-    case 'valid':
-      return `valid; pubkey="${(v.signerFingerprint ?? '').toUpperCase()}"`;
+    case 'valid': {
+      const signer = v.signerAddress ? `; signer="${v.signerAddress}"` : '';
+      return `valid; pubkey="${(v.signerFingerprint ?? '').toUpperCase()}"${signer}`;
+    }
     case 'invalid':
       return 'invalid';
     case 'unknown_key':
-      return 'could not verify';
+      return 'unknown-key';
     default:
-      return null;
+      return 'none';
   }
-}
-
-/** Where the header section ends: the index of the empty line's first byte, and its EOL. */
-function headerEnd(message: Buffer): { end: number; eol: string } {
-  for (let i = 0; i < message.length; i++) {
-    if (message[i] !== 0x0a) continue;
-    if (message[i + 1] === 0x0a) return { end: i + 1, eol: '\n' };
-    if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return { end: i + 1, eol: '\r\n' };
-  }
-  const crlf = message.indexOf('\r\n') !== -1;
-  return { end: message.length, eol: crlf ? '\r\n' : '\n' };
-}
-
-/**
- * Removes every `X-Leap-*` field (with its folded continuation lines) from the header
- * section, then puts `fields` first. The rest of the message is untouched, byte for byte.
- */
-export function withLeapHeaders(message: Buffer, fields: [string, string][]): Buffer {
-  const { end, eol } = headerEnd(message);
-  const header = message.subarray(0, end);
-  const kept: Buffer[] = [];
-  let dropping = false;
-  let start = 0;
-  while (start < header.length) {
-    let stop = header.indexOf(0x0a, start);
-    stop = stop === -1 ? header.length : stop + 1;
-    const line = header.subarray(start, stop);
-    const continuation = line[0] === 0x20 || line[0] === 0x09;
-    if (!continuation) dropping = /^x-leap-/i.test(line.subarray(0, 8).toString('latin1'));
-    if (!dropping) kept.push(line);
-    start = stop;
-  }
-  const added = Buffer.from(fields.map(([name, value]) => `${name}: ${value}${eol}`).join(''));
-  return Buffer.concat([added, ...kept, message.subarray(end)]);
 }
 
 /** A digest of the key set, to notice a new key (and retry what could not be opened). */

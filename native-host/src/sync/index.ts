@@ -8,7 +8,6 @@ export { SyncEngine, type SyncOptions, type SyncProgress, type SyncReport } from
 export { SyncError, type SyncErrorCode } from './errors.js';
 export {
   processIncoming,
-  withLeapHeaders,
   type EncryptionStatus,
   type IncomingResult,
   type SyncKeys,

@@ -15,7 +15,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'done'; id: number; result: IncomingResult }
   | { type: 'failed'; id: number; reason: string }
-  | { type: 'sender-keys'; call: number; sender: string | null; harvested: HarvestedKey[] }
+  | { type: 'sender-keys'; call: number; sender: string | null }
   | { type: 'learn'; harvested: HarvestedKey[] };
 
 interface Slot {
@@ -78,7 +78,7 @@ export class OpenPool {
 
   private async onMessage(slot: Slot, message: FromWorker): Promise<void> {
     if (message.type === 'sender-keys') {
-      const keys = await this.keys.senderKeys(message.sender, message.harvested).catch(() => []);
+      const keys = await this.keys.senderKeys(message.sender).catch(() => []);
       slot.worker.postMessage({ type: 'sender-keys', call: message.call, keys } as ToWorker);
       return;
     }

@@ -23,11 +23,11 @@ port.on('message', async (message: ToWorker) => {
   }
   const keys: SyncKeys = {
     decryptionKeys: async () => message.keys,
-    senderKeys: (sender: string | null, harvested: HarvestedKey[]) =>
+    senderKeys: (sender: string | null) =>
       new Promise((resolve) => {
         const call = ++calls;
         answers.set(call, resolve);
-        send({ type: 'sender-keys', call, sender, harvested });
+        send({ type: 'sender-keys', call, sender });
       }),
     learn: async (harvested: HarvestedKey[]) => send({ type: 'learn', harvested }),
     ownKey: async () => null,

@@ -19,9 +19,10 @@ import { randomUUID } from 'node:crypto';
 import type { ImapFlow } from 'imapflow';
 import type { Logger } from '../log/index.js';
 import type { AccountStore, QueuedChange, UpstreamRef } from '../store/index.js';
-import { encryptMessage, isEncryptedMessage } from '../crypto/index.js';
+import { isSealedFor, sealForStorage } from '../crypto/index.js';
+import { rewriteHeader } from '../mime/index.js';
 import { describeError, SyncError } from './errors.js';
-import { withLeapHeaders, type SyncKeys } from './incoming.js';
+import type { SyncKeys } from './incoming.js';
 import type { SyncState } from './state.js';
 
 const MAX_ATTEMPTS = 5;
@@ -275,8 +276,10 @@ export class Replayer {
     message: Buffer,
     options: { flags: string[]; internalDate: Date; appendId: string },
   ): Promise<number> {
-    const sealed = await encryptToSelf(this.ctx.keys, withLeapHeaders(message, []));
-    const tagged = withLeapHeaders(sealed, [[this.ctx.appendIdHeader, options.appendId]]);
+    const sealed = await encryptToSelf(this.ctx.keys, message);
+    const tagged = rewriteHeader(sealed, {
+      prepend: [`${this.ctx.appendIdHeader}: ${options.appendId}`],
+    });
     const result = await this.ctx.client.append(
       path,
       tagged,
@@ -334,17 +337,17 @@ function isServerRefusal(error: unknown): boolean {
   return e?.responseStatus === 'NO' || e?.responseStatus === 'BAD' || !!e?.serverResponseCode;
 }
 
-/** Encrypts a message to the user's own key (so the provider stores only ciphertext). */
+/**
+ * The copy of a message the provider may keep: its local status fields removed, and inside
+ * a storage layer to the user's own key unless only that key can read it already. Looking
+ * encrypted is not enough: a draft that quotes an armored block is still plaintext.
+ */
 export async function encryptToSelf(keys: SyncKeys, message: Buffer): Promise<Buffer> {
-  if (isEncryptedMessage(message)) return message;
   const own = await keys.ownKey();
   if (!own) throw new SyncError('no_own_key', 'There is no key yet to encrypt the copy with.');
-  const sealed = await encryptMessage(message, {
-    recipientKeys: [],
-    senderAddress: own.address,
-    senderPrivateKey: own.privateArmored,
-    autocrypt: false,
-  });
+  const copy = rewriteHeader(message, { drop: (key) => key.startsWith('x-leap-') });
+  if (await isSealedFor(copy, own.publicArmored)) return copy;
+  const sealed = await sealForStorage(copy, own);
   if (!sealed.ok) throw new SyncError('replay_failed', sealed.error.message);
   return sealed.value;
 }

@@ -1,11 +1,12 @@
 /**
  * RFC 3156 PGP/MIME on receipt: the whole original message (headers and body, byte for byte)
- * becomes the encrypted payload; the outer headers say nothing about sender or subject.
+ * becomes the encrypted payload of a storage layer; the outer headers say nothing about
+ * sender or subject.
  */
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 
-const CRLF = '\r\n';
+import { safeHeaderLine, storageLayerMessage } from '../../../shared/src/storage-layer.js';
 
 /** The header block of a raw message, unfolded, as [lower-case name, value] pairs. */
 export function headersOf(raw: Buffer): [string, string][] {
@@ -28,11 +29,7 @@ export function headersOf(raw: Buffer): [string, string][] {
 const header = (headers: [string, string][], name: string) =>
   headers.find(([n]) => n === name)?.[1];
 
-/** Keeps a header value only if it is a single safe line (it is copied to the outer message). */
-function safe(value: string | undefined): string | undefined {
-  return value && /^[\x20-\x7e]{1,998}$/.test(value) ? value : undefined;
-}
-
+/** The storage layer (shared/src/storage-layer.ts) the MX puts around mail that came unencrypted. */
 export async function encryptOnReceipt(
   raw: Buffer,
   key: openpgp.PublicKey,
@@ -45,37 +42,18 @@ export async function encryptOnReceipt(
     encryptionKeys: key,
     format: 'armored',
   });
-  const boundary = `enc-${randomBytes(12).toString('hex')}`;
-  const date = safe(header(headers, 'date')) ?? new Date().toUTCString().replace('GMT', '+0000');
-  const messageId =
-    safe(header(headers, 'message-id')) ?? `<${randomBytes(16).toString('hex')}@${domain}>`;
-  const outer = [
-    `From: Encrypted message <encrypted@${domain}>`,
-    `To: <${recipient}>`,
-    `Subject: Encrypted message`,
-    `Date: ${date}`,
-    `Message-ID: ${messageId}`,
-    `MIME-Version: 1.0`,
-    `Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="${boundary}"`,
-    '',
-    'This is an OpenPGP/MIME encrypted message (RFC 3156).',
-    `--${boundary}`,
-    'Content-Type: application/pgp-encrypted',
-    'Content-Description: PGP/MIME version identification',
-    '',
-    'Version: 1',
-    '',
-    `--${boundary}`,
-    'Content-Type: application/octet-stream; name="encrypted.asc"',
-    'Content-Description: OpenPGP encrypted message',
-    'Content-Disposition: inline; filename="encrypted.asc"',
-    '',
-    armored.replace(/\r?\n/g, CRLF).trimEnd(),
-    '',
-    `--${boundary}--`,
-    '',
-  ];
-  return Buffer.from(outer.join(CRLF), 'utf8');
+  const wrapped = storageLayerMessage(armored, {
+    by: 'provider',
+    from: `Encrypted message <encrypted@${domain}>`,
+    to: `<${recipient}>`,
+    date:
+      safeHeaderLine(header(headers, 'date')) ?? new Date().toUTCString().replace('GMT', '+0000'),
+    messageId:
+      safeHeaderLine(header(headers, 'message-id')) ??
+      `<${randomBytes(16).toString('hex')}@${domain}>`,
+    boundary: `enc-${randomBytes(12).toString('hex')}`,
+  });
+  return Buffer.from(wrapped, 'utf8');
 }
 
 /** True when the message is already RFC 3156 multipart/encrypted to one of `key`'s keys:
