@@ -9,6 +9,7 @@
  * green) and none.
  */
 import type { ContactKeySummary } from '../../shared/src/rpc.js';
+import { normaliseAddress } from '../../shared/src/address.js';
 import { COLORS } from './words.js';
 
 export type Encryption = 'end-to-end' | 'stored' | 'none' | 'failed' | 'unknown';
@@ -122,14 +123,27 @@ export function readLeapHeaders(headers: Headers): LeapHeaders {
   }
 }
 
-/** A fingerprint the user checked with the contact ("Fingerprint" level) counts as verified. */
+/**
+ * Verified means: the key record for the From address holds the signing key's fingerprint
+ * at "Fingerprint" level (the user checked it with that person), and the key names that
+ * address (the host writes the user ID it matched as `signer`). Any other contact's checked
+ * key proves nothing about this sender: a verified contact could otherwise sign mail "From"
+ * someone else and have it shown as verified. Both addresses are compared normalised, as
+ * the host files keys.
+ */
 export function isVerified(
-  fingerprint: string | null,
-  contacts: Pick<ContactKeySummary, 'fingerprint' | 'validation'>[],
+  h: Pick<LeapHeaders, 'signer' | 'signerAddress'>,
+  from: string | null,
+  contacts: Pick<ContactKeySummary, 'address' | 'fingerprint' | 'validation'>[],
 ): boolean {
-  if (!fingerprint) return false;
+  const sender = from ? normaliseAddress(from) : null;
+  if (!h.signer || !sender) return false;
+  if (!h.signerAddress || normaliseAddress(h.signerAddress) !== sender) return false;
   return contacts.some(
-    (c) => c.fingerprint.toUpperCase() === fingerprint && c.validation === 'Fingerprint',
+    (c) =>
+      normaliseAddress(c.address) === sender &&
+      c.fingerprint.toUpperCase() === h.signer &&
+      c.validation === 'Fingerprint',
   );
 }
 

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   displayView,
+  isVerified,
   readLeapHeaders,
   type DisplayView,
 } from '../../../extension/lib/verification.js';
@@ -100,5 +101,45 @@ describe('the three kinds of protection', () => {
     expect(partly.title).toMatch(/partly encrypted/);
     expect(partly.color).not.toBe(COLORS.ok);
     expect(view('failed; reason="wrong_key"', 'unknown-key').banner).toMatch(/: wrong key\./);
+  });
+});
+
+describe('verified is bound to the From address (item 4)', () => {
+  const BOB = '0123456789ABCDEF0123456789ABCDEF01234567';
+  const CAROL = 'C'.repeat(40);
+  const contacts = [
+    { address: 'bob@alpha.test', fingerprint: BOB, validation: 'Fingerprint' as const },
+    { address: 'carol@beta.test', fingerprint: CAROL, validation: 'Fingerprint' as const },
+    { address: 'dave@beta.test', fingerprint: CAROL, validation: 'Weak_Chain' as const },
+  ];
+  const sig = (fpr: string, signer: string) => ({ signer: fpr, signerAddress: signer });
+
+  it('verifies the sender whose own record holds the key at Fingerprint level', () => {
+    expect(isVerified(sig(BOB, 'bob@alpha.test'), 'Bob <bob@alpha.test>', contacts)).toBe(true);
+    // Compared as the host files keys: case and +suffix do not matter.
+    expect(isVerified(sig(BOB, 'Bob@Alpha.test'), 'Bob <BOB+news@alpha.test>', contacts)).toBe(
+      true,
+    );
+  });
+
+  it('does not verify mail From someone else signed by a verified contact', () => {
+    // Carol's checked key signs mail From bob: bob's record does not hold it.
+    expect(isVerified(sig(CAROL, 'carol@beta.test'), 'bob@alpha.test', contacts)).toBe(false);
+    // Even when carol's key also names dave and dave's record holds it, only at Weak_Chain.
+    expect(isVerified(sig(CAROL, 'dave@beta.test'), 'dave@beta.test', contacts)).toBe(false);
+  });
+
+  it('does not verify when the key has no user ID for the From address', () => {
+    expect(isVerified(sig(BOB, 'robert@elsewhere.test'), 'bob@alpha.test', contacts)).toBe(false);
+    expect(isVerified({ signer: BOB, signerAddress: null }, 'bob@alpha.test', contacts)).toBe(
+      false,
+    );
+  });
+
+  it('does not verify a From that is not one address', () => {
+    expect(isVerified(sig(BOB, 'bob@alpha.test'), 'bob@alpha.test, x@y.test', contacts)).toBe(
+      false,
+    );
+    expect(isVerified(sig(BOB, 'bob@alpha.test'), null, contacts)).toBe(false);
   });
 });

@@ -49,14 +49,19 @@ describe('reading the host’s headers', () => {
 
 describe('the display badge and banner', () => {
   const contacts = [
-    { fingerprint: FPR, validation: 'Fingerprint' as const },
-    { fingerprint: 'F'.repeat(40), validation: 'Provider_Trust' as const },
+    { address: 'bob@alpha.test', fingerprint: FPR, validation: 'Fingerprint' as const },
+    {
+      address: 'bob@alpha.test',
+      fingerprint: 'F'.repeat(40),
+      validation: 'Provider_Trust' as const,
+    },
   ];
+  const signed = (signer: string | null) => ({ signer, signerAddress: 'bob@alpha.test' });
 
   it('counts only a fingerprint the user checked as verified', () => {
-    expect(isVerified(FPR, contacts)).toBe(true);
-    expect(isVerified('F'.repeat(40), contacts)).toBe(false);
-    expect(isVerified(null, contacts)).toBe(false);
+    expect(isVerified(signed(FPR), 'bob@alpha.test', contacts)).toBe(true);
+    expect(isVerified(signed('F'.repeat(40)), 'bob@alpha.test', contacts)).toBe(false);
+    expect(isVerified(signed(null), 'bob@alpha.test', contacts)).toBe(false);
   });
 
   it('makes a bad signature an alarm, in red, naming the claimed sender', () => {
