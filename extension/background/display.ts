@@ -53,10 +53,11 @@ export class DisplayBadges {
     if (!email) return null;
     const headers = await readHeaders(message.id);
     const leap = readLeapHeaders(headers);
+    const sender = message.author ?? null;
     const verified =
       leap.signature === 'valid' &&
-      isVerified(leap.signer, await this.deps.contacts(email).catch(() => []));
-    return displayView(leap, { verified, sender: message.author ?? null });
+      isVerified(leap, sender, await this.deps.contacts(email).catch(() => []));
+    return displayView(leap, { verified, sender });
   }
 
   private show(tabId: number, view: DisplayView | null): void {

@@ -21,7 +21,7 @@ void (async () => {
     margin: '0 0 12px',
     borderRadius: '4px',
     color: alarm ? '#ffffff' : '#1f2937',
-    background: alarm ? '#b91c1c' : view.encrypted ? '#e7f3ec' : '#f3f4f6',
+    background: alarm ? '#b91c1c' : view.protection === 'end-to-end' ? '#e7f3ec' : '#f3f4f6',
     borderLeft: `6px solid ${alarm ? '#7f1d1d' : view.color}`,
   });
   const text = document.createElement('span');

@@ -17,6 +17,7 @@ import {
   type HarvestedKey,
   type KeyInfo,
 } from '../crypto/index.js';
+import { normaliseAddress } from '../../../shared/src/address.js';
 import { silentLogger, type Logger } from '../log/index.js';
 import { keyFail, keyOk, type KeyResult } from './errors.js';
 import { systemResolver, type Resolver } from './http.js';
@@ -686,14 +687,5 @@ export class KeyManager {
   }
 }
 
-/**
- * Lower case, `+suffix` removed (LEAP's normalisation); "Name <addr>" gives addr; null when
- * not an address.
- */
-export function normaliseAddress(address: string): string | null {
-  const bare = /<([^<>]*)>\s*$/.exec(address)?.[1] ?? address;
-  const match = /^([^\s@<>]+)@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$/i.exec(bare.trim());
-  if (!match) return null;
-  const local = (match[1] as string).toLowerCase().replace(/\+.*$/, '');
-  return local ? `${local}@${(match[2] as string).toLowerCase()}` : null;
-}
+// One normaliser for host and add-on; the key manager is where the host's modules find it.
+export { normaliseAddress };

@@ -4,52 +4,69 @@ import { displayView, isVerified, readLeapHeaders } from '../../../extension/lib
 const FPR = '0123456789ABCDEF0123456789ABCDEF01234567';
 
 describe('reading the host’s headers', () => {
-  it('reads a decrypted message with a valid signature and its signer', () => {
+  it('reads an end-to-end message with a valid signature, its signer and its address', () => {
     expect(
       readLeapHeaders({
-        'x-leap-encryption': ['decrypted'],
-        'x-leap-signature': [`valid; pubkey="${FPR.toLowerCase()}"`],
+        'x-leap-encryption': ['end-to-end'],
+        'x-leap-signature': [`valid; pubkey="${FPR.toLowerCase()}"; signer="bob@alpha.test"`],
       }),
-    ).toEqual({ encryption: 'decrypted', signature: 'valid', signer: FPR });
+    ).toEqual({
+      encryption: 'end-to-end',
+      signature: 'valid',
+      signer: FPR,
+      signerAddress: 'bob@alpha.test',
+      reason: null,
+    });
   });
 
-  it('reads invalid, could not verify and missing signatures', () => {
+  it('reads invalid, unknown-key and missing signatures', () => {
     expect(readLeapHeaders({ 'X-Leap-Signature': ['invalid'] }).signature).toBe('invalid');
-    expect(readLeapHeaders({ 'x-leap-signature': 'could not verify' }).signature).toBe(
-      'unverifiable',
-    );
+    expect(readLeapHeaders({ 'x-leap-signature': 'unknown-key' }).signature).toBe('unknown-key');
     expect(readLeapHeaders({ 'x-leap-encryption': ['none'] })).toEqual({
       encryption: 'none',
       signature: 'none',
       signer: null,
+      signerAddress: null,
+      reason: null,
     });
     expect(readLeapHeaders({}).encryption).toBe('unknown');
   });
 
   it('trusts nothing when a field appears twice (the host writes one of each)', () => {
     const h = readLeapHeaders({
-      'x-leap-encryption': ['decrypted', 'decrypted'],
+      'x-leap-encryption': ['end-to-end', 'end-to-end'],
       'x-leap-signature': [`valid; pubkey="${FPR}"`],
     });
-    expect(h).toEqual({ encryption: 'unknown', signature: 'none', signer: null });
+    expect(h).toEqual({
+      encryption: 'unknown',
+      signature: 'none',
+      signer: null,
+      signerAddress: null,
+      reason: null,
+    });
   });
 });
 
 describe('the display badge and banner', () => {
   const contacts = [
-    { fingerprint: FPR, validation: 'Fingerprint' as const },
-    { fingerprint: 'F'.repeat(40), validation: 'Provider_Trust' as const },
+    { address: 'bob@alpha.test', fingerprint: FPR, validation: 'Fingerprint' as const },
+    {
+      address: 'bob@alpha.test',
+      fingerprint: 'F'.repeat(40),
+      validation: 'Provider_Trust' as const,
+    },
   ];
+  const signed = (signer: string | null) => ({ signer, signerAddress: 'bob@alpha.test' });
 
   it('counts only a fingerprint the user checked as verified', () => {
-    expect(isVerified(FPR, contacts)).toBe(true);
-    expect(isVerified('F'.repeat(40), contacts)).toBe(false);
-    expect(isVerified(null, contacts)).toBe(false);
+    expect(isVerified(signed(FPR), 'bob@alpha.test', contacts)).toBe(true);
+    expect(isVerified(signed('F'.repeat(40)), 'bob@alpha.test', contacts)).toBe(false);
+    expect(isVerified(signed(null), 'bob@alpha.test', contacts)).toBe(false);
   });
 
   it('makes a bad signature an alarm, in red, naming the claimed sender', () => {
     const v = displayView(
-      readLeapHeaders({ 'x-leap-encryption': 'decrypted', 'x-leap-signature': 'invalid' }),
+      readLeapHeaders({ 'x-leap-encryption': 'end-to-end', 'x-leap-signature': 'invalid' }),
       {
         verified: false,
         sender: 'Bob <bob@alpha.test>',
@@ -66,7 +83,7 @@ describe('the display badge and banner', () => {
 
   it('tells verified from unverified signers', () => {
     const h = readLeapHeaders({
-      'x-leap-encryption': 'decrypted',
+      'x-leap-encryption': 'end-to-end',
       'x-leap-signature': `valid; pubkey="${FPR}"`,
     });
     const verified = displayView(h, { verified: true, sender: 'bob@alpha.test' });
@@ -83,7 +100,7 @@ describe('the display badge and banner', () => {
 
   it('says encrypted-but-unsigned, not protected, and undecryptable in words', () => {
     expect(
-      displayView(readLeapHeaders({ 'x-leap-encryption': 'decrypted' }), {
+      displayView(readLeapHeaders({ 'x-leap-encryption': 'end-to-end' }), {
         verified: false,
         sender: null,
       }).state,
