@@ -94,11 +94,31 @@ export function headerFieldMatches(headers: HeaderField[], field: string, value:
   );
 }
 
-/** The UTC day (YYYY-MM-DD) of the Date header, for SENTBEFORE/SENTON/SENTSINCE; null when unreadable. */
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+/** RFC 5322 3.3 date: `[day-of-week ","] day month year`, the rest (time, zone) ignored. */
+const DATE_PART = /^\s*(?:[a-z]+\s*,)?\s*(\d{1,2})\s+([a-z]{3})[a-z]*\s+(\d{2,4})\b/i;
+
+/**
+ * The day (YYYY-MM-DD) of the Date header as written, for SENTBEFORE/SENTON/SENTSINCE:
+ * RFC 3501 6.4.4 disregards time and timezone, so `Sun, 25 Mar 2007 00:00:00 +0200` is
+ * 25 March, although that is still 24 March in UTC. Null when unreadable.
+ */
 export function headerDay(headers: HeaderField[]): string | null {
   const value = headers.find((h) => h.name === 'date')?.value;
-  const parsed = value ? new Date(value) : null;
-  return parsed && !Number.isNaN(parsed.getTime()) ? dayOf(parsed) : null;
+  if (!value) return null;
+  const match = DATE_PART.exec(value);
+  const month = match ? MONTHS.indexOf(match[2]!.toLowerCase()) : -1;
+  if (match && month >= 0) {
+    let year = Number(match[3]);
+    // RFC 5322 4.3: two-digit years below 50 are 20xx, others (and three digits) 1900 + year.
+    if (match[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+    else if (match[3]!.length === 3) year += 1900;
+    const day = Number(match[1]);
+    return `${String(year).padStart(4, '0')}-${String(month + 1).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+  }
+  // Not RFC 5322 (an ISO date, say): the day JavaScript reads from it.
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? null : dayOf(parsed);
 }
 
 /** Text parts of a message with their byte ranges, walking structure and layout together. */

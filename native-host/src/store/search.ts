@@ -2,7 +2,7 @@
  * IMAP SEARCH keys compiled to SQL over the messages table (`m`) and, for header keys, the
  * kept headers (`h`, content_headers, which the SQL functions below read), for the keys the
  * index can answer. Semantics follow the server's own evaluator (imap/search.ts), whose
- * header predicates the functions call: dates compare by UTC day, MODSEQ is "at least",
+ * header predicates the functions call: internal dates compare by UTC day, sent dates by the day written in the Date header, MODSEQ is "at least",
  * flags and text are matched case-insensitively.
  */
 import { headerDay, headerFieldMatches, type SearchKey } from '../imap/index.js';
