@@ -8,6 +8,7 @@ import { readAll } from './bytes.js';
 import libmime from 'libmime';
 import type { AccountBackend, MessageMeta, SearchKey, UidRange } from './backend.js';
 import {
+  parseAddressList,
   parseHeaderFields,
   type BodyStructure,
   type HeaderField,
@@ -83,15 +84,45 @@ function decodeText(bytes: Buffer, part: Extract<BodyStructure, { kind: 'text' }
  * encoded words decoded, ignoring case. An empty value matches every message that has the
  * field (RFC 3501 6.4.4). Shared with stores that search their own copy of the header.
  */
-export function headerFieldMatches(headers: HeaderField[], field: string, value: string): boolean {
+export function headerFieldMatches(
+  headers: HeaderField[],
+  field: string,
+  value: string,
+  address = false,
+): boolean {
   const name = field.toLowerCase();
-  return headers.some(
-    (h) =>
-      h.name === name &&
-      (value === '' ||
-        includesFolded(h.value, value) ||
-        includesFolded(decodeHeader(h.value), value)),
-  );
+  return headers.some((h) => {
+    if (h.name !== name) return false;
+    if (value === '') return true;
+    if (address) return includesFolded(decodeHeader(writtenAddresses(h.value)), value);
+    return includesFolded(h.value, value) || includesFolded(decodeHeader(h.value), value);
+  });
+}
+
+/**
+ * An address field as parsed and written again, the text SEARCH FROM/TO/CC/BCC look in (as
+ * Dovecot does): `Name <local@domain>` per mailbox, comments and white space inside the
+ * address gone, so `<user (c)@ (c) domain.org>` is found as `user@domain.org`, as its
+ * ENVELOPE shows it. Groups are written `name: member, member;`.
+ */
+function writtenAddresses(value: string): string {
+  const out: string[] = [];
+  let group: string[] | null = null;
+  let groupName = '';
+  for (const a of parseAddressList(value) ?? []) {
+    if (a.host === null && a.mailbox !== null && group === null) {
+      group = [];
+      groupName = a.mailbox;
+    } else if (a.host === null && a.mailbox === null && group) {
+      out.push(`${groupName}: ${group.join(', ')};`);
+      group = null;
+    } else {
+      const spec = a.host === null ? (a.mailbox ?? '') : `${a.mailbox ?? ''}@${a.host}`;
+      (group ?? out).push(a.name ? `${a.name} <${spec}>` : spec);
+    }
+  }
+  if (group) out.push(`${groupName}: ${group.join(', ')};`);
+  return out.join(', ');
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -213,7 +244,12 @@ export class SearchEvaluator {
         return day !== null && compareDay(day, key.op, key.date);
       }
       case 'header':
-        return headerFieldMatches(await this.headers(meta, content), key.field, key.value);
+        return headerFieldMatches(
+          await this.headers(meta, content),
+          key.field,
+          key.value,
+          key.address,
+        );
       case 'text': {
         if (includesFolded(await this.text(meta, content), key.value)) return true;
         return (

@@ -4,7 +4,12 @@
  */
 export { analyzeMessage, createMimeAnalyzer, type MimeAnalyzer } from './analyze.js';
 export { findPart, sectionRange, type SectionRange, type SectionText } from './section.js';
-export { decodeHeaderBytes, parseHeaderFields, type HeaderField } from './header.js';
+export {
+  decodeHeaderBytes,
+  parseAddressList,
+  parseHeaderFields,
+  type HeaderField,
+} from './header.js';
 export type {
   BasicBody,
   BodyDisposition,
