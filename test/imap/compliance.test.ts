@@ -57,6 +57,8 @@ describe.each(servers)('%s', (_name, server) => {
     const lsub = await c.command('l', 'LSUB "" parent/%');
     expect(lsub).toMatch(/^\* LSUB \(\\Noselect\) "\/" "?parent\/sub"?\r$/m);
     expect(lsub).not.toMatch(/child/);
+    // A child the pattern matches itself brings no parent.
+    expect(await c.command('n', 'LSUB "" *')).not.toMatch(/Noselect/);
     expect(await c.command('m', 'LSUB "" parent/*')).toMatch(
       /^\* LSUB \(\) "\/" "?parent\/sub\/child"?\r$/m,
     );
