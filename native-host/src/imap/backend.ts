@@ -185,7 +185,8 @@ export type SearchKey =
       date: string; /* YYYY-MM-DD */
     }
   | { type: 'size'; op: 'larger' | 'smaller'; size: number }
-  | { type: 'header'; field: string; value: string }
+  /** `address`: FROM, TO, CC, BCC, which match the parsed addresses (HEADER matches the text). */
+  | { type: 'header'; field: string; value: string; address?: boolean }
   | { type: 'text'; where: 'body' | 'text'; value: string }
   | { type: 'modseq'; modseq: number }
   | { type: 'not'; key: SearchKey }

@@ -8,6 +8,7 @@ import { readAll } from './bytes.js';
 import libmime from 'libmime';
 import type { AccountBackend, MessageMeta, SearchKey, UidRange } from './backend.js';
 import {
+  parseAddressList,
   parseHeaderFields,
   type BodyStructure,
   type TextHeaderField as HeaderField,
@@ -83,22 +84,72 @@ function decodeText(bytes: Buffer, part: Extract<BodyStructure, { kind: 'text' }
  * encoded words decoded, ignoring case. An empty value matches every message that has the
  * field (RFC 3501 6.4.4). Shared with stores that search their own copy of the header.
  */
-export function headerFieldMatches(headers: HeaderField[], field: string, value: string): boolean {
+export function headerFieldMatches(
+  headers: HeaderField[],
+  field: string,
+  value: string,
+  address = false,
+): boolean {
   const name = field.toLowerCase();
-  return headers.some(
-    (h) =>
-      h.name === name &&
-      (value === '' ||
-        includesFolded(h.value, value) ||
-        includesFolded(decodeHeader(h.value), value)),
-  );
+  return headers.some((h) => {
+    if (h.name !== name) return false;
+    if (value === '') return true;
+    if (address) return includesFolded(decodeHeader(writtenAddresses(h.value)), value);
+    return includesFolded(h.value, value) || includesFolded(decodeHeader(h.value), value);
+  });
 }
 
-/** The UTC day (YYYY-MM-DD) of the Date header, for SENTBEFORE/SENTON/SENTSINCE; null when unreadable. */
+/**
+ * An address field as parsed and written again, the text SEARCH FROM/TO/CC/BCC look in (as
+ * Dovecot does): `Name <local@domain>` per mailbox, comments and white space inside the
+ * address gone, so `<user (c)@ (c) domain.org>` is found as `user@domain.org`, as its
+ * ENVELOPE shows it. Groups are written `name: member, member;`.
+ */
+function writtenAddresses(value: string): string {
+  const out: string[] = [];
+  let group: string[] | null = null;
+  let groupName = '';
+  for (const a of parseAddressList(value) ?? []) {
+    if (a.host === null && a.mailbox !== null && group === null) {
+      group = [];
+      groupName = a.mailbox;
+    } else if (a.host === null && a.mailbox === null && group) {
+      out.push(`${groupName}: ${group.join(', ')};`);
+      group = null;
+    } else {
+      const spec = a.host === null ? (a.mailbox ?? '') : `${a.mailbox ?? ''}@${a.host}`;
+      (group ?? out).push(a.name ? `${a.name} <${spec}>` : spec);
+    }
+  }
+  if (group) out.push(`${groupName}: ${group.join(', ')};`);
+  return out.join(', ');
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+/** RFC 5322 3.3 date: `[day-of-week ","] day month year`, the rest (time, zone) ignored. */
+const DATE_PART = /^\s*(?:[a-z]+\s*,)?\s*(\d{1,2})\s+([a-z]{3})[a-z]*\s+(\d{2,4})\b/i;
+
+/**
+ * The day (YYYY-MM-DD) of the Date header as written, for SENTBEFORE/SENTON/SENTSINCE:
+ * RFC 3501 6.4.4 disregards time and timezone, so `Sun, 25 Mar 2007 00:00:00 +0200` is
+ * 25 March, although that is still 24 March in UTC. Null when unreadable.
+ */
 export function headerDay(headers: HeaderField[]): string | null {
   const value = headers.find((h) => h.name === 'date')?.value;
-  const parsed = value ? new Date(value) : null;
-  return parsed && !Number.isNaN(parsed.getTime()) ? dayOf(parsed) : null;
+  if (!value) return null;
+  const match = DATE_PART.exec(value);
+  const month = match ? MONTHS.indexOf(match[2]!.toLowerCase()) : -1;
+  if (match && month >= 0) {
+    let year = Number(match[3]);
+    // RFC 5322 4.3: two-digit years below 50 are 20xx, others (and three digits) 1900 + year.
+    if (match[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+    else if (match[3]!.length === 3) year += 1900;
+    const day = Number(match[1]);
+    return `${String(year).padStart(4, '0')}-${String(month + 1).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+  }
+  // Not RFC 5322 (an ISO date, say): the day JavaScript reads from it.
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? null : dayOf(parsed);
 }
 
 /** Text parts of a message with their byte ranges, walking structure and layout together. */
@@ -193,7 +244,12 @@ export class SearchEvaluator {
         return day !== null && compareDay(day, key.op, key.date);
       }
       case 'header':
-        return headerFieldMatches(await this.headers(meta, content), key.field, key.value);
+        return headerFieldMatches(
+          await this.headers(meta, content),
+          key.field,
+          key.value,
+          key.address,
+        );
       case 'text': {
         if (includesFolded(await this.text(meta, content), key.value)) return true;
         return (

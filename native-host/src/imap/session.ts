@@ -268,10 +268,12 @@ export class ImapSession {
       result = errorResult(error, this.logger, name);
     }
     if (this.closed) return;
-    this.queueUpdates(
-      command.allowsExpunge ? command.allowsExpunge(uid) : true,
-      command.announcesNewMail ?? true,
-    );
+    // After BYE only the tagged answer may follow (RFC 3501 7.1.5).
+    if (this.state !== 'logout')
+      this.queueUpdates(
+        command.allowsExpunge ? command.allowsExpunge(uid) : true,
+        command.announcesNewMail ?? true,
+      );
     const code = result.code ? `[${result.code}] ` : '';
     this.send(`${tag} ${result.status} ${code}${result.text}`);
     await this.flushOutput();

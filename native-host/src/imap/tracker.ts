@@ -64,7 +64,12 @@ export class MailboxTracker {
         for (const m of change.messages) {
           if (m.modseq <= this.snapshotModseq) continue;
           this.highestModseq = Math.max(this.highestModseq, m.modseq);
-          if (change.origin !== undefined && change.origin === this.origin) continue;
+          const pending = this.pendingFlags.get(m.uid);
+          if (pending && pending.modseq >= m.modseq) continue;
+          // The session's own change is answered by its STORE; but an older change from
+          // elsewhere still waiting for this UID must not be sent after that answer, so it
+          // takes the newest state (a .SILENT STORE still learns the other session's part).
+          if (change.origin !== undefined && change.origin === this.origin && !pending) continue;
           this.pendingFlags.set(m.uid, { flags: m.flags, modseq: m.modseq });
         }
         return;
@@ -88,6 +93,12 @@ export class MailboxTracker {
       default:
         return;
     }
+  }
+
+  /** The client was just sent this UID's flags as of `modseq` (a STORE answer): nothing older is pending. */
+  reported(uid: number, modseq: number): void {
+    const pending = this.pendingFlags.get(uid);
+    if (pending && pending.modseq <= modseq) this.pendingFlags.delete(uid);
   }
 
   /** Sequence number of a UID, or 0 when the client does not know it. */

@@ -188,16 +188,38 @@ export function parseAddressList(raw: string | null): EnvelopeAddress[] | null {
   return out.length ? out : null;
 }
 
-type Token = { kind: 'word' | 'quoted' | 'angle' | ',' | ':' | ';' | '@'; text: string };
+type Token = {
+  kind: 'word' | 'quoted' | 'angle' | 'comment' | ',' | ':' | ';' | '@';
+  text: string;
+};
 
-function tokenizeAddresses(raw: string): Token[] {
-  const s = stripComments(raw);
+/**
+ * Comments are kept as tokens: one after a bare addr-spec is its display name, as Dovecot
+ * reads `user@domain (Real Name)`; elsewhere they are dropped.
+ */
+function tokenizeAddresses(s: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
       i++;
+    } else if (c === '(') {
+      let depth = 0;
+      let text = '';
+      let j = i;
+      for (; j < s.length; j++) {
+        const d = s[j]!;
+        if (d === '\\' && j + 1 < s.length) {
+          text += s[++j];
+          continue;
+        }
+        if (d === '(' && depth++ === 0) continue;
+        if (d === ')' && --depth === 0) break;
+        text += d;
+      }
+      tokens.push({ kind: 'comment', text: text.trim() });
+      i = j + 1;
     } else if (c === '"') {
       let j = i + 1;
       let text = '';
@@ -211,14 +233,14 @@ function tokenizeAddresses(raw: string): Token[] {
     } else if (c === '<') {
       const j = s.indexOf('>', i);
       const end = j < 0 ? s.length : j;
-      tokens.push({ kind: 'angle', text: s.slice(i + 1, end).trim() });
+      tokens.push({ kind: 'angle', text: stripComments(s.slice(i + 1, end)).trim() });
       i = end + 1;
     } else if (c === ',' || c === ':' || c === ';' || c === '@') {
       tokens.push({ kind: c, text: c });
       i++;
     } else {
       let j = i;
-      while (j < s.length && !' \t\r\n",:;<@'.includes(s[j]!)) j++;
+      while (j < s.length && !' \t\r\n",:;<@('.includes(s[j]!)) j++;
       tokens.push({ kind: 'word', text: s.slice(i, j) });
       i = j;
     }
@@ -231,7 +253,7 @@ function findGroupColon(tokens: Token[], start: number): number {
   for (let i = start; i < tokens.length; i++) {
     const k = tokens[i]!.kind;
     if (k === ':') return i;
-    if (k !== 'word' && k !== 'quoted') return -1;
+    if (k !== 'word' && k !== 'quoted' && k !== 'comment') return -1;
   }
   return -1;
 }
@@ -276,9 +298,16 @@ function parseMailbox(
   let i = start;
   const phrase: Token[] = [];
   let spec = '';
+  let comment: string | null = null;
   while (i < tokens.length) {
     const t = tokens[i]!;
     if (t.kind === ',' || (inGroup && t.kind === ';')) break;
+    if (t.kind === 'comment') {
+      // Only a comment after the address names it; one before it does not (Dovecot agrees).
+      if (t.text && phrase.length) comment = t.text;
+      i++;
+      continue;
+    }
     if (t.kind === 'angle') {
       spec = t.text;
       i++;
@@ -294,6 +323,7 @@ function parseMailbox(
     // Bare addr-spec: join the tokens back (local "@" domain).
     spec = phrase.map((t) => (t.kind === 'quoted' ? `"${t.text}"` : t.text)).join('');
     phrase.length = 0;
+    if (comment !== null) phrase.push({ kind: 'word', text: comment });
   }
   if (spec !== '' || phrase.length) {
     const { mailbox, host, adl } = splitAddrSpec(spec);

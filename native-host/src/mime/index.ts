@@ -6,6 +6,7 @@ export { analyzeMessage, createMimeAnalyzer, type MimeAnalyzer } from './analyze
 export { findPart, sectionRange, type SectionRange, type SectionText } from './section.js';
 export {
   decodeHeaderBytes,
+  parseAddressList,
   parseHeaderFields,
   type HeaderField as TextHeaderField,
 } from './header.js';

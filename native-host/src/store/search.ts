@@ -2,7 +2,7 @@
  * IMAP SEARCH keys compiled to SQL over the messages table (`m`) and, for header keys, the
  * kept headers (`h`, content_headers, which the SQL functions below read), for the keys the
  * index can answer. Semantics follow the server's own evaluator (imap/search.ts), whose
- * header predicates the functions call: dates compare by UTC day, MODSEQ is "at least",
+ * header predicates the functions call: internal dates compare by UTC day, sent dates by the day written in the Date header, MODSEQ is "at least",
  * flags and text are matched case-insensitively.
  */
 import { headerDay, headerFieldMatches, type SearchKey } from '../imap/index.js';
@@ -25,11 +25,11 @@ export function registerSearchFunctions(db: SqliteDatabase): void {
   // Headers are kept as latin1 text (schema.ts, headerText); fields are read as UTF-8.
   const fields = (header: string) =>
     parseHeaderFields(Buffer.from(header, 'latin1').toString('utf8'));
-  db.function('imap_header_matches', { deterministic: true }, (header, field, value) => {
+  db.function('imap_header_matches', { deterministic: true }, (header, field, value, address) => {
     if (typeof header !== 'string') return 0;
     const needle = String(value);
-    if (cannotContain(header, needle)) return 0;
-    return headerFieldMatches(fields(header), String(field), needle) ? 1 : 0;
+    if (cannotContain(header, needle, address === 1)) return 0;
+    return headerFieldMatches(fields(header), String(field), needle, address === 1) ? 1 : 0;
   });
   db.function('imap_header_day', { deterministic: true }, (header) =>
     typeof header === 'string' ? headerDay(fields(header)) : null,
@@ -75,8 +75,8 @@ export function compileSearch(key: SearchKey): CompiledSearch | null {
     }
     case 'header':
       return {
-        sql: 'imap_header_matches(h.header, ?, ?)',
-        params: [key.field, key.value],
+        sql: 'imap_header_matches(h.header, ?, ?, ?)',
+        params: [key.field, key.value, key.address ? 1 : 0],
         needsHeader: true,
       };
     case 'not': {
@@ -108,15 +108,30 @@ function plain(sql: string, params: (string | number)[] = []): CompiledSearch {
  * words decodes to itself, so if the needle (ASCII too) is nowhere in it, ignoring case, no
  * field can match. A needle with white space may span a folded line, so it is looked for
  * with the line breaks taken out. Most messages of a search are ruled out here, unparsed.
+ * An address is matched as parsed and written again (comments and spaces dropped, `<>`
+ * added), so there each piece of the needle between such characters must be in the text.
  */
-function cannotContain(text: string, needle: string): boolean {
+function cannotContain(text: string, needle: string, address: boolean): boolean {
   if (needle === '' || NOT_ASCII.test(needle)) return false;
   if (NOT_ASCII.test(text) || text.includes('=?')) return false;
+  if (address) {
+    // A backslash escape disappears in parsing: pieces could then be split in the text.
+    if (text.includes('\\')) return false;
+    return needle
+      .split(ADDRESS_SEPARATORS)
+      .some((piece) => piece !== '' && !includesFolded(text, piece));
+  }
   const pattern = needlePattern(needle);
   return !pattern.test(/\s/.test(needle) ? text.replace(/\r?\n/g, '') : text);
 }
 
 const NOT_ASCII = /[\u0080-\uffff]/;
+/** What parsing an address adds or removes between the pieces of its text. */
+const ADDRESS_SEPARATORS = /[\s<>@",:;()]+/;
+
+function includesFolded(text: string, piece: string): boolean {
+  return text.toLowerCase().includes(piece.toLowerCase());
+}
 
 /** The last needle's pattern: a search asks the same of every message. */
 let lastNeedle: { needle: string; pattern: RegExp } | null = null;

@@ -256,7 +256,11 @@ function writeMessage(
   // UID comes first: Thunderbird expects it there in UID FETCH responses (proton-bridge#204).
   const items: string[] = [];
   if (withUid) items.push(`UID ${meta.uid}`);
-  if (request.flags) items.push(`FLAGS ${flagList(meta.flags)}`);
+  if (request.flags) {
+    items.push(`FLAGS ${flagList(meta.flags)}`);
+    // A change from elsewhere still pending is no newer than what this answer says.
+    session.selected!.tracker.reported(meta.uid, meta.modseq);
+  }
   if (request.internalDate) items.push(`INTERNALDATE ${dateTime(meta.internalDate)}`);
   if (request.size) items.push(`RFC822.SIZE ${meta.size}`);
   if (request.envelope) {

@@ -23,6 +23,14 @@ function wireName(name: string): string {
   return string(encodeMailboxName(name));
 }
 
+interface Line {
+  name: string;
+  mailbox: MailboxInfo | undefined;
+  extra: string;
+  /** LSUB: not subscribed, listed for a subscribed child the pattern's `%` hides. */
+  unsubscribedParent?: boolean;
+}
+
 /**
  * LIST (RFC 3501, with RFC 5258 LIST-EXTENDED selection and return options and RFC 6154
  * special-use attributes) and LSUB.
@@ -43,8 +51,11 @@ function listCommand(lsub: boolean): Command {
           selection.add(option);
         });
         reader.sp();
-        // RFC 5258 3: RECURSIVEMATCH alone is meaningless.
-        if (selection.has('RECURSIVEMATCH') && selection.size === 1)
+        // RFC 5258 3.1: RECURSIVEMATCH alone or with only REMOTE has nothing to refine.
+        if (
+          selection.has('RECURSIVEMATCH') &&
+          [...selection].every((o) => o === 'RECURSIVEMATCH' || o === 'REMOTE')
+        )
           throw new ParseError('RECURSIVEMATCH needs another selection option');
       }
       const reference = reader.listMailbox();
@@ -84,9 +95,10 @@ function listCommand(lsub: boolean): Command {
         mailboxes.some((m) => m.name.startsWith(name + MAILBOX_DELIMITER));
       const keyword = lsub ? 'LSUB' : 'LIST';
 
-      const attributes = (name: string, mailbox: MailboxInfo | undefined): string[] => {
+      const attributes = (line: Line): string[] => {
+        const { name, mailbox } = line;
         const attrs: string[] = [];
-        if (!mailbox) attrs.push(lsub ? '\\Noselect' : '\\NonExistent');
+        if (!mailbox || line.unsubscribedParent) attrs.push(lsub ? '\\Noselect' : '\\NonExistent');
         else if (!lsub) attrs.push(hasChildren(name) ? '\\HasChildren' : '\\HasNoChildren');
         if (
           !lsub &&
@@ -98,10 +110,34 @@ function listCommand(lsub: boolean): Command {
         return attrs;
       };
 
-      const lines: { name: string; mailbox: MailboxInfo | undefined; extra: string }[] = [];
+      const lines: Line[] = [];
       if (lsub || selection.has('SUBSCRIBED')) {
+        const listed = new Set<string>();
         for (const name of [...subscribed].sort()) {
-          if (matching(name)) lines.push({ name, mailbox: byName.get(name), extra: '' });
+          if (matching(name)) {
+            lines.push({ name, mailbox: byName.get(name), extra: '' });
+            listed.add(name);
+          }
+        }
+        if (lsub) {
+          // RFC 3501 6.3.9: a subscribed mailbox the pattern misses below a `%` brings its
+          // matching parent,
+          // \Noselect when the parent is not subscribed itself.
+          for (const name of [...subscribed].sort()) {
+            if (listed.has(name)) continue;
+            const parts = name.split(MAILBOX_DELIMITER);
+            for (let n = parts.length - 1; n > 0; n--) {
+              const parent = parts.slice(0, n).join(MAILBOX_DELIMITER);
+              if (listed.has(parent) || !matching(parent)) continue;
+              listed.add(parent);
+              lines.push({
+                name: parent,
+                mailbox: byName.get(parent),
+                extra: '',
+                unsubscribedParent: true,
+              });
+            }
+          }
         }
         if (selection.has('RECURSIVEMATCH')) {
           // Parents that do not match the selection themselves but have subscribed children.
@@ -122,7 +158,7 @@ function listCommand(lsub: boolean): Command {
       }
       for (const line of lines) {
         session.send(
-          `* ${keyword} (${attributes(line.name, line.mailbox).join(' ')}) ${DELIMITER} ${wireName(line.name)}${line.extra}`,
+          `* ${keyword} (${attributes(line).join(' ')}) ${DELIMITER} ${wireName(line.name)}${line.extra}`,
         );
         if (statusItems.length && line.mailbox)
           session.send(await statusLine(session, line.mailbox, statusItems));

@@ -61,7 +61,10 @@ function readKey(p: KeyParser, depth: number): SearchKey {
   const header = HEADER_KEYS[name];
   if (header) {
     reader.sp();
-    return { type: 'header', field: header, value: reader.astring() };
+    const value = reader.astring();
+    return header === 'subject'
+      ? { type: 'header', field: header, value }
+      : { type: 'header', field: header, value, address: true };
   }
   const dateKey = DATE_KEYS[name];
   if (dateKey) {

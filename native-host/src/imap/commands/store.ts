@@ -53,6 +53,7 @@ export const store: Command = {
         if (!seq) continue;
         const modseq = session.condstore ? m.modseq : undefined;
         session.send(flagsUpdate(seq, m.flags, { uid: uid ? m.uid : undefined, modseq }));
+        tracker.reported(m.uid, m.modseq);
       }
     }
     if (result.conflicts.length) {
