@@ -68,6 +68,7 @@ export async function startHost(
   const peer: HostPeer = new RpcPeer({
     send: (envelope) => channel.send(envelope),
     maxMessageBytes: HOST_TO_ADDON_MAX_BYTES,
+    maxIncomingBytes: config.maxIncomingMessageBytes,
     idPrefix: 'h',
     timeoutMs: 60_000,
     onProtocolError: (error) =>

@@ -33,54 +33,136 @@ export function toSendable(envelope: Envelope, maxBytes: number, chunkId: string
   return chunks;
 }
 
-/** Collects chunks per id; returns the whole envelope's JSON text once the last one is in. */
+/**
+ * Most chunks one envelope may have: 1024 chunks of the sender's slice (about 768 KiB from
+ * the host) is far beyond the 256 MiB a whole message may have, so honest senders never
+ * come near it, while a crafted count cannot make the receiver set aside work for billions.
+ */
+export const MAX_CHUNK_COUNT = 1024;
+const MAX_CHUNK_ID_LENGTH = 128;
+
+export interface ChunkAssemblerOptions {
+  /** Largest whole envelope, in bytes of JSON (the same bound a single message has). */
+  maxTotalBytes?: number;
+  /** A reassembly with no new chunk for this long is dropped. */
+  idleMs?: number;
+  /** Told when an unfinished reassembly is dropped (expired, or cut short by another message). */
+  onDrop?: (error: Error) => void;
+}
+
+interface Reassembly {
+  id: string;
+  count: number;
+  parts: Uint8Array[];
+  bytes: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Puts one chunked envelope back together. A sender writes an envelope's chunks back to back,
+ * in order (`toSendable` and a synchronous send loop; native messaging keeps the order), so
+ * there is only ever one reassembly: any other message, a chunk out of order, one more
+ * than its count or past the size bound ends it, and so does silence. Its memory is bounded
+ * by `maxTotalBytes` and the work per chunk by the chunk's own size.
+ */
 export class ChunkAssembler {
-  private readonly pending = new Map<
-    string,
-    { count: number; parts: Uint8Array[]; have: number }
-  >();
+  private current: Reassembly | null = null;
+  private readonly maxTotalBytes: number;
+  private readonly idleMs: number;
 
-  constructor(private readonly maxTotalBytes = 256 * 1024 * 1024) {}
-
-  add(chunk: ChunkEnvelope): string | null {
-    if (
-      !Number.isInteger(chunk.count) ||
-      chunk.count < 1 ||
-      chunk.index < 0 ||
-      chunk.index >= chunk.count
-    ) {
-      this.pending.delete(chunk.id);
-      throw new Error(`chunk ${chunk.index}/${chunk.count} of ${chunk.id} is out of range`);
-    }
-    let entry = this.pending.get(chunk.id);
-    if (!entry) {
-      entry = { count: chunk.count, parts: new Array<Uint8Array>(chunk.count), have: 0 };
-      this.pending.set(chunk.id, entry);
-    }
-    if (entry.count !== chunk.count) {
-      this.pending.delete(chunk.id);
-      throw new Error(`chunks of ${chunk.id} disagree on their count`);
-    }
-    if (!entry.parts[chunk.index]) entry.have++;
-    entry.parts[chunk.index] = fromBase64(chunk.data);
-    const total = entry.parts.reduce((sum, p) => sum + (p?.byteLength ?? 0), 0);
-    if (total > this.maxTotalBytes) {
-      this.pending.delete(chunk.id);
-      throw new Error(`chunked message ${chunk.id} exceeds ${this.maxTotalBytes} bytes`);
-    }
-    if (entry.have < entry.count) return null;
-    this.pending.delete(chunk.id);
-    const whole = new Uint8Array(total);
-    let offset = 0;
-    for (const part of entry.parts) {
-      whole.set(part, offset);
-      offset += part.byteLength;
-    }
-    return decoder.decode(whole);
+  constructor(private readonly options: ChunkAssemblerOptions = {}) {
+    this.maxTotalBytes = options.maxTotalBytes ?? 256 * 1024 * 1024;
+    this.idleMs = options.idleMs ?? 30_000;
   }
 
+  /** The whole envelope's JSON text once its last chunk is in, null before. */
+  add(chunk: ChunkEnvelope): string | null {
+    const { id, index, count, data } = chunk;
+    if (id.length > MAX_CHUNK_ID_LENGTH) throw this.refuse('a chunk id is too long');
+    const where = `chunk ${index} of ${count} of ${id}`;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_CHUNK_COUNT)
+      throw this.refuse(`${where}: a message has 1 to ${MAX_CHUNK_COUNT} chunks`);
+    if (this.current && this.current.id !== id)
+      this.drop('another message arrived before its last chunk');
+    const entry = this.current ?? this.begin(id, count, where, index);
+    if (entry.count !== count || index !== entry.parts.length)
+      throw this.refuse(
+        `${where} does not follow chunk ${entry.parts.length - 1} of ${entry.count}`,
+      );
+    // base64 is 4 characters for 3 bytes: refuse before decoding what could not fit anyway.
+    if (entry.bytes + Math.floor((data.length * 3) / 4) > this.maxTotalBytes + 2)
+      throw this.refuse(`${id} exceeds ${this.maxTotalBytes} bytes`);
+    const part = fromBase64(data);
+    if (part === null) throw this.refuse(`${where} is not base64`);
+    entry.parts.push(part);
+    entry.bytes += part.byteLength;
+    if (entry.bytes > this.maxTotalBytes)
+      throw this.refuse(`${id} exceeds ${this.maxTotalBytes} bytes`);
+    if (entry.parts.length < entry.count) {
+      entry.timer = this.expiry(entry.timer);
+      return null;
+    }
+    this.clear();
+    const whole = new Uint8Array(entry.bytes);
+    let offset = 0;
+    for (const p of entry.parts) {
+      whole.set(p, offset);
+      offset += p.byteLength;
+    }
+    try {
+      return decoder.decode(whole);
+    } catch {
+      throw new Error(`chunked message ${id} is not UTF-8`);
+    }
+  }
+
+  /** Another (unchunked) message arrived: an unfinished reassembly will never be completed. */
+  interrupt(): void {
+    if (this.current) this.drop('another message arrived before its last chunk');
+  }
+
+  /** Unfinished reassemblies (0 or 1). */
   get inFlight(): number {
-    return this.pending.size;
+    return this.current ? 1 : 0;
+  }
+
+  private begin(id: string, count: number, where: string, index: number): Reassembly {
+    if (index !== 0) throw this.refuse(`${where} arrived without the chunks before it`);
+    this.current = { id, count, parts: [], bytes: 0, timer: this.expiry() };
+    return this.current;
+  }
+
+  private expiry(previous?: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+    if (previous !== undefined) clearTimeout(previous);
+    const timer = setTimeout(
+      () => this.drop(`no chunk came for ${Math.round(this.idleMs / 1000)} s`),
+      this.idleMs,
+    );
+    // In Node, a pending reassembly must not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+    return timer;
+  }
+
+  private drop(why: string): void {
+    const entry = this.current;
+    if (!entry) return;
+    this.clear();
+    this.options.onDrop?.(
+      new Error(
+        `dropped the unfinished chunked message ${entry.id} (${entry.parts.length} of ${entry.count} chunks): ${why}`,
+      ),
+    );
+  }
+
+  /** Ends the reassembly in progress; returns the error to throw for the chunk at hand. */
+  private refuse(why: string): Error {
+    this.clear();
+    return new Error(why);
+  }
+
+  private clear(): void {
+    if (this.current) clearTimeout(this.current.timer);
+    this.current = null;
   }
 }
 
@@ -93,8 +175,13 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
+function fromBase64(text: string): Uint8Array | null {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return null;
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;

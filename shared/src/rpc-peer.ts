@@ -13,6 +13,8 @@ export interface RpcPeerOptions {
   send: (envelope: Envelope) => void;
   /** Largest single message the other side accepts; bigger ones go as chunks. */
   maxMessageBytes?: number;
+  /** Largest envelope accepted from the other side once its chunks are put together. */
+  maxIncomingBytes?: number;
   /** How long a call waits for its response. */
   timeoutMs?: number;
   /** Prefix for request ids, so both sides' ids never collide in logs. */
@@ -36,11 +38,18 @@ export class RpcPeer<
   private readonly handlers = new Map<string, Handler<unknown, unknown>>();
   private readonly listeners = new Map<string, Set<(data: unknown) => void>>();
   private readonly pending = new Map<string, Pending>();
-  private readonly chunks = new ChunkAssembler();
+  private readonly chunks: ChunkAssembler;
   private nextId = 1;
   private closed: RpcError | null = null;
 
-  constructor(private readonly options: RpcPeerOptions) {}
+  constructor(private readonly options: RpcPeerOptions) {
+    this.chunks = new ChunkAssembler({
+      ...(options.maxIncomingBytes ? { maxTotalBytes: options.maxIncomingBytes } : {}),
+      // A reassembly that outlives a call's wait could only complete a message no one awaits.
+      idleMs: options.timeoutMs ?? 30_000,
+      onDrop: (error) => options.onProtocolError?.(new RpcError('bad_message', error.message)),
+    });
+  }
 
   handle<M extends keyof Local & string>(
     method: M,
@@ -90,6 +99,7 @@ export class RpcPeer<
 
   /** Feed one decoded message from the transport. Never throws. */
   receive(message: unknown): void {
+    if ((message as { type?: unknown } | null)?.type !== 'chunk') this.chunks.interrupt();
     if (!isEnvelope(message)) {
       const id = idOf(message);
       const error = new RpcError('bad_message', 'The message is not a valid RPC envelope.');

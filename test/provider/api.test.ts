@@ -327,6 +327,14 @@ describe('sync store', () => {
     });
     expect(tooBig.status).toBe(400);
     expect((await api(p, 'GET', '/1/recovery', { token: a.token })).json).toEqual({ record });
+    // A first setup creates only (If-None-Match: *): it never replaces the record there is.
+    const createOnly = await api(p, 'PUT', '/1/recovery', {
+      token: a.token,
+      json: { record: 'scrypt$another-device' },
+      headers: { 'if-none-match': '*' },
+    });
+    expect(createOnly.status).toBe(412);
+    expect((await api(p, 'GET', '/1/recovery', { token: a.token })).json).toEqual({ record });
   });
 });
 

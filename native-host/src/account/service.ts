@@ -28,11 +28,9 @@ import {
   type ProviderInfo,
 } from '../provider/index.js';
 import {
-  createRecoveryRecord,
   generateStorageSecret,
   loadStorageSecret,
   openAccountStore,
-  openRecoveryRecord,
   saveStorageSecret,
   unwrapSecretLocally,
   wrapSecretLocally,
@@ -50,6 +48,7 @@ import {
   type ServerAddress,
 } from './registry.js';
 import { syncProgressOf } from './progress.js';
+import { storageSecretAtLogin } from './recovery.js';
 import { AccountRuntime, type UpstreamAccess } from './runtime.js';
 
 export interface AccountServiceOptions {
@@ -281,20 +280,18 @@ export class AccountService {
     const email = session.address;
     const log = this.options.logger.child({ account: email });
 
-    // The storage secret: recovered from the provider's record (another device made it), or new.
+    // The storage secret: recovered from the provider's record (another device made it), or
+    // new on the account's first setup; any doubt ends the login here, before anything changes.
     step('Securing the key that protects your mail on this computer…');
-    const recovery = await session.request('GET', '/1/recovery');
-    let storageSecret: Buffer;
-    if (recovery.status === 200) {
-      const { record } = JSON.parse(recovery.body.toString('utf8')) as { record: string };
-      storageSecret = await openRecoveryRecord(record, credentials.password);
-      log.info('account.secret_recovered');
-    } else {
-      storageSecret = generateStorageSecret();
-      const record = await createRecoveryRecord(storageSecret, credentials.password);
-      await session.requestJson('PUT', '/1/recovery', { record });
-      log.info('account.secret_created');
-    }
+    const storageSecret = await storageSecretAtLogin(
+      session,
+      credentials.password,
+      log,
+      await this.localStorageSecret(email),
+    ).catch(async (error: unknown) => {
+      await session.logout(); // no session left behind at the provider either
+      throw error;
+    });
 
     step('Creating your encryption key and starting the first sync…');
     return this.activate({
@@ -317,6 +314,17 @@ export class AccountService {
       upstream: (record) => this.leapAccess(record, session),
       session,
     });
+  }
+
+  /** The secret this computer already keeps for the account, when the device key opens it. */
+  private async localStorageSecret(email: string): Promise<Buffer | null> {
+    const existing = this.registry.find(email);
+    if (!existing) return null;
+    return loadStorageSecret(
+      this.registry.accountDir(existing),
+      email,
+      this.requireDeviceKey(),
+    ).catch(() => null);
   }
 
   /** Reports setup as numbered steps (the setup page shows the sentence while it waits). */

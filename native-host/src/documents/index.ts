@@ -10,6 +10,7 @@ export {
   type OpenAccountDocumentsOptions,
   type SyncProblem,
 } from './account.js';
+export { COLLECTIONS } from './records.js';
 export { DocumentsError, type DocumentsErrorCode } from './errors.js';
 export { SyncedKeyStore } from './key-store.js';
 export { DEFAULT_SETTINGS, SyncedSettings, type AccountSettings } from './settings.js';

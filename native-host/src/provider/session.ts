@@ -166,10 +166,12 @@ export class ProviderSession {
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     json?: unknown,
+    headers: Record<string, string> = {},
   ): Promise<HttpsResponse> {
-    let res = await call(this.provider, this.options, method, path, json, await this.token());
-    if (res.status === 401)
-      res = await call(this.provider, this.options, method, path, json, await this.renew());
+    const send = async (token: string) =>
+      call(this.provider, this.options, method, path, json, token, headers);
+    let res = await send(await this.token());
+    if (res.status === 401) res = await send(await this.renew());
     if (res.status === 401)
       throw new ProviderClientError(
         'session_expired',
@@ -318,6 +320,7 @@ async function call(
   path: string,
   json?: unknown,
   token?: string,
+  headers: Record<string, string> = {},
 ): Promise<HttpsResponse> {
   try {
     return await httpsRequest({
@@ -326,7 +329,7 @@ async function call(
       json,
       resolver: options.resolver,
       ca: provider.caCertPem,
-      headers: token ? { authorization: `Token token="${token}"` } : {},
+      headers: { ...headers, ...(token ? { authorization: `Token token="${token}"` } : {}) },
       timeoutMs: options.timeoutMs ?? 20_000,
     });
   } catch (error) {

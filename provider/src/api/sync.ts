@@ -147,6 +147,17 @@ export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
   router.add('PUT', /^\/1\/recovery$/, async (req) => {
     const { user } = requireUser(ctx, req);
     const record = str(await req.body(MAX_RECOVERY_BYTES * 2), 'record', MAX_RECOVERY_BYTES);
+    // `If-None-Match: *` (RFC 9110 §13.1.2): create only. A first setup sends it, so it can
+    // never replace a record another device stored meanwhile.
+    if (req.headers['if-none-match'] === '*') {
+      if (!ctx.store.createRecovery(user.id, record))
+        throw new ProviderError(
+          'precondition_failed',
+          'This account already has a recovery record; it was not replaced',
+          412,
+        );
+      return { status: 201, json: { record } };
+    }
     ctx.store.setRecovery(user.id, record);
     return { json: { record } };
   });

@@ -148,6 +148,9 @@ export function openSqliteStore(file: string): ProviderStore {
     setRecovery: db.prepare(
       'INSERT INTO recovery (user_id, record) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET record = excluded.record',
     ),
+    createRecovery: db.prepare(
+      'INSERT INTO recovery (user_id, record) VALUES (?, ?) ON CONFLICT(user_id) DO NOTHING',
+    ),
     getRecovery: db.prepare('SELECT record FROM recovery WHERE user_id = ?'),
     pullAll: db.prepare(
       'SELECT id, deleted, ciphertext, hash, updated_at FROM sync_docs WHERE user_id = ? AND collection = ? ORDER BY updated_at, id LIMIT ?',
@@ -267,6 +270,7 @@ export function openSqliteStore(file: string): ProviderStore {
     deleteToken: (hash) => void q.deleteToken.run(hash),
     deleteTokensOf: (userId, except = '') => void q.deleteTokensOf.run(userId, except),
     setRecovery: (userId, record) => void q.setRecovery.run(userId, record),
+    createRecovery: (userId, record) => q.createRecovery.run(userId, record).changes === 1,
     getRecovery: (userId) =>
       (q.getRecovery.get(userId) as { record: string } | undefined)?.record ?? null,
     pull(userId, collection, after: Checkpoint | null, limit) {

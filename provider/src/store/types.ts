@@ -71,6 +71,8 @@ export interface ProviderStore {
   deleteTokensOf(userId: string, except?: string): void;
 
   setRecovery(userId: string, record: string): void;
+  /** Stores the record only if the account has none yet; false when it already had one. */
+  createRecovery(userId: string, record: string): boolean;
   getRecovery(userId: string): string | null;
 
   pull(userId: string, collection: string, after: Checkpoint | null, limit: number): StoredDoc[];
