@@ -123,7 +123,7 @@ describe('account service', () => {
       500,
     );
     expect(message.source).toContain('hello alice');
-    expect(message.source).toMatch(/X-Leap-Encryption: decrypted/i);
+    expect(message.source).toMatch(/X-Leap-Encryption: stored/i);
     // The add-on was told how the sync went, in figures and in words.
     const finished = await waitFor(
       'a progress event saying all mail, with the new message, is here',
