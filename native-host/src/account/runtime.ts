@@ -97,6 +97,11 @@ export class AccountRuntime {
     return 'connected';
   }
 
+  /** Why the last sync pass failed, in words; null after a good pass. */
+  get syncError(): { code: string; message: string } | null {
+    return this.sync?.error?.toValue() ?? null;
+  }
+
   get syncProgress(): SyncProgress[] {
     return [...this.progress.values()];
   }

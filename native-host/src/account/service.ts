@@ -137,7 +137,13 @@ export class AccountService {
         this.problems.get(r.email)?.state ??
         ('starting' as const),
     }));
-    const firstProblem = [...this.problems.values()][0];
+    // A failed resume first; otherwise a sync that keeps failing says why (e.g. a server that
+    // stopped offering STARTTLS), rather than only "offline".
+    const firstProblem =
+      [...this.problems.values()][0] ??
+      [...this.runtimes.values()]
+        .map((r) => r.syncError && { state: r.syncError.code, message: r.syncError.message })
+        .find(Boolean);
     return {
       state:
         accounts.length === 0
@@ -354,7 +360,13 @@ export class AccountService {
       const client = await connectUpstream(probe.imap);
       await client.logout().catch(() => client.close());
     } catch (error) {
-      throw new RpcError('wrong_password', error instanceof Error ? error.message : String(error));
+      // Only a refused login is a wrong password; a server that cannot be reached, or that
+      // would not encrypt the connection, keeps its own code and sentence.
+      const code =
+        error instanceof RpcError && error.code !== 'upstream_refused'
+          ? error.code
+          : 'wrong_password';
+      throw new RpcError(code, error instanceof Error ? error.message : String(error));
     }
     step('Creating your encryption key and starting the first sync…');
     const storageSecret = existing
