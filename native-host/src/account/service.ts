@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
+  AccountPin,
   ContactKeySummary,
   HostStatus,
   OwnKeySummary,
@@ -50,6 +51,7 @@ import {
   type ServerAddress,
 } from './registry.js';
 import { syncProgressOf } from './progress.js';
+import { ensureLocalTls, type LocalTls } from '../tls/index.js';
 import { AccountRuntime, type UpstreamAccess } from './runtime.js';
 
 export interface AccountServiceOptions {
@@ -77,8 +79,34 @@ export class AccountService {
     { state: 'needs_login' | 'offline'; message: string }
   >();
 
+  private localTls: Promise<LocalTls> | null = null;
+
   constructor(private readonly options: AccountServiceOptions) {
     this.registry = new AccountRegistry(options.dataDir);
+  }
+
+  /** The install's certificate for the loopback servers, one for every account. */
+  private tls(): Promise<LocalTls> {
+    this.localTls ??= ensureLocalTls(this.options.dataDir);
+    return this.localTls;
+  }
+
+  /**
+   * What Thunderbird must pin for each running account: its loopback ports and the install's
+   * certificate. The add-on applies it at every start, so accounts made before the servers
+   * used TLS move to it, and a renewed certificate replaces the old pin.
+   */
+  async pins(): Promise<AccountPin[]> {
+    const tls = await this.tls();
+    return this.registry
+      .list()
+      .filter((r) => this.runtimes.has(r.email))
+      .map((r) => ({
+        email: r.email,
+        imapPort: r.imapPort,
+        smtpPort: r.smtpPort,
+        certificate: tls.certBase64,
+      }));
   }
 
   /** The add-on's device key: wraps the storage secrets and login keys on this machine. */
@@ -431,6 +459,7 @@ export class AccountService {
         password: localPassword,
         imap: { host: '127.0.0.1', port: record.imapPort },
         smtp: { host: '127.0.0.1', port: record.smtpPort },
+        certificate: (await this.tls()).certBase64,
       },
       ownKey,
     };
@@ -563,6 +592,7 @@ export class AccountService {
       storageSecret,
       documents,
       upstream,
+      tls: await this.tls(),
       ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
       logger: this.options.logger.child({ account: record.email }),
       onProgress: (folders) => {
