@@ -148,6 +148,7 @@ function makePeer(port: PortLike): AddonPeer {
   });
   p.handle('addon.ping', ({ nonce }) => ({ nonce, addonVersion: VERSION }));
   p.handle('accounts.ensure', (spec) => tb.ensureAccount(spec));
+  p.handle('accounts.pin', async (pin) => ({ pinned: await tb.pinAccount(pin) }));
   p.handle('accounts.find', async ({ email }) => ({ accountId: await tb.findAccount(email) }));
   p.handle('accounts.remove', async ({ email }) => ({ removed: await tb.removeAccount(email) }));
   p.handle('compose.send', (request) =>

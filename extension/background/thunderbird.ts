@@ -4,6 +4,7 @@
  */
 import { RpcError } from '../../shared/src/errors.js';
 import type {
+  AccountPin,
   AccountSpec,
   ComposeRequest,
   ListedMessage,
@@ -19,6 +20,17 @@ export async function ensureAccount(
     throw new RpcError(
       'thunderbird_error',
       `Thunderbird could not set up the account: ${(error as Error).message}`,
+    );
+  }
+}
+
+export async function pinAccount(pin: AccountPin): Promise<boolean> {
+  try {
+    return await messenger.leapbirdAccounts.pin(pin);
+  } catch (error) {
+    throw new RpcError(
+      'thunderbird_error',
+      `Thunderbird could not secure the connection to LeapBird: ${(error as Error).message}`,
     );
   }
 }

@@ -78,3 +78,25 @@ export function failureSentence(error: unknown): string {
     return 'The LeapBird program is not running right now; it is being restarted. Try again in a moment.';
   return e.message;
 }
+
+/** A legacy server as the form holds it. */
+export interface ServerChoice {
+  host: string;
+  port: number;
+  security: 'tls' | 'starttls';
+}
+
+/**
+ * What the form says about servers an autoconfig file named: the file came over HTTPS, but
+ * whoever controls the provider's web server (or its DNS) chooses where the password goes,
+ * so the person sees each server and confirms it before anything is sent there.
+ */
+export function discoveredServersNote(found: {
+  imap: ServerChoice;
+  smtp: ServerChoice;
+  source: string;
+}): string {
+  const name = (s: ServerChoice) =>
+    `${s.host}, port ${s.port} (${s.security === 'tls' ? 'TLS' : 'STARTTLS'})`;
+  return `${found.source} names these servers: incoming mail ${name(found.imap)}, outgoing mail ${name(found.smtp)}. Your password will be sent to them: check that they belong to your provider, then confirm below.`;
+}

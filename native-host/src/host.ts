@@ -98,12 +98,22 @@ export async function startHost(
     });
     if (params.deviceKey) {
       accounts.setDeviceKey(params.deviceKey);
-      void accounts.resumeAll();
+      void accounts.resumeAll().then(pinAccounts);
     }
     markReady();
     peer.emit('status', status());
     return { hostVersion: VERSION, protocol: RPC_PROTOCOL_VERSION };
   });
+  /** Running accounts' servers speak TLS: Thunderbird must trust their certificate, and only it. */
+  async function pinAccounts(): Promise<void> {
+    for (const pin of await accounts.pins()) {
+      try {
+        await peer.call('accounts.pin', pin);
+      } catch (error) {
+        logger.warn('account.pin_failed', { account: pin.email, error });
+      }
+    }
+  }
   peer.handle('host.ping', (params) => {
     logger.info('rpc.ping', { nonce: params.nonce });
     return { nonce: params.nonce, hostTime: new Date().toISOString() };

@@ -72,6 +72,16 @@ export interface AccountSpec {
   password: string;
   imap: { host: string; port: number };
   smtp: { host: string; port: number };
+  /** The host's certificate (DER, base64): Thunderbird trusts it for these two ports only. */
+  certificate: string;
+}
+
+/** What Thunderbird pins for an account whose servers already exist (no password needed). */
+export interface AccountPin {
+  email: string;
+  imapPort: number;
+  smtpPort: number;
+  certificate: string;
 }
 
 export type MailFolderUse = 'inbox' | 'sent' | 'drafts' | 'trash';
@@ -207,6 +217,8 @@ export interface AddonMethods extends MethodMap {
   /** Create the Thunderbird account if it does not exist yet; idempotent. */
   'accounts.ensure': MethodSpec<AccountSpec, { accountId: string; created: boolean }>;
   'accounts.find': MethodSpec<{ email: string }, { accountId: string | null }>;
+  /** Makes an existing account use TLS to the host, trusting only the host's certificate. */
+  'accounts.pin': MethodSpec<AccountPin, { pinned: boolean }>;
   'accounts.remove': MethodSpec<{ email: string }, { removed: boolean }>;
   /** Compose and send a message from an account's identity (demo and tests drive this). */
   'compose.send': MethodSpec<ComposeRequest, { sent: true }>;

@@ -4,7 +4,7 @@
  * and served by the local IMAP server; a restart resumes without the password; a second
  * device recovers the storage secret and uses the same key.
  */
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +25,17 @@ import {
 } from '../provider/helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** The host's loopback certificate from the account spec (DER, base64) as PEM. */
+const certificatePem = (result: SetupResult) =>
+  new X509Certificate(Buffer.from(result.account.certificate, 'base64')).toString();
+
 async function localInbox(result: SetupResult): Promise<{ subject: string; source: string }[]> {
   const client = new ImapFlow({
     host: '127.0.0.1',
     port: result.account.imap.port,
-    secure: false,
+    // The host's own certificate, as Thunderbird pins it.
+    secure: true,
+    tls: { ca: certificatePem(result) },
     auth: { user: result.account.username, pass: result.account.password },
     logger: false,
   });

@@ -4,7 +4,7 @@
  * by a copy encrypted to the user, and mail sent through the provider's own SMTP server.
  * Real Dovecot (TLS, passwd-file), a real TLS SMTP server, all on loopback.
  */
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,10 @@ import { createFileLogger } from '../../native-host/src/log/index.js';
 import { mapResolver } from '../../native-host/src/net/index.js';
 import type { SetupResult } from '../../shared/src/rpc.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** The host's loopback certificate from the account spec (DER, base64) as PEM. */
+const certificatePem = (result: SetupResult) =>
+  new X509Certificate(Buffer.from(result.account.certificate, 'base64')).toString();
 
 const EMAIL = 'lena@legacy.test';
 
@@ -170,7 +174,9 @@ describe('legacy IMAP/SMTP account', () => {
         const local = new ImapFlow({
           host: '127.0.0.1',
           port: result.account.imap.port,
-          secure: false,
+          // The host's own certificate, as Thunderbird pins it.
+          secure: true,
+          tls: { ca: certificatePem(result) },
           auth: { user: result.account.username, pass: result.account.password },
           logger: false,
         });
@@ -223,8 +229,8 @@ describe('legacy IMAP/SMTP account', () => {
       const transport = nodemailer.createTransport({
         host: '127.0.0.1',
         port: result.account.smtp.port,
-        secure: false,
-        ignoreTLS: true,
+        secure: true,
+        tls: { ca: certificatePem(result) },
         auth: { user: result.account.username, pass: result.account.password },
       });
       await transport.sendMail({

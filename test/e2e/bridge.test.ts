@@ -1,8 +1,8 @@
 /**
  * The foundation end to end, in a real headless Thunderbird: the add-on starts the native
  * host, they exchange typed pings, the host has the add-on create an account that points
- * at a real Dovecot on loopback (standing in for the host's own IMAP server), Thunderbird
- * logs in there, and a message composed in Thunderbird reaches an SMTP listener.
+ * at a real Dovecot on loopback (standing in for the host's own IMAP server, over TLS with a
+ * pinned certificate like the host's), Thunderbird logs in there, and a message composed in Thunderbird reaches an SMTP listener.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type DovecotInstance } from '../../provider/src/dovecot/index.js';
+import { ensureLocalTls } from '../../native-host/src/tls/index.js';
 import type { AccountSpec } from '../../shared/src/rpc.js';
 import { ThunderbirdRun } from '../helpers/thunderbird.js';
 import { waitFor } from '../helpers/wait.js';
@@ -37,12 +38,21 @@ describe('Thunderbird ↔ add-on ↔ native host', () => {
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'lb-bridge-'));
     chmodSync(scratch, 0o711); // Dovecot's unprivileged auth process reads below it
+    // A certificate made like the host's: the account pins it, so Thunderbird must trust
+    // exactly it on these two ports.
+    const tls = await ensureLocalTls(scratch);
+    const keyPath = join(scratch, 'tls', 'local.key');
+    chmodSync(join(scratch, 'tls'), 0o755);
+    chmodSync(keyPath, 0o644); // Dovecot reads it after dropping privileges
     dovecot = await startDovecot({
       dataDir: join(scratch, 'dovecot'),
       auth: { kind: 'passwd-file', users: [{ user: email, password }] },
+      tls: { certPath: join(scratch, 'tls', 'local.crt'), keyPath },
     });
     smtp = new SMTPServer({
-      secure: false,
+      secure: true,
+      key: tls.keyPem,
+      cert: tls.certPem,
       allowInsecureAuth: true,
       disabledCommands: ['STARTTLS'],
       authMethods: ['PLAIN', 'LOGIN'],
@@ -71,8 +81,9 @@ describe('Thunderbird ↔ add-on ↔ native host', () => {
       fullName: 'Alice Example',
       username: email,
       password,
-      imap: { host: '127.0.0.1', port: dovecot.imapPort },
+      imap: { host: '127.0.0.1', port: dovecot.imapsPort! },
       smtp: { host: '127.0.0.1', port: smtpPort },
+      certificate: tls.certBase64,
     };
     tb = await ThunderbirdRun.start({ name: 'bridge' });
   });

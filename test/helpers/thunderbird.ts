@@ -68,6 +68,8 @@ export interface ThunderbirdOptions {
   hostConfig?: Record<string, unknown>;
   /** An X display to run on instead of headless: Xvfb's for screenshots, the desktop's for the demo. */
   display?: string;
+  /** Start again on the HOME (profile and host data) of an earlier run stopped with keepHome. */
+  reuseHome?: string;
 }
 
 /** Extra environment for Thunderbird, e.g. LEAPBIRD_TB_MOZ_LOG=IMAP:5,SMTP:5 for protocol logs. */
@@ -99,7 +101,7 @@ export class ThunderbirdRun {
       if (!existsSync(artifact))
         throw new Error(`${artifact} is missing: run "npm run build" first`);
     }
-    const home = mkdtempSync(join(tmpdir(), 'lb-e2e-'));
+    const home = options.reuseHome ?? mkdtempSync(join(tmpdir(), 'lb-e2e-'));
     const profile = join(home, 'profile');
     const dataDir = join(home, 'data');
     mkdirSync(join(profile, 'extensions'), { recursive: true });
@@ -124,6 +126,7 @@ export class ThunderbirdRun {
       });
 
     const controlSocket = join(dataDir, 'control.sock');
+    rmSync(controlSocket, { force: true }); // an earlier run's, when the HOME is reused
     const logFile = join(home, 'thunderbird.log');
     writeFileSync(logFile, '');
     const headless = options.display ? [] : ['--headless'];
@@ -197,13 +200,16 @@ export class ThunderbirdRun {
 
   private stopping: Promise<{ exitCode: number | null; clean: boolean }> | null = null;
 
-  /** Quits Thunderbird cleanly through the add-on, falling back to signals. Idempotent. */
-  stop(): Promise<{ exitCode: number | null; clean: boolean }> {
-    this.stopping ??= this.doStop();
+  /**
+   * Quits Thunderbird cleanly through the add-on, falling back to signals. Idempotent.
+   * keepHome leaves the profile and host data for a later run (`reuseHome`).
+   */
+  stop(options: { keepHome?: boolean } = {}): Promise<{ exitCode: number | null; clean: boolean }> {
+    this.stopping ??= this.doStop(options.keepHome ?? false);
     return this.stopping;
   }
 
-  private async doStop(): Promise<{ exitCode: number | null; clean: boolean }> {
+  private async doStop(keepHome: boolean): Promise<{ exitCode: number | null; clean: boolean }> {
     let clean = false;
     if (this.child.exitCode === null && this.controlClient) {
       // The answer may be lost when Thunderbird closes the port right after sending it;
@@ -221,7 +227,8 @@ export class ThunderbirdRun {
     clearTimeout(this.killTimer);
     this.controlClient?.close();
     this.keepArtifacts();
-    if (!process.env.LEAPBIRD_KEEP_E2E) rmSync(this.home, { recursive: true, force: true });
+    if (!keepHome && !process.env.LEAPBIRD_KEEP_E2E)
+      rmSync(this.home, { recursive: true, force: true });
     return { exitCode: this.child.exitCode, clean };
   }
 

@@ -3,11 +3,12 @@
  * then its upstream copy is replaced by one encrypted to the user, once, and the local copy
  * stays single.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ensureCa } from '../../provider/src/ca/index.js';
 import { startDovecot, type DovecotInstance } from '../../provider/src/index.js';
 import { SyncEngine, type UpstreamCredentials } from '../../native-host/src/sync/index.js';
 import { decryptWith, makeKey } from '../provider/helpers.js';
@@ -24,11 +25,19 @@ const user = 'lea@legacy.test';
 const password = 'legacy password';
 let dir: string;
 let dovecot: DovecotInstance;
+let caPem: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sync-legacy-'));
+  chmodSync(dir, 0o711);
+  // The host sends a password only after STARTTLS, so this Dovecot offers it.
+  const ca = await ensureCa(join(dir, 'tls'), 'legacy.test', ['127.0.0.1']);
+  chmodSync(join(dir, 'tls', 'ca'), 0o755);
+  chmodSync(ca.serverKeyPath, 0o644); // Dovecot reads it after dropping privileges
+  caPem = ca.caCertPem;
   dovecot = await startDovecot({
-    dataDir: dir,
+    dataDir: join(dir, 'dovecot'),
     auth: { kind: 'passwd-file', users: [{ user, password }] },
+    tls: { certPath: ca.serverCertPath, keyPath: ca.serverKeyPath },
   });
 }, 30_000);
 afterAll(async () => {
@@ -41,6 +50,7 @@ function plainClient(): ImapFlow {
     host: dovecot.host,
     port: dovecot.imapPort,
     secure: false,
+    tls: { ca: caPem, servername: 'imap.legacy.test' },
     auth: { user, pass: password },
     logger: false,
   });
@@ -72,6 +82,8 @@ it('replaces plaintext upstream copies with copies encrypted to the user, exactl
     host: dovecot.host,
     port: dovecot.imapPort,
     secure: false,
+    servername: 'imap.legacy.test',
+    ca: caPem,
     user,
     password: () => password,
   };

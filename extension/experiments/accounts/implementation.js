@@ -74,6 +74,25 @@ var leapbirdAccounts = (() => {
     }
   }
 
+  /**
+   * Trusts the host's own certificate for exactly 127.0.0.1:port, as "add a security
+   * exception" would, and nothing else: the certificate is not a CA and is trusted nowhere
+   * else. Whoever binds the port while the host is down has no key for it, so Thunderbird
+   * stops at the handshake and sends no password. A permanent override replaces an older one.
+   */
+  function pinCertificate(port, certificate) {
+    const cert = Cc['@mozilla.org/security/x509certdb;1']
+      .getService(Ci.nsIX509CertDB)
+      .constructX509FromBase64(certificate);
+    Cc['@mozilla.org/security/certoverride;1']
+      .getService(Ci.nsICertOverrideService)
+      .rememberValidityOverride(LOOPBACK, port, {}, cert, false);
+  }
+
+  function validCertificate(certificate) {
+    return typeof certificate === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(certificate);
+  }
+
   function outgoingServerFor(account) {
     const key = account.defaultIdentity && account.defaultIdentity.smtpServerKey;
     if (!key) return null;
@@ -90,6 +109,7 @@ var leapbirdAccounts = (() => {
       problems.push('an email address');
     if (typeof spec.username !== 'string' || !spec.username) problems.push('a user name');
     if (typeof spec.password !== 'string' || !spec.password) problems.push('a password');
+    if (!validCertificate(spec.certificate)) problems.push("the host's certificate");
     for (const part of ['imap', 'smtp']) {
       const s = spec[part];
       if (!s || s.host !== LOOPBACK || !Number.isInteger(s.port) || s.port < 1 || s.port > 65535) {
@@ -103,7 +123,8 @@ var leapbirdAccounts = (() => {
     const smtp = out.QueryInterface(Ci.nsISmtpServer);
     smtp.hostname = LOOPBACK;
     smtp.port = spec.smtp.port;
-    out.socketType = Ci.nsMsgSocketType.plain;
+    // Implicit TLS with the pinned certificate; the password goes only inside it.
+    out.socketType = Ci.nsMsgSocketType.SSL;
     out.authMethod = Ci.nsMsgAuthMethod.passwordCleartext;
     out.username = spec.username;
     out.description = `LeapBird (${spec.email})`;
@@ -111,11 +132,15 @@ var leapbirdAccounts = (() => {
 
   async function ensure(spec) {
     validateSpec(spec);
+    // Before any server points at the ports, so no connection goes out without the pin.
+    pinCertificate(spec.imap.port, spec.certificate);
+    pinCertificate(spec.smtp.port, spec.certificate);
     const existing = incomingAccountFor(spec.email);
     if (existing) {
       // Same address again: keep the one account, bring its ports and password up to date.
       const server = existing.incomingServer;
       server.port = spec.imap.port;
+      server.socketType = Ci.nsMsgSocketType.SSL;
       server.password = spec.password;
       const out = outgoingServerFor(existing);
       if (out) configureOutgoing(out, spec);
@@ -127,7 +152,7 @@ var leapbirdAccounts = (() => {
 
     const server = MailServices.accounts.createIncomingServer(spec.username, LOOPBACK, 'imap');
     server.port = spec.imap.port;
-    server.socketType = Ci.nsMsgSocketType.plain;
+    server.socketType = Ci.nsMsgSocketType.SSL;
     server.authMethod = Ci.nsMsgAuthMethod.passwordCleartext;
     server.password = spec.password;
     server.prettyName = spec.email;
@@ -201,6 +226,28 @@ var leapbirdAccounts = (() => {
     }
   }
 
+  /** An account made before the host's servers used TLS moves to it; a renewed pin replaces the old. */
+  async function pin(spec) {
+    if (!spec || typeof spec.email !== 'string' || !validCertificate(spec.certificate))
+      throw new Error('The pin needs an email address and the host certificate.');
+    const account = incomingAccountFor(spec.email);
+    if (!account) return false;
+    const server = account.incomingServer;
+    const out = outgoingServerFor(account);
+    const ports = [spec.imapPort, spec.smtpPort];
+    if (!ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536))
+      throw new Error('The pin needs the two loopback ports.');
+    // Only the ports this account already uses: a pin never points Thunderbird elsewhere.
+    const smtp = out && out.QueryInterface(Ci.nsISmtpServer);
+    if (server.port !== spec.imapPort || (smtp && smtp.port !== spec.smtpPort))
+      throw new Error(`The account for ${spec.email} uses other ports than the host's.`);
+    for (const p of ports) pinCertificate(p, spec.certificate);
+    server.socketType = Ci.nsMsgSocketType.SSL;
+    if (out) out.socketType = Ci.nsMsgSocketType.SSL;
+    MailServices.accounts.saveAccountInfo();
+    return true;
+  }
+
   async function remove(email) {
     const account = incomingAccountFor(email);
     if (!account) return false;
@@ -223,6 +270,7 @@ var leapbirdAccounts = (() => {
             const account = incomingAccountFor(email);
             return account ? account.key : null;
           }),
+          pin: withClearErrors(pin),
           remove: withClearErrors(remove),
           quit: withClearErrors(async () => {
             Services.startup.quit(Ci.nsIAppStartup.eAttemptQuit);

@@ -4,6 +4,7 @@ import type { LegacySetup, ProviderSummary } from '../../../shared/src/rpc.js';
 type LegacyServer = LegacySetup['imap'];
 import {
   credentialProblems,
+  discoveredServersNote,
   failureSentence,
   normaliseDomain,
   passwordStrength,
@@ -283,6 +284,9 @@ export function LegacyForm({
   const [imap, setImap] = useState<LegacyServer>({ host: '', port: 993, security: 'tls' });
   const [smtp, setSmtp] = useState<LegacyServer>({ host: '', port: 465, security: 'tls' });
   const [note, setNote] = useState<string | null>(null);
+  /** Servers an autoconfig file named wait for the person's confirmation. */
+  const [named, setNamed] = useState(false);
+  const [confirmed, setConfirmed] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -292,7 +296,9 @@ export function LegacyForm({
     if (found) {
       setImap(found.imap);
       setSmtp(found.smtp);
-      setNote(`Servers found at ${found.source}; change them if your provider says otherwise.`);
+      setNote(discoveredServersNote(found));
+      setNamed(true);
+      setConfirmed(false);
     } else {
       const domain = email.split('@')[1] ?? '';
       setImap((s) => (s.host ? s : { ...s, host: `imap.${domain}` }));
@@ -376,9 +382,26 @@ export function LegacyForm({
       {note && <p class="muted">{note}</p>}
       {server('Incoming (IMAP)', imap, setImap)}
       {server('Outgoing (SMTP)', smtp, setSmtp)}
+      {named && (
+        <label>
+          <input
+            type="checkbox"
+            checked={confirmed}
+            onChange={(e) => setConfirmed((e.target as HTMLInputElement).checked)}
+          />
+          These are my provider’s servers
+        </label>
+      )}
       <button
         type="submit"
-        disabled={busy || !email.includes('@') || !password || !imap.host || !smtp.host}
+        disabled={
+          busy ||
+          (named && !confirmed) ||
+          !email.includes('@') ||
+          !password ||
+          !imap.host ||
+          !smtp.host
+        }
       >
         {busy ? 'Checking the password…' : 'Set up'}
       </button>

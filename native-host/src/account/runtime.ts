@@ -10,6 +10,7 @@ import type { AccountDocuments } from '../documents/index.js';
 import { KeyManager, type KeyStore, type NicknymTarget } from '../keys/index.js';
 import type { Logger } from '../log/index.js';
 import type { Resolver } from '../net/index.js';
+import type { LocalTls } from '../tls/index.js';
 import { StoreMailboxBackend, type AccountStore } from '../store/index.js';
 import {
   Outbox,
@@ -46,6 +47,8 @@ export interface AccountRuntimeOptions {
   upstream: UpstreamAccess;
   resolver?: Resolver;
   logger: Logger;
+  /** The install's certificate and key for the loopback servers (tls/). */
+  tls: LocalTls;
   /** Called with every folder's progress whenever one of them moves. */
   onProgress?: (folders: SyncProgress[]) => void;
 }
@@ -97,6 +100,11 @@ export class AccountRuntime {
     return 'connected';
   }
 
+  /** Why the last sync pass failed, in words; null after a good pass. */
+  get syncError(): { code: string; message: string } | null {
+    return this.sync?.error?.toValue() ?? null;
+  }
+
   get syncProgress(): SyncProgress[] {
     return [...this.progress.values()];
   }
@@ -117,6 +125,7 @@ export class AccountRuntime {
       authenticate: async (user, password) =>
         (await authenticate(user, password)) ? record.email : null,
       port: record.imapPort,
+      tls: { key: this.options.tls.keyPem, cert: this.options.tls.certPem },
       logger: logger.child({ module: 'imap' }),
     });
 
@@ -130,6 +139,7 @@ export class AccountRuntime {
     this.outbox.start();
     this.smtp = await startSmtpServer({
       port: record.smtpPort,
+      tls: { key: this.options.tls.keyPem, cert: this.options.tls.certPem },
       authenticate,
       addresses: () => [record.email],
       keys: this.keys,

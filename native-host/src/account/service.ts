@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
+  AccountPin,
   ContactKeySummary,
   HostStatus,
   OwnKeySummary,
@@ -49,6 +50,7 @@ import {
 } from './registry.js';
 import { syncProgressOf } from './progress.js';
 import { storageSecretAtLogin } from './recovery.js';
+import { ensureLocalTls, type LocalTls } from '../tls/index.js';
 import { AccountRuntime, type UpstreamAccess } from './runtime.js';
 
 export interface AccountServiceOptions {
@@ -76,8 +78,34 @@ export class AccountService {
     { state: 'needs_login' | 'offline'; message: string }
   >();
 
+  private localTls: Promise<LocalTls> | null = null;
+
   constructor(private readonly options: AccountServiceOptions) {
     this.registry = new AccountRegistry(options.dataDir);
+  }
+
+  /** The install's certificate for the loopback servers, one for every account. */
+  private tls(): Promise<LocalTls> {
+    this.localTls ??= ensureLocalTls(this.options.dataDir);
+    return this.localTls;
+  }
+
+  /**
+   * What Thunderbird must pin for each running account: its loopback ports and the install's
+   * certificate. The add-on applies it at every start, so accounts made before the servers
+   * used TLS move to it, and a renewed certificate replaces the old pin.
+   */
+  async pins(): Promise<AccountPin[]> {
+    const tls = await this.tls();
+    return this.registry
+      .list()
+      .filter((r) => this.runtimes.has(r.email))
+      .map((r) => ({
+        email: r.email,
+        imapPort: r.imapPort,
+        smtpPort: r.smtpPort,
+        certificate: tls.certBase64,
+      }));
   }
 
   /** The add-on's device key: wraps the storage secrets and login keys on this machine. */
@@ -136,7 +164,13 @@ export class AccountService {
         this.problems.get(r.email)?.state ??
         ('starting' as const),
     }));
-    const firstProblem = [...this.problems.values()][0];
+    // A failed resume first; otherwise a sync that keeps failing says why (e.g. a server that
+    // stopped offering STARTTLS), rather than only "offline".
+    const firstProblem =
+      [...this.problems.values()][0] ??
+      [...this.runtimes.values()]
+        .map((r) => r.syncError && { state: r.syncError.code, message: r.syncError.message })
+        .find(Boolean);
     return {
       state:
         accounts.length === 0
@@ -362,7 +396,13 @@ export class AccountService {
       const client = await connectUpstream(probe.imap);
       await client.logout().catch(() => client.close());
     } catch (error) {
-      throw new RpcError('wrong_password', error instanceof Error ? error.message : String(error));
+      // Only a refused login is a wrong password; a server that cannot be reached, or that
+      // would not encrypt the connection, keeps its own code and sentence.
+      const code =
+        error instanceof RpcError && error.code !== 'upstream_refused'
+          ? error.code
+          : 'wrong_password';
+      throw new RpcError(code, error instanceof Error ? error.message : String(error));
     }
     step('Creating your encryption key and starting the first sync…');
     const storageSecret = existing
@@ -427,6 +467,7 @@ export class AccountService {
         password: localPassword,
         imap: { host: '127.0.0.1', port: record.imapPort },
         smtp: { host: '127.0.0.1', port: record.smtpPort },
+        certificate: (await this.tls()).certBase64,
       },
       ownKey,
     };
@@ -559,6 +600,7 @@ export class AccountService {
       storageSecret,
       documents,
       upstream,
+      tls: await this.tls(),
       ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
       logger: this.options.logger.child({ account: record.email }),
       onProgress: (folders) => {

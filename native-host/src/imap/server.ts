@@ -3,6 +3,7 @@
  * it refuses any other address rather than trusting a caller to pick a safe one.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { silentLogger, type Logger } from '../log/index.js';
 import type { MailboxBackend } from './backend.js';
 import { ImapSession, type SessionLimits } from './session.js';
@@ -37,6 +38,12 @@ export interface ImapServerOptions {
   port?: number;
   logger?: Logger;
   limits?: Partial<ImapServerLimits>;
+  /**
+   * Implicit TLS with the install's own certificate: what Thunderbird is told to expect, so
+   * whoever binds the port while the host is down cannot pose as it (see tls/). Without it
+   * the server speaks plain IMAP, for tests of the protocol alone.
+   */
+  tls?: { key: string; cert: string };
 }
 
 export interface ImapServer {
@@ -90,7 +97,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     return null;
   };
 
-  const server: Server = createServer((socket: Socket) => {
+  const serve = (socket: Socket) => {
     if (sessions.size >= limits.maxConnections) {
       socket.end('* BYE Too many connections\r\n');
       return;
@@ -104,7 +111,16 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     sessions.add(session);
     socket.on('close', () => sessions.delete(session));
     session.start();
-  });
+  };
+  const server: Server = options.tls
+    ? createTlsServer({ ...options.tls, minVersion: 'TLSv1.2' }, serve)
+    : createServer(serve);
+  if (options.tls) {
+    // A failed handshake (a client that does not trust us, or speaks plain IMAP) ends quietly.
+    server.on('tlsClientError', (error: Error) =>
+      logger.warn('imap.tls_failed', { message: error.message }),
+    );
+  }
   server.maxConnections = limits.maxConnections + 10;
 
   await new Promise<void>((resolve, reject) => {

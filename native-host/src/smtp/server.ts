@@ -31,6 +31,12 @@ export interface SmtpServerOptions {
   /** Default 100. */
   maxRecipients?: number;
   logger?: Logger;
+  /**
+   * Implicit TLS with the install's own certificate (see tls/): a squatter on the port cannot
+   * complete the handshake, so Thunderbird sends it neither the password nor the message.
+   * Without it the server speaks plain SMTP, for tests of submission alone.
+   */
+  tls?: { key: string; cert: string };
 }
 
 export interface RunningSmtpServer {
@@ -53,8 +59,8 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
   const server = new SMTPServer({
     name: 'localhost',
     banner: 'Leapbird local submission',
-    // Plaintext on loopback: Thunderbird talks to this process on the same machine.
-    secure: false,
+    secure: Boolean(options.tls),
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } : {}),
     disabledCommands: ['STARTTLS'],
     // The client is this machine; a reverse DNS lookup would only add ~100 ms to each message.
     disableReverseLookup: true,

@@ -10,7 +10,7 @@ import { SyncError, describeError } from './errors.js';
 export interface UpstreamEndpoint {
   host: string;
   port: number;
-  /** Implicit TLS (true) or STARTTLS when the server offers it (false). */
+  /** Implicit TLS (true) or STARTTLS, which is then required (false). */
   secure: boolean;
   /** TLS server name to check the certificate against (the provider's domain). */
   servername?: string;
@@ -52,6 +52,9 @@ export async function connectUpstream(
     host: credentials.host,
     port: credentials.port,
     secure: credentials.secure,
+    // The capability list arrives in cleartext, so a server (or anyone on the path) that
+    // leaves STARTTLS out must end the connection, not receive the credentials unencrypted.
+    ...(credentials.secure ? {} : { doSTARTTLS: true }),
     ...(credentials.servername ? { servername: credentials.servername } : {}),
     tls: {
       ...(credentials.ca ? { ca: credentials.ca } : {}),
@@ -72,7 +75,14 @@ export async function connectUpstream(
     await client.connect();
   } catch (error) {
     client.close();
-    const refused = (error as { authenticationFailed?: boolean }).authenticationFailed;
+    const failure = error as { authenticationFailed?: boolean; tlsFailed?: boolean };
+    if (failure.tlsFailed) {
+      throw new SyncError(
+        'upstream_unreachable',
+        `${credentials.servername ?? credentials.host} did not set up an encrypted connection (${describeError(error)}), so LeapBird did not send your password: it would have crossed the network readable by anyone on the way. Choose TLS for this server, or ask your provider why it offers no STARTTLS.`,
+      );
+    }
+    const refused = failure.authenticationFailed;
     throw new SyncError(
       refused ? 'upstream_refused' : 'upstream_unreachable',
       refused

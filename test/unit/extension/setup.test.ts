@@ -9,6 +9,7 @@ const account: AccountSpec = {
   password: 'local',
   imap: { host: '127.0.0.1', port: 1143 },
   smtp: { host: '127.0.0.1', port: 1025 },
+  certificate: 'MIIB',
 };
 const result = { account, ownKey: {} } as SetupResult;
 

@@ -7,6 +7,7 @@ import {
 } from '../../../extension/lib/keys-view.js';
 import {
   credentialProblems,
+  discoveredServersNote,
   failureSentence,
   normaliseDomain,
   passwordStrength,
@@ -66,6 +67,18 @@ describe('the setup form', () => {
       'Enter a username.',
       'Enter a password.',
     ]);
+  });
+
+  it('names each server an autoconfig file chose, with port and security, before any password goes there', () => {
+    const note = discoveredServersNote({
+      imap: { host: 'imap.example.org', port: 993, security: 'tls' },
+      smtp: { host: 'mail.example.org', port: 587, security: 'starttls' },
+      source: 'https://example.org/.well-known/autoconfig/mail/config-v1.1.xml',
+    });
+    expect(note).toContain('incoming mail imap.example.org, port 993 (TLS)');
+    expect(note).toContain('outgoing mail mail.example.org, port 587 (STARTTLS)');
+    expect(note).toMatch(/^https:\/\/example\.org\//);
+    expect(note).toMatch(/check that they belong to your provider/);
   });
 
   it('turns a missing host into the install command and passes the host’s sentences on', () => {

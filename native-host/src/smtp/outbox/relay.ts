@@ -138,6 +138,12 @@ async function send(
     // refused STARTTLS may be someone on the path stripping it: both are worth another try.
     const tlsRefused = e.code === 'ETLS' || e.command === 'STARTTLS';
     const permanent = code >= 500 && code !== 535 && code !== 530 && !tlsRefused;
-    return { ok: false, permanent, reason: e.response ?? e.message };
+    return {
+      ok: false,
+      permanent,
+      reason: tlsRefused
+        ? `The outgoing mail server did not set up an encrypted connection (${e.response ?? e.message}), so LeapBird sent neither your password nor the message; it will try again later.`
+        : (e.response ?? e.message),
+    };
   }
 }
