@@ -179,6 +179,14 @@ describe('a flaky provider during login', () => {
     );
     await first.stop();
     secondDevice = await startHostAsAddon({ dataDir: secondDir, ...front.hostConfig });
+    // A starting host writes its loopback certificate in the background: let it finish, so
+    // a login's snapshot compares the idle device with itself.
+    await waitFor(
+      "the second device's loopback certificate",
+      () =>
+        localState().every((entry) => !entry.includes('.tmp')) &&
+        localState().some((entry) => entry.startsWith('tls/local.crt')),
+    );
   }, 120_000);
 
   afterAll(async () => {
