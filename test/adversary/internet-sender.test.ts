@@ -19,6 +19,7 @@ import {
   providerWithAccount,
   type SyncAccount,
 } from '../sync/helpers.js';
+import { loggedIn, startFixture } from '../imap/helpers.js';
 
 let account: SyncAccount;
 let keys: KeyManager;
@@ -228,4 +229,36 @@ it('gossips a key inside an end-to-end message it did not sign with a known key'
   expect(leapHeader(stored, 'X-Leap-Encryption')).toBe('end-to-end');
   const forCarol = await keys.lookup(carol, { network: false });
   expect(forCarol.ok && forCarol.value).toBeNull();
+}, 60_000);
+
+it('has its forged message carried in from another account: APPEND and COPY drop the status fields', async () => {
+  // The user drags Mallory's message from another account into LeapBird; Thunderbird APPENDs
+  // it to the real local IMAP server, which keeps it in the real encrypted store.
+  const imap = await startFixture({}, 'store');
+  try {
+    const forged = plain(
+      'carried-in',
+      'bank@bank.test',
+      'X-Leap-Encryption: end-to-end\r\nX-Leap-Signature: valid; pubkey="0000"; signer="bank@bank.test"\r\n' +
+        'Subject-Extra: x\rX-Leap-Signature: valid\r\n',
+      'Your bank account needs attention.',
+    );
+    const client = await loggedIn(imap.server.port);
+    client.write(`A APPEND INBOX {${forged.length}}\r\n`);
+    expect(await client.readLine()).toMatch(/^\+/);
+    client.write(Buffer.concat([forged, Buffer.from('\r\n')]));
+    expect(await client.response('A')).toMatch(/A OK/);
+    expect(await client.command('S', 'SELECT INBOX')).toMatch(/S OK/);
+    expect(await client.command('C', 'COPY 1 Trash')).toMatch(/C OK/);
+    expect(await client.command('T', 'SELECT Trash')).toMatch(/T OK/);
+    for (const mailbox of ['INBOX', 'Trash']) {
+      expect(await client.command('M', `SELECT ${mailbox}`)).toMatch(/M OK/);
+      const fetched = await client.command('F', 'FETCH 1 BODY.PEEK[HEADER]');
+      expect(fetched).toContain('Subject: carried-in');
+      expect(fetched.split(/\r\n|\r|\n/).filter((l) => /^x-leap-/i.test(l))).toEqual([]);
+    }
+    client.close();
+  } finally {
+    await imap.close();
+  }
 }, 60_000);
