@@ -5,6 +5,7 @@
  * (or GnuPG) would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as openpgp from 'openpgp';
 import { generateOwnKey, openMessage, type OwnKey } from '../../native-host/src/crypto/index.js';
 import type { ResolverMap } from '../../provider/src/index.js';
 import {
@@ -373,5 +374,36 @@ describe('GnuPG at either end', () => {
     expect(mail.verification.status).toBe('valid');
     expect(header(mail.message, 'subject')).toBe('Sealed by GnuPG');
     expect(mail.message.toString()).toContain('Encrypted before it reached the host.');
+  });
+});
+
+describe('a message that only looks encrypted', () => {
+  it('forwards an inline PGP block with her own words: encrypted and signed, not passed through', async () => {
+    const bob = people.bob!;
+    const before = (await inbox(beta, bob.account)).length;
+    // Someone's ciphertext, as Alice received it and now forwards it with a comment.
+    const armored = await openpgp.encrypt({
+      message: await openpgp.createMessage({ text: 'Old secret.' }),
+      encryptionKeys: await openpgp.readKey({ armoredKey: bob.key.publicArmored }),
+    });
+    const comment = 'Bob, can you read this? The door code is 4711.';
+    const raw = Buffer.concat([
+      Buffer.from('X-Leap-Encrypted-Only: yes\r\n'),
+      await composeMessage({
+        from: alice.address,
+        to: bob.account.address,
+        subject: 'Fwd: can you read this',
+        text: `${comment}\r\n\r\n${armored}\r\n`,
+      }),
+    ]);
+    await submit(host, { from: alice.address, to: [bob.account.address] }, raw);
+    expect(host.outbox.list().at(-1)!.protection).not.toBe('passthrough');
+    await host.outbox.flush();
+    const mail = (await received('bob', before + 1)).at(-1)!;
+    // What left the machine carries her words only inside the encryption.
+    expect(mail.sent.toString()).not.toContain('door code');
+    expect(mail.encryption).not.toBe('none');
+    expect(mail.verification.status).toBe('valid');
+    expect(mail.message.toString()).toContain(comment);
   });
 });
