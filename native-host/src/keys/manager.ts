@@ -1,8 +1,9 @@
 /**
  * The key manager: the user's own key (generated once, renewed before expiry, published),
- * and every correspondent's key: found in the order of issue 9, kept with its validation
- * level, replaced only when LEAP's rules allow, refreshed in the background at random
- * times, raised to Fingerprint when the user checks it by hand.
+ * and every correspondent's key: found in a fixed order (the own provider's nicknym for its
+ * own domain; else a LEAP provider's nicknym, then WKD, then a key server if configured),
+ * kept with its validation level, replaced only when LEAP's rules allow, refreshed in the
+ * background at random times, raised to Fingerprint when the user checks it by hand.
  *
  * Privacy: the own provider is asked only about addresses of its own domain. Asking it
  * about anyone else would tell it whom the user writes to (Bitmask's nicknym did).
@@ -500,7 +501,7 @@ export class KeyManager {
     return pending;
   }
 
-  /** The network sources for an address, in the order of issue 9. */
+  /** The network sources for an address, most authoritative first. */
   private sourcesFor(address: string): { source: KeySource; ask: () => Promise<SourceAnswer> }[] {
     const domain = address.slice(address.indexOf('@') + 1);
     const own = this.options.ownProvider;
