@@ -1,99 +1,218 @@
-// `npm run package`: a Debian package of the native host, dist/leapbird-host_<version>_<arch>.deb.
-// It installs the host under /usr/lib/leapbird (compiled code plus its production npm
-// dependencies, the SQLCipher addon already built) and the native-messaging manifest where
-// Thunderbird looks system-wide, /usr/lib/mozilla/native-messaging-hosts/.
+// `npm run package`: the native host as a person installs it, for this machine's platform.
+//
+//   dist/leapbird-host-<version>-<platform>.tar.gz   unpack anywhere, run ./install.sh
+//   dist/leapbird-host_<version>_<arch>.deb          (Debian/Ubuntu) dpkg -i
+//
+// Both hold the same bundle and bring their own Node runtime (the one this build runs on),
+// so neither needs a system `nodejs`: the host bundled by esbuild into two files (the host
+// and its decryption worker), plus the one thing that cannot be bundled, the SQLCipher addon
+// with the two tiny packages that locate it. Nothing of the add-on and no unused dependency
+// goes in. Both are reproducible: every file's time is the last commit's (SOURCE_DATE_EPOCH
+// when set), entries are sorted, owners are root, gzip carries no name or time.
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
-  existsSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const hostBuild = join(root, 'dist', 'native-host');
-if (!existsSync(join(hostBuild, 'native-host', 'src', 'main.js'))) {
-  console.error('package: build the host first (npm run build)');
-  process.exit(1);
-}
-const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
+const run = (cmd, args, options = {}) =>
+  execFileSync(cmd, args, { cwd: root, encoding: 'utf8', ...options });
+const say = (what) => process.stdout.write(`package: ${what}\n`);
+
+const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? run('git', ['log', '-1', '--format=%ct']));
+const platform = `${process.platform}-${process.arch}`;
+const arch = run('dpkg', ['--print-architecture']).trim();
 const name = 'leapbird-host';
-const stage = join(root, 'dist', 'deb', `${name}_${pkg.version}_${arch}`);
-const libDir = join(stage, 'usr', 'lib', 'leapbird');
-rmSync(join(root, 'dist', 'deb'), { recursive: true, force: true });
-mkdirSync(libDir, { recursive: true });
+const work = join(root, 'dist', 'package');
+rmSync(work, { recursive: true, force: true });
 
-cpSync(hostBuild, libDir, { recursive: true, filter: (src) => !src.endsWith('.map') });
-writeFileSync(
-  join(libDir, 'package.json'),
-  JSON.stringify({ name, version: pkg.version, type: 'module', private: true }, null, 2),
-);
-
-// Production dependencies only, as npm resolved them; the addon's sources and build
-// intermediates stay behind (only its compiled .node file is needed).
-const paths = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
-  cwd: root,
-  encoding: 'utf8',
-})
-  .split('\n')
-  .filter((p) => p && p !== root);
-for (const path of new Set(paths)) {
-  const rel = relative(root, path);
-  if (!rel.startsWith('node_modules')) continue;
-  cpSync(path, join(libDir, rel), {
-    recursive: true,
-    filter: (src) => {
-      const inner = relative(path, src);
-      if (inner.startsWith('node_modules')) return false; // nested packages are listed themselves
-      if (rel.endsWith('better-sqlite3-multiple-ciphers'))
-        return !/^(src|deps|build\/(Release\/(obj|\.deps)|deps))/.test(inner);
-      return true;
-    },
-  });
+/** The bundle: what both packages install, laid out so `main.js` finds its launcher at ../../. */
+function stageBundle(dir) {
+  const hostDir = join(dir, 'lib', 'host');
+  say('bundling the host (esbuild)');
+  run(join(root, 'node_modules', '.bin', 'esbuild'), [
+    'native-host/src/main.ts',
+    'native-host/src/sync/open-worker.ts',
+    '--bundle',
+    '--platform=node',
+    '--target=node20',
+    '--format=esm',
+    `--outdir=${hostDir}`,
+    '--entry-names=[name]',
+    '--external:better-sqlite3-multiple-ciphers',
+    '--legal-comments=linked',
+    '--log-level=warning',
+    // CommonJS dependencies call require() for Node's own modules; ESM has none of its own.
+    "--banner:js=import { createRequire as __lbRequire } from 'node:module'; const require = __lbRequire(import.meta.url);",
+  ]);
+  writeFileSync(
+    join(hostDir, 'package.json'),
+    JSON.stringify({ name, version: pkg.version, type: 'module', private: true }, null, 2) + '\n',
+  );
+  // The addon: its JavaScript, its compiled .node, and what finds it; no sources, no objects.
+  const addon = 'better-sqlite3-multiple-ciphers';
+  for (const [dep, keep] of [
+    [
+      addon,
+      (p) =>
+        p === '' ||
+        /^(package\.json|LICENSE|lib(\/|$)|build(\/Release(\/better_sqlite3\.node)?)?$)/.test(p),
+    ],
+    ['bindings', (p) => p === '' || /^(package\.json|LICENSE.*|[^/]+\.js)$/.test(p)],
+    ['file-uri-to-path', (p) => p === '' || /^(package\.json|LICENSE.*|[^/]+\.js)$/.test(p)],
+  ]) {
+    const from = join(root, 'node_modules', dep);
+    cpSync(from, join(hostDir, 'node_modules', dep), {
+      recursive: true,
+      filter: (src) => keep(relative(from, src)),
+    });
+  }
+  mkdirSync(join(dir, 'node', 'bin'), { recursive: true });
+  cpSync(process.execPath, join(dir, 'node', 'bin', 'node'));
+  const nodeLicense = [
+    '/usr/share/doc/nodejs/LICENSE',
+    join(dirname(process.execPath), '..', 'LICENSE'),
+  ];
+  for (const license of nodeLicense) {
+    try {
+      cpSync(license, join(dir, 'node', 'LICENSE'));
+      break;
+    } catch {
+      // Not in this place: try the next.
+    }
+  }
+  writeFileSync(join(dir, 'node', 'VERSION'), `${process.version}\n`);
 }
 
-const launcher = join(libDir, name);
-writeFileSync(
-  launcher,
-  `#!/bin/sh\n# Started by Thunderbird through native messaging.\nexec /usr/bin/node /usr/lib/leapbird/native-host/src/main.js "$@"\n`,
-);
-chmodSync(launcher, 0o755);
+/** Sets every file's time to the epoch, so archives do not depend on when they were built. */
+function clampTimes(dir) {
+  for (const entry of readdirSync(dir, { recursive: true }))
+    utimesSync(join(dir, entry), epoch, epoch);
+  utimesSync(dir, epoch, epoch);
+}
 
-const { nativeManifest } = await import(
-  pathToFileURL(join(hostBuild, 'native-host', 'src', 'messaging', 'manifest.js')).href
+function executable(path, text) {
+  writeFileSync(path, text);
+  chmodSync(path, 0o755);
+}
+
+// ---- the tarball: unpack, ./install.sh (per user, into ~/.local/lib/leapbird) ----
+const tarName = `${name}-${pkg.version}-${platform}`;
+const tarStage = join(work, tarName);
+stageBundle(tarStage);
+executable(
+  join(tarStage, name),
+  `#!/bin/sh
+# The LeapBird host, with the Node runtime it came with.
+here=$(dirname "$(readlink -f "$0")")
+exec "$here/node/bin/node" "$here/lib/host/main.js" "$@"
+`,
 );
-const manifest = nativeManifest(`/usr/lib/leapbird/${name}`);
-const manifestDir = join(stage, 'usr', 'lib', 'mozilla', 'native-messaging-hosts');
+executable(
+  join(tarStage, 'install.sh'),
+  `#!/bin/sh
+# Installs the LeapBird host for the current user and registers it with Thunderbird.
+# Run it from the unpacked folder. Your mail stays where it is (~/.local/share/leapbird).
+set -eu
+here=$(dirname "$(readlink -f "$0")")
+dest="\${LEAPBIRD_PREFIX:-$HOME/.local/lib/leapbird}"
+if [ "$here" != "$dest" ]; then
+  rm -rf "$dest.new"
+  mkdir -p "$(dirname "$dest")"
+  cp -a "$here" "$dest.new"
+  rm -rf "$dest"
+  mv "$dest.new" "$dest"
+fi
+"$dest/node/bin/node" "$dest/lib/host/main.js" install
+echo "LeapBird host installed in $dest. Restart Thunderbird to use it."
+`,
+);
+executable(
+  join(tarStage, 'uninstall.sh'),
+  `#!/bin/sh
+# Removes the LeapBird host and its Thunderbird registration. Your mail and keys in
+# ~/.local/share/leapbird are kept; remove that folder yourself to delete them.
+set -eu
+dest="\${LEAPBIRD_PREFIX:-$HOME/.local/lib/leapbird}"
+if [ -x "$dest/node/bin/node" ]; then
+  "$dest/node/bin/node" "$dest/lib/host/main.js" install --uninstall
+fi
+rm -rf "$dest"
+# The folder that held it, if LeapBird was all it held.
+rmdir "$(dirname "$dest")" 2>/dev/null || true
+echo "LeapBird host removed. Your data in \${XDG_DATA_HOME:-$HOME/.local/share}/leapbird was kept."
+`,
+);
+clampTimes(tarStage);
+const tarball = join(root, 'dist', `${tarName}.tar.gz`);
+say('writing the tarball');
+run(
+  'sh',
+  [
+    '-c',
+    `tar --sort=name --mtime=@${epoch} --owner=0 --group=0 --numeric-owner --format=gnu -cf - ${tarName} | gzip -n -6 > "${tarball}"`,
+  ],
+  { cwd: work },
+);
+
+// ---- the .deb: the same bundle under /usr/lib/leapbird, registered system-wide ----
+const debStage = join(work, 'deb');
+const libDir = join(debStage, 'usr', 'lib', 'leapbird');
+mkdirSync(dirname(libDir), { recursive: true });
+cpSync(tarStage, libDir, {
+  recursive: true,
+  filter: (src) => !/\/(install|uninstall)\.sh$/.test(src),
+});
+executable(
+  join(libDir, name),
+  `#!/bin/sh\n# Started by Thunderbird through native messaging.\nexec /usr/lib/leapbird/node/bin/node /usr/lib/leapbird/lib/host/main.js "$@"\n`,
+);
+const manifest = JSON.parse(
+  run(join(libDir, 'node', 'bin', 'node'), [
+    join(libDir, 'lib', 'host', 'main.js'),
+    'print-manifest',
+  ]),
+);
+manifest.path = `/usr/lib/leapbird/${name}`;
+const manifestDir = join(debStage, 'usr', 'lib', 'mozilla', 'native-messaging-hosts');
 mkdirSync(manifestDir, { recursive: true });
 writeFileSync(join(manifestDir, `${manifest.name}.json`), JSON.stringify(manifest, null, 2) + '\n');
-
-mkdirSync(join(stage, 'DEBIAN'));
+mkdirSync(join(debStage, 'DEBIAN'));
 writeFileSync(
-  join(stage, 'DEBIAN', 'control'),
+  join(debStage, 'DEBIAN', 'control'),
   [
     `Package: ${name}`,
     `Version: ${pkg.version}`,
     `Architecture: ${arch}`,
-    'Depends: nodejs (>= 20)',
+    'Depends: libc6, libstdc++6',
     'Recommends: thunderbird',
     'Section: mail',
     'Priority: optional',
     'Maintainer: The LeapBird developers <dev@leapbird.invalid>',
     'Description: LeapBird native host for Thunderbird',
     ' Local encrypted mail store, IMAP and SMTP servers and key management for the',
-    ' LeapBird Thunderbird add-on. Mail is encrypted on this machine.',
+    ' LeapBird Thunderbird add-on. Mail is encrypted on this machine. Brings its own',
+    ` Node.js runtime (${process.version}).`,
     '',
   ].join('\n'),
 );
+clampTimes(debStage);
 const deb = join(root, 'dist', `${name}_${pkg.version}_${arch}.deb`);
-execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', stage, deb], {
-  stdio: 'inherit',
+say('writing the Debian package');
+run('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', debStage, deb], {
+  env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
+  stdio: ['ignore', 'ignore', 'inherit'],
 });
-rmSync(join(root, 'dist', 'deb'), { recursive: true, force: true });
-console.log(`package: ${relative(root, deb)}`);
+rmSync(work, { recursive: true, force: true });
+say(relative(root, tarball));
+say(relative(root, deb));

@@ -45,7 +45,11 @@ export async function startHost(
   const logger = createFileLogger(join(config.dataDir, 'logs', 'host.log'), config.logLevel, {
     pid: process.pid,
   });
-  logger.info('host.start', { version: VERSION, argv: process.argv.slice(2) });
+  logger.info('host.start', {
+    version: VERSION,
+    argv: process.argv.slice(2),
+    runtime: { path: process.execPath, version: process.version },
+  });
 
   let markReady: () => void = () => {};
   const addonReady = new Promise<void>((resolve) => (markReady = resolve));

@@ -4,7 +4,8 @@
  * For tests that play someone against the host without starting Thunderbird.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { RPC_PROTOCOL_VERSION } from '../../shared/src/constants.js';
 import { RpcPeer } from '../../shared/src/rpc-peer.js';
 import type { AddonEvents, AddonMethods, HostEvents, HostMethods } from '../../shared/src/rpc.js';
@@ -37,6 +38,29 @@ export async function startHostAsAddon(
     { ...loadConfig({ LEAPBIRD_DATA_DIR: config.dataDir }), ...config },
     { input, output },
   );
+  const { addon, received } = await speakAsAddon(input, output, deviceKey);
+  return {
+    host,
+    addon,
+    writeRaw: (bytes) => input.write(bytes),
+    received,
+    stop: async () => {
+      input.end();
+      await host.stop('test done');
+      addon.close();
+    },
+  };
+}
+
+/**
+ * The add-on's side of the native-messaging channel over any pair of streams: framed JSON,
+ * the RPC peer, and the hello with `deviceKey`.
+ */
+async function speakAsAddon(
+  input: Writable,
+  output: Readable,
+  deviceKey: string,
+): Promise<{ addon: AddonPeer; received: unknown[] }> {
   const decoder = new FrameDecoder(64 * 1024 * 1024);
   const received: unknown[] = [];
   const addon: AddonPeer = new RpcPeer({
@@ -57,14 +81,30 @@ export async function startHostAsAddon(
     protocol: RPC_PROTOCOL_VERSION,
     deviceKey,
   });
+  return { addon, received };
+}
+
+/**
+ * Starts an installed host program (a launcher, as Thunderbird would) as a child process
+ * and speaks to it as the add-on does; `stop` closes its stdin and waits for it to exit.
+ */
+export async function spawnHostAsAddon(
+  launcher: string,
+  env: NodeJS.ProcessEnv,
+  deviceKey = randomBytes(32).toString('base64'),
+): Promise<{ addon: AddonPeer; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(launcher, ['manifest.json', 'leapbird@leapbird.org'], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { addon } = await speakAsAddon(child.stdin!, child.stdout!, deviceKey);
   return {
-    host,
     addon,
-    writeRaw: (bytes) => input.write(bytes),
-    received,
+    child,
     stop: async () => {
-      input.end();
-      await host.stop('test done');
+      child.stdin!.end();
+      await exited;
       addon.close();
     },
   };
