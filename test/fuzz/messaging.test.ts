@@ -5,6 +5,7 @@
  * size and recovers for the next honest one; the RPC peer never throws and answers every
  * request once.
  */
+import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChunkAssembler, MAX_CHUNK_COUNT, toSendable } from '../../shared/src/chunking.js';
@@ -15,10 +16,14 @@ import {
   FrameDecoder,
   FramingError,
   encodeFrame,
+  openStdioChannel,
   type Decoded,
 } from '../../native-host/src/messaging/index.js';
 import { bytesCopied } from '../helpers/copies.js';
-import { fuzzRuns, heapGrowth, MiB } from './runs.js';
+import { fuzzRuns, fuzzTimeout, heapGrowth, MiB } from './runs.js';
+
+// More runs (LEAPBIRD_FUZZ_RUNS) get more time.
+vi.setConfig({ testTimeout: fuzzTimeout(60_000) });
 
 const MAX_FRAME = 2048;
 
@@ -274,5 +279,58 @@ describe('RPC peer', () => {
     });
     // Nothing of the runs stays behind (no reassembly, no pending call): far below 16 MiB.
     expect(growth).toBeLessThan(16 * MiB);
+  });
+});
+
+describe("the host's stdio channel", () => {
+  it('answers framed requests among garbage frames with well-formed frames only', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.string({ maxLength: 6 }).map((id) => ({
+              request: `r${id}`,
+              bytes: encodeFrame({ type: 'request', id: `r${id}`, method: 'echo', params: id }),
+            })),
+            frame.map((f) => ({ request: null, bytes: f.bytes })),
+          ),
+          { maxLength: 12 },
+        ),
+        pieceSizes,
+        async (frames, sizes) => {
+          const input = new PassThrough();
+          const output = new PassThrough();
+          const received = new FrameDecoder(1024 * 1024);
+          const replies: Decoded[] = [];
+          output.on('data', (chunk: Buffer) => replies.push(...received.push(chunk)));
+          const peer: RpcPeer<
+            HostMethods,
+            HostMethods,
+            Record<string, unknown>,
+            never
+          > = new RpcPeer({ idPrefix: 'h', send: (e) => channel.send(e), timeoutMs: 1000 });
+          peer.handle('echo', (params) => params);
+          const channel = openStdioChannel({
+            input,
+            output,
+            maxIncomingBytes: MAX_FRAME,
+            onMessage: (m) => peer.receive(m),
+            onFramingError: (e) => expect(e).toBeInstanceOf(RpcError),
+            onClose: () => undefined,
+          });
+          for (const piece of cut(Buffer.concat(frames.map((f) => f.bytes)), sizes))
+            input.write(piece);
+          input.end();
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          for (const reply of replies) expect(reply.kind).toBe('message');
+          const ids = replies.map((r) =>
+            r.kind === 'message' ? (r.value as { id: string }).id : '',
+          );
+          for (const f of frames) if (f.request) expect(ids).toContain(f.request);
+          peer.close();
+        },
+      ),
+      { numRuns: fuzzRuns(200) },
+    );
   });
 });
