@@ -84,7 +84,11 @@ beforeAll(async () => {
     decryptionKeys: async () => [alice.privateArmored],
     senderKeys: async (sender) => (sender === BOB ? [bob.publicArmored] : []),
     learn: async () => undefined,
-    ownKey: async () => ({ address: ALICE, ...alice }),
+    ownKey: async () => ({
+      address: ALICE,
+      privateArmored: alice.privateArmored,
+      publicArmored: alice.publicArmored,
+    }),
   };
   const bobSends = { senderAddress: BOB, senderPrivateKey: bob.privateArmored };
   const plain = Buffer.from(plainMessage({ subject: 'plain' }));

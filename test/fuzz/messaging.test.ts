@@ -251,15 +251,17 @@ describe('RPC peer', () => {
               for (const part of wire) expect(() => peer.receive(part)).not.toThrow();
             });
             await new Promise((resolve) => setTimeout(resolve, 0));
-            const requests = messages.filter(
-              (m): m is { type: 'request'; id: string; method: string; params: unknown } =>
-                typeof m === 'object' &&
-                m !== null &&
-                (m as { type?: unknown }).type === 'request' &&
-                typeof (m as { id?: unknown }).id === 'string' &&
-                typeof (m as { method?: unknown }).method === 'string' &&
-                'params' in m,
-            );
+            const requests = (messages as unknown[])
+              .filter(
+                (m) =>
+                  typeof m === 'object' &&
+                  m !== null &&
+                  (m as { type?: unknown }).type === 'request' &&
+                  typeof (m as { id?: unknown }).id === 'string' &&
+                  typeof (m as { method?: unknown }).method === 'string' &&
+                  'params' in m,
+              )
+              .map((m) => m as { id: string });
             for (const { id } of requests) {
               const answers = sent.filter((e) => e.type === 'response' && e.id === id);
               expect(answers.length).toBeGreaterThanOrEqual(
