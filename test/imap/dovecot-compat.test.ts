@@ -23,6 +23,17 @@ const MESSAGES = [
   Buffer.from(
     'From: a@b.example\r\nContent-Type: message/rfc822\r\n\r\nSubject: wrapped\r\nContent-Type: multipart/mixed; boundary=w\r\n\r\n--w\r\n\r\none\r\n--w\r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--w--\r\n',
   ),
+  // Found by test/fuzz/mime.test.ts: parts whose header's empty line is right before the
+  // next boundary (empty bodies), and a part that never ends its header before the close.
+  Buffer.from(
+    'Subject: e\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\n--b--\r\n',
+  ),
+  Buffer.from(
+    'From: a@b\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\npreamble\r\n--b--\r\nAAAA====\r\n--b--\r\n',
+  ),
+  Buffer.from(
+    'Subject: m\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\n--b--\r\n',
+  ),
 ];
 const FETCHES = [
   'FETCH 1:* (ENVELOPE)',

@@ -116,6 +116,44 @@ describe('analyzeMessage', () => {
     );
   });
 
+  // Found by test/fuzz/mime.test.ts (Dovecot agrees: test/imap/dovecot-compat.test.ts).
+  it('closes a part still in its header at a close delimiter without closing its parent', async () => {
+    // Closing the part took its parent off the stack as well; the epilogue then threw.
+    const raw = Buffer.from(
+      'From: a@b\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\npreamble\r\n--b--\r\nAAAA====\r\n--b--\r\n',
+    );
+    const a = await analyzeMessage(raw);
+    checkLayout(a.layout, raw.length);
+    expect(a.bodyStructure).toMatchObject({ kind: 'multipart', parts: [{ size: 0 }] });
+  });
+
+  it('gives a part whose empty line ends right at the boundary an empty body, never a negative one', async () => {
+    const raw = Buffer.from(
+      'Subject: e\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\n--b--\r\n',
+    );
+    const a = await analyzeMessage(raw);
+    checkLayout(a.layout, raw.length);
+    // As Dovecot: the boundary takes the empty line's break from a part's header …
+    expect(text(raw, sectionRange(a.layout, [1], null, a.size))).toBe('');
+    expect(text(raw, sectionRange(a.layout, [1], 'MIME', a.size))).toBe(
+      'Content-Type: text/plain\r\n',
+    );
+    // … but not from the header of an encapsulated message.
+    expect(text(raw, sectionRange(a.layout, [2], null, a.size))).toBe('Subject: inner\r\n\r\n');
+    expect(text(raw, sectionRange(a.layout, [2], 'TEXT', a.size))).toBe('');
+  });
+
+  it('keeps the part at the depth limit inside its parent', async () => {
+    let head = '';
+    let tail = '';
+    for (let i = 0; i < 70; i++) {
+      head += 'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n';
+      tail += '\r\n--b--\r\n';
+    }
+    const raw = Buffer.from(head + 'Subject: innermost\r\n\r\ntext' + tail);
+    checkLayout((await analyzeMessage(raw)).layout, raw.length);
+  });
+
   it('analyses a large message from a stream without needing it whole', async () => {
     const partSize = 64 * 1024;
     const parts = 400; // 25 MiB of attachment

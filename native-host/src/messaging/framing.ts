@@ -73,9 +73,10 @@ export class FrameDecoder {
   }
 
   private peekHeader(): number {
-    const head =
-      this.chunks[0]!.byteLength >= HEADER_BYTES ? this.chunks[0]! : Buffer.concat(this.chunks);
-    return head.readUInt32LE(0);
+    // A header split across reads is joined once and kept joined: joining afresh on every
+    // later read would copy the whole buffered frame each time, quadratic in its size.
+    if (this.chunks[0]!.byteLength < HEADER_BYTES) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!.readUInt32LE(0);
   }
 
   private take(count: number): Buffer {

@@ -44,6 +44,8 @@ interface Part {
   lfAtBodyEnd: number;
   childParts: Part[];
   depth: number;
+  /** The message inside a message/rfc822 part. */
+  encapsulated: boolean;
 }
 
 export interface MimeAnalyzer {
@@ -66,6 +68,7 @@ function newPart(start: number, defaultType: string, depth: number): Part {
     lfAtBodyEnd: 0,
     childParts: [],
     depth,
+    encapsulated: false,
   };
 }
 
@@ -84,6 +87,9 @@ export function createMimeAnalyzer(): MimeAnalyzer {
   /** The previous line was a close delimiter "--b--" (lastLineWasClose: the current one is). */
   let previousWasClose = false;
   let lastLineWasClose = false;
+  /** The part whose header the previous line (the empty one) ended (lastHeaderEnded: this one). */
+  let previousHeaderEnded: Part | null = null;
+  let lastHeaderEnded: Part | null = null;
   let ended = false;
   /** Last byte of the previous chunk, to see a CR split from its LF across chunks. */
   let lastByte = -1;
@@ -110,6 +116,7 @@ export function createMimeAnalyzer(): MimeAnalyzer {
       // The encapsulated message starts right at the body.
       part.layout.kind = 'message';
       const child = newPart(at, 'text/plain', part.depth + 1);
+      child.encapsulated = true;
       part.childParts.push(child);
       stack.push(child);
     }
@@ -117,13 +124,12 @@ export function createMimeAnalyzer(): MimeAnalyzer {
 
   const closePart = (part: Part, end: number, lfAtEnd: number) => {
     if (part.inHeader) {
+      // The part is already off the stack (its callers pop first): what endHeader pushes is
+      // its message child, empty, which closes here too. Comparing with the top instead
+      // would take the parent for such a child and close it early.
+      const depth = stack.length;
       endHeader(part, end);
-      // endHeader may have pushed a message child that is empty; it closes here too.
-      const top = stack[stack.length - 1];
-      if (top !== part) {
-        stack.pop();
-        if (top) closePart(top, end, lfAtEnd);
-      }
+      if (stack.length > depth) closePart(stack.pop()!, end, lfAtEnd);
     }
     part.layout.bodyEnd = end;
     part.lfAtBodyEnd = lfAtEnd;
@@ -132,14 +138,23 @@ export function createMimeAnalyzer(): MimeAnalyzer {
   /** A boundary line at `start` ends the body of every part above `level` one line earlier. */
   const closeAbove = (level: number, start: number) => {
     // The line break before a boundary belongs to the boundary, except right after a close
-    // delimiter, whose line break ends that line (Dovecot counts it into the enclosing part).
-    const eol = previousWasClose ? 0 : prevEolLen;
+    // delimiter, whose line break ends that line (Dovecot counts it into the enclosing part),
+    // and right after the empty line that ends the header of an encapsulated message, which
+    // keeps that line as Dovecot does.
+    const eol = previousWasClose || previousHeaderEnded?.encapsulated ? 0 : prevEolLen;
     const end = Math.max(start - eol, 0);
     const lfAtEnd = lfCount - (eol > 0 ? 1 : 0);
     while (stack.length - 1 > level) {
       const part = stack.pop()!;
       // A part's body can never start after the boundary that ends it.
       closePart(part, Math.max(end, part.layout.headerStart), lfAtEnd);
+      // A boundary right after the empty line of any other header takes that line's break,
+      // as Dovecot does: the header ends before it and the body is empty (never a negative
+      // size).
+      if (part.layout.headerEnd > part.layout.bodyEnd) {
+        part.layout.headerEnd = part.layout.bodyEnd;
+        for (const child of part.childParts) clampPart(child, part.layout.bodyEnd);
+      }
     }
   };
 
@@ -181,6 +196,7 @@ export function createMimeAnalyzer(): MimeAnalyzer {
     if (top.inHeader) {
       if (hasLf && length === eolLen) {
         lfCount++;
+        lastHeaderEnded = top;
         endHeader(top, start + length);
         return;
       }
@@ -217,6 +233,8 @@ export function createMimeAnalyzer(): MimeAnalyzer {
     prevEolLen = eolLen;
     previousWasClose = lastLineWasClose;
     lastLineWasClose = false;
+    previousHeaderEnded = lastHeaderEnded;
+    lastHeaderEnded = null;
     lineStart = end;
     linePrefix = [];
     linePrefixLen = 0;
@@ -255,6 +273,15 @@ export function createMimeAnalyzer(): MimeAnalyzer {
       };
     },
   };
+}
+
+/** Moves a part (an empty message/rfc822 inside one just shortened) to end by `limit`. */
+function clampPart(part: Part, limit: number): void {
+  const layout = part.layout;
+  layout.headerStart = Math.min(layout.headerStart, limit);
+  layout.headerEnd = Math.min(layout.headerEnd, limit);
+  layout.bodyEnd = Math.min(layout.bodyEnd, limit);
+  for (const child of part.childParts) clampPart(child, limit);
 }
 
 function firstContentSubtype(part: Part): string {

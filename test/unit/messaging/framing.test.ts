@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeFrame } from '../../../native-host/src/messaging/index.js';
+import {
+  FrameDecoder,
+  encodeFrame,
+  type Decoded,
+} from '../../../native-host/src/messaging/index.js';
+import { bytesCopied } from '../../helpers/copies.js';
 
 function frameOf(body: Buffer): Buffer {
   const header = Buffer.alloc(4);
@@ -75,6 +80,23 @@ describe('native-messaging framing', () => {
     results.push(...decoder.push(encodeFrame('next')));
     expect(results[0]).toMatchObject({ kind: 'error', error: { code: 'message_too_large' } });
     expect(results.slice(1)).toEqual([{ kind: 'message', value: 'next' }]);
+  });
+
+  it('copies a large frame a bounded number of times when its length comes split from it', () => {
+    // Found by test/fuzz/messaging.test.ts: with the 4-byte length in a read of its own,
+    // every later read made the decoder copy everything buffered so far, quadratic in the
+    // frame size (an 8 MiB frame in 1 KiB reads took 12 s; one of 64 MiB, hours).
+    const stream = encodeFrame('x'.repeat(4 * 1024 * 1024));
+    const decoder = new FrameDecoder(8 * 1024 * 1024);
+    const results: Decoded[] = [];
+    const copied = bytesCopied(() => {
+      results.push(...decoder.push(stream.subarray(0, 2)));
+      for (let at = 2; at < stream.length; at += 1024) {
+        results.push(...decoder.push(stream.subarray(at, at + 1024)));
+      }
+    });
+    expect(results.map((r) => r.kind)).toEqual(['message']);
+    expect(copied).toBeLessThanOrEqual(3 * stream.length);
   });
 
   it('writes the length little-endian, as Thunderbird reads it', () => {
