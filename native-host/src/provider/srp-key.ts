@@ -40,11 +40,15 @@ export interface KeyOffer {
   kdf: PasswordKdf | null;
 }
 
+/** A key made here: its salt, description, x, and the verifier the provider keeps. */
+export interface NewLoginKey extends LoginKey {
+  salt: string;
+  kdf: PasswordKdf;
+  verifier: string;
+}
+
 /** A new account's (or a new password's) salt, description, x and verifier. */
-export async function newLoginKey(
-  login: string,
-  password: string,
-): Promise<LoginKey & { salt: string; verifier: string }> {
+export async function newLoginKey(login: string, password: string): Promise<NewLoginKey> {
   const salt = srp.generateSalt();
   const kdf: PasswordKdf = { algorithm: 'scrypt', ...DEFAULT_SCRYPT };
   const x = await scryptX(password, salt, kdf);
@@ -52,9 +56,7 @@ export async function newLoginKey(
 }
 
 /** The memory-hard x that replaces a fast one, derived from it: no password needed. */
-export async function upgradedLoginKey(
-  legacy: LoginKey & { salt: string },
-): Promise<LoginKey & { salt: string; verifier: string }> {
+export async function upgradedLoginKey(legacy: LoginKey & { salt: string }): Promise<NewLoginKey> {
   const salt = srp.generateSalt();
   const kdf: PasswordKdf = {
     algorithm: 'scrypt',
