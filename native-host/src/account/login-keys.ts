@@ -44,6 +44,8 @@ export class LoginKeyMemory {
     const id = email.toLowerCase();
     // Never forget a move to the memory-hard key by recording a fast one over it.
     if (key.kdf === null && all[id] && all[id].kdf !== null) return;
+    if (all[id]?.salt === key.salt && JSON.stringify(all[id]?.kdf) === JSON.stringify(key.kdf))
+      return; // unchanged: no write at each start
     all[id] = { salt: key.salt, kdf: key.kdf };
     await this.write(all);
   }

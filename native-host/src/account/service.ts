@@ -323,7 +323,10 @@ export class AccountService {
           );
     const email = session.address;
     const log = this.options.logger.child({ account: email });
-    await this.keptLoginKey(email, session, log);
+    // What the key was derived under is kept once the setup succeeds (activate); a move from
+    // the fast hash has already been kept (onLoginKey), as it changed the provider.
+    if (session.upgradeError)
+      log.warn('account.login_key_upgrade_failed', { error: session.upgradeError });
 
     // The storage secret: recovered from the provider's record (another device made it), or
     // new on the account's first setup; any doubt ends the login here, before anything changes.
@@ -465,6 +468,7 @@ export class AccountService {
       wrapSecretLocally(options.loginKey, deviceKey, `login:${email}`) + '\n',
     );
     await this.registry.put(record);
+    if (options.session) await this.keepKnownKey(email, options.session.loginKeyInfo);
 
     await this.open(record, options.storageSecret, await options.upstream(record), options.session);
     const ownKey = await this.ownKey(email);
@@ -564,15 +568,18 @@ export class AccountService {
 
   /** After a login: what the key was derived under, and whether the move to scrypt failed. */
   private async keptLoginKey(email: string, session: ProviderSession, log: Logger): Promise<void> {
-    const key = session.loginKeyInfo;
-    if (key.salt !== undefined) await this.loginKeys.put(email, { salt: key.salt, kdf: key.kdf });
+    await this.keepKnownKey(email, session.loginKeyInfo);
     if (session.upgradeError)
       log.warn('account.login_key_upgrade_failed', { error: session.upgradeError });
   }
 
+  private async keepKnownKey(email: string, key: LoginKey): Promise<void> {
+    if (key.salt !== undefined) await this.loginKeys.put(email, { salt: key.salt, kdf: key.kdf });
+  }
+
   /** A new x (moved to scrypt, or a new password): remembered, and kept for the next start. */
   private async keepLoginKey(email: string, key: LoginKey): Promise<void> {
-    if (key.salt !== undefined) await this.loginKeys.put(email, { salt: key.salt, kdf: key.kdf });
+    await this.keepKnownKey(email, key);
     this.options.logger.info('account.login_key_changed', {
       account: email,
       memoryHard: key.kdf !== null,
