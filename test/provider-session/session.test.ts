@@ -14,7 +14,8 @@ import {
   ProviderSession,
   type ProviderInfo,
 } from '../../native-host/src/provider/index.js';
-import { startTestProvider, type TestProvider } from '../provider/helpers.js';
+import srp from 'secure-remote-password/client.js';
+import { logIn, signUp, startTestProvider, type TestProvider } from '../provider/helpers.js';
 
 function resolverFor(p: { domain: string; apiUrl: string }, origin = p.apiUrl): Resolver {
   const names = ['', 'api.', 'imap.', 'smtp.', 'nicknym.'].map((prefix) => `${prefix}${p.domain}`);
@@ -162,6 +163,50 @@ describe('provider session', () => {
     }
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.join('\n')).not.toContain('pw-frank-secret');
+  });
+
+  it('moves a fast-hash account to scrypt at login; a device that kept the old x follows', async () => {
+    const made = await signUp(alpha, 'ivy', 'pw-ivy-secret'); // an older client
+    expect(made.status, made.body.toString()).toBe(201);
+    const legacySalt = alpha.store.userByLogin('ivy')!.salt;
+    const oldX = srp.derivePrivateKey(legacySalt, 'ivy', 'pw-ivy-secret');
+    const moved: unknown[] = [];
+    const session = await ProviderSession.logIn(info, 'ivy', 'pw-ivy-secret', {
+      resolver,
+      onLoginKey: (key) => void moved.push(key),
+    });
+    expect(session.upgradeError).toBeNull();
+    expect(alpha.store.userByLogin('ivy')!.kdf?.prehash?.salt).toBe(legacySalt);
+    expect(moved).toEqual([session.loginKeyInfo]);
+    expect(session.loginKey).not.toBe(oldX);
+
+    // Another device kept only the old x (as every device did between restarts, salt unknown).
+    const followed: unknown[] = [];
+    const other = await ProviderSession.resume(
+      info,
+      'ivy',
+      { x: oldX, kdf: null },
+      { resolver, onLoginKey: (key) => void followed.push(key) },
+    );
+    expect(other.loginKey).toBe(session.loginKey);
+    expect(followed).toEqual([other.loginKeyInfo]);
+    // And the password still logs in on a new device.
+    const fresh = await ProviderSession.logIn(info, 'ivy', 'pw-ivy-secret', { resolver });
+    expect(fresh.loginKey).toBe(session.loginKey);
+  });
+
+  it('changes the password to a new scrypt key: the old password stops working', async () => {
+    const session = await ProviderSession.signUp(info, 'hugo', 'pw-hugo-old', { resolver });
+    const before = alpha.store.userByLogin('hugo')!;
+    await session.changePassword('pw-hugo-new');
+    const after = alpha.store.userByLogin('hugo')!;
+    expect(after.salt).not.toBe(before.salt);
+    expect(after.kdf).toEqual({ algorithm: 'scrypt', N: 2 ** 17, r: 8, p: 1 });
+    expect((await logIn(alpha, 'hugo', 'pw-hugo-new')).status).toBe(422); // not the fast hash
+    await expect(
+      ProviderSession.logIn(info, 'hugo', 'pw-hugo-old', { resolver }),
+    ).rejects.toMatchObject({ code: 'wrong_password' });
+    await ProviderSession.logIn(info, 'hugo', 'pw-hugo-new', { resolver });
   });
 });
 

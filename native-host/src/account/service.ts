@@ -24,8 +24,10 @@ import type { Logger } from '../log/index.js';
 import { freePort, type Resolver } from '../net/index.js';
 import {
   bootstrapProvider,
+  checkLogin,
   ProviderClientError,
   ProviderSession,
+  type LoginKey,
   type ProviderInfo,
 } from '../provider/index.js';
 import {
@@ -48,6 +50,7 @@ import {
   type LegacyAccountRecord,
   type ServerAddress,
 } from './registry.js';
+import { LoginKeyMemory } from './login-keys.js';
 import { syncProgressOf } from './progress.js';
 import { storageSecretAtLogin } from './recovery.js';
 import { ensureLocalTls, type LocalTls } from '../tls/index.js';
@@ -70,6 +73,7 @@ const SETUP_STEPS = 4;
 
 export class AccountService {
   readonly registry: AccountRegistry;
+  private readonly loginKeys: LoginKeyMemory;
   private deviceKey: Buffer | null = null;
   private readonly providers = new Map<string, ProviderInfo>();
   private readonly runtimes = new Map<string, AccountRuntime>();
@@ -82,6 +86,7 @@ export class AccountService {
 
   constructor(private readonly options: AccountServiceOptions) {
     this.registry = new AccountRegistry(options.dataDir);
+    this.loginKeys = new LoginKeyMemory(options.dataDir);
   }
 
   /** The install's certificate for the loopback servers, one for every account. */
@@ -242,7 +247,10 @@ export class AccountService {
     await runtime?.stop();
     if (!record) return;
     rmSync(join(this.registry.accountDir(record), LOGIN_KEY_FILE), { force: true });
-    if (removeData) rmSync(this.registry.accountDir(record), { recursive: true, force: true });
+    if (removeData) {
+      rmSync(this.registry.accountDir(record), { recursive: true, force: true });
+      await this.loginKeys.forget(record.email);
+    }
     await this.registry.remove(record.email);
     this.options.onStatus?.();
   }
@@ -291,7 +299,9 @@ export class AccountService {
     const step = this.setupSteps(SETUP_STEPS);
     step(`Checking ${domain} and its certificate…`);
     const info = await this.provider(credentials.domain);
-    const sessionOptions = this.sessionOptions();
+    const sessionOptions = this.sessionOptions(
+      `${checkLogin(credentials.username)}@${info.domain}`,
+    );
     step(
       mode === 'signUp'
         ? 'Creating your account (your password never leaves this computer)…'
@@ -313,6 +323,10 @@ export class AccountService {
           );
     const email = session.address;
     const log = this.options.logger.child({ account: email });
+    // What the key was derived under is kept once the setup succeeds (activate); a move from
+    // the fast hash has already been kept (onLoginKey), as it changed the provider.
+    if (session.upgradeError)
+      log.warn('account.login_key_upgrade_failed', { error: session.upgradeError });
 
     // The storage secret: recovered from the provider's record (another device made it), or
     // new on the account's first setup; any doubt ends the login here, before anything changes.
@@ -454,6 +468,7 @@ export class AccountService {
       wrapSecretLocally(options.loginKey, deviceKey, `login:${email}`) + '\n',
     );
     await this.registry.put(record);
+    if (options.session) await this.keepKnownKey(email, options.session.loginKeyInfo);
 
     await this.open(record, options.storageSecret, await options.upstream(record), options.session);
     const ownKey = await this.ownKey(email);
@@ -517,17 +532,65 @@ export class AccountService {
         `${record.domain} now presents a different certificate authority than when you set up ${record.email}. LeapBird will not connect.`,
       );
     }
+    // Kept before the key list existed: the fast hash, salt unknown (srp-key.ts copes).
+    const known = this.loginKeys.get(record.email);
+    const key: LoginKey = {
+      x: loginKey.toString('hex'),
+      ...(known ? { salt: known.salt } : {}),
+      kdf: known?.kdf ?? null,
+    };
     const session = await ProviderSession.resume(
       info,
       record.login,
-      loginKey.toString('hex'),
-      this.sessionOptions(),
+      key,
+      this.sessionOptions(record.email),
+    );
+    await this.keptLoginKey(
+      record.email,
+      session,
+      this.options.logger.child({ account: record.email }),
     );
     await this.open(record, storageSecret, await this.leapAccess(record, session), session);
   }
 
-  private sessionOptions() {
-    return this.options.resolver ? { resolver: this.options.resolver } : {};
+  /** Session options; for a LEAP account, its login key memory on this device. */
+  private sessionOptions(email?: string) {
+    return {
+      ...(this.options.resolver ? { resolver: this.options.resolver } : {}),
+      ...(email
+        ? {
+            memoryHard: this.loginKeys.memoryHard(email),
+            onLoginKey: (key: LoginKey) => this.keepLoginKey(email, key),
+          }
+        : {}),
+    };
+  }
+
+  /** After a login: what the key was derived under, and whether the move to scrypt failed. */
+  private async keptLoginKey(email: string, session: ProviderSession, log: Logger): Promise<void> {
+    await this.keepKnownKey(email, session.loginKeyInfo);
+    if (session.upgradeError)
+      log.warn('account.login_key_upgrade_failed', { error: session.upgradeError });
+  }
+
+  private async keepKnownKey(email: string, key: LoginKey): Promise<void> {
+    if (key.salt !== undefined) await this.loginKeys.put(email, { salt: key.salt, kdf: key.kdf });
+  }
+
+  /** A new x (moved to scrypt, or a new password): remembered, and kept for the next start. */
+  private async keepLoginKey(email: string, key: LoginKey): Promise<void> {
+    await this.keepKnownKey(email, key);
+    this.options.logger.info('account.login_key_changed', {
+      account: email,
+      memoryHard: key.kdf !== null,
+    });
+    const record = this.registry.find(email);
+    const deviceKey = this.deviceKey;
+    if (!record || !deviceKey) return; // setup writes it once the account is set up
+    await writeFileDurably(
+      join(this.registry.accountDir(record), LOGIN_KEY_FILE),
+      wrapSecretLocally(Buffer.from(key.x, 'hex'), deviceKey, `login:${email}`) + '\n',
+    );
   }
 
   private async leapAccess(

@@ -11,6 +11,7 @@ export type ProviderErrorCode =
   | 'server_proof_invalid'
   | 'rate_limited'
   | 'session_expired'
+  | 'login_key_downgrade'
   | 'server_error';
 
 export class ProviderClientError extends Error {

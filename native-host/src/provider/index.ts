@@ -18,3 +18,4 @@ export {
   type ServiceEndpoint,
   type SessionOptions,
 } from './session.js';
+export type { LoginKey } from './srp-key.js';

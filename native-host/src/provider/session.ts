@@ -7,12 +7,21 @@
  * whenever the provider says it has, so incoming mail never stops because a token
  * expired (Bitmask's most reported failure). For that the session keeps SRP's private key
  * x in memory — enough to log in again, not the password itself, which is not needed
- * after login and is not kept.
+ * after login and is not kept. x is memory-hard (srp-key.ts); an account still on the
+ * library's fast hash is moved to it right after it logs in.
  */
 import srp from 'secure-remote-password/client.js';
+import { isSaltHex, parsePasswordKdf } from '../../../shared/src/password-kdf.js';
 import { httpsRequest, NetError, type HttpsResponse, type Resolver } from '../net/index.js';
 import type { ProviderInfo } from './bootstrap.js';
 import { ProviderClientError } from './errors.js';
+import {
+  keyForOffer,
+  newLoginKey,
+  upgradedLoginKey,
+  type KeyOffer,
+  type LoginKey,
+} from './srp-key.js';
 
 export interface SessionOptions {
   resolver?: Resolver;
@@ -21,6 +30,12 @@ export interface SessionOptions {
   renewAfterMs?: number;
   timeoutMs?: number;
   now?: () => number;
+  /** This device has seen the account use a memory-hard x: a handshake asking for the fast
+   * hash is refused (a downgrade), not answered. */
+  memoryHard?: boolean;
+  /** Called when x changes after the session opened (moved from the fast hash, or moved by
+   * another device), so the caller can keep the new one. */
+  onLoginKey?: (key: LoginKey) => void | Promise<void>;
 }
 
 export interface ServiceEndpoint {
@@ -50,12 +65,15 @@ export class ProviderSession {
   private tokenValue: string;
   private lastSuccess: number;
   private renewing: Promise<string> | null = null;
+  /** Why moving the account from the fast hash failed at login, if it did (it is retried at
+   * the next one). */
+  upgradeError: string | null = null;
 
   private constructor(
     readonly provider: ProviderInfo,
     readonly login: string,
     readonly userId: string,
-    private privateKey: string,
+    private key: LoginKey,
     token: string,
     private readonly options: SessionOptions,
   ) {
@@ -81,10 +99,14 @@ export class ProviderSession {
         `${provider.name} does not accept new accounts.`,
       );
     if (!provider.allowRegistration) throw closed();
-    const salt = srp.generateSalt();
-    const verifier = srp.deriveVerifier(srp.derivePrivateKey(salt, login, password));
+    const key = await newLoginKey(login, password);
     const res = await call(provider, options, 'POST', '/1/users', {
-      user: { login, password_salt: salt, password_verifier: verifier },
+      user: {
+        login,
+        password_salt: key.salt,
+        password_verifier: key.verifier,
+        password_kdf: key.kdf,
+      },
     });
     if (res.status === 422 || res.status === 409) {
       const code = errorCode(res);
@@ -101,7 +123,13 @@ export class ProviderSession {
     }
     if (res.status === 403) throw closed();
     expectOk(res, provider, 'create the account');
-    return ProviderSession.logIn(provider, login, password, options);
+    // The x just derived answers the handshake: no second scrypt.
+    return ProviderSession.open(
+      provider,
+      login,
+      { key: { x: key.x, salt: key.salt, kdf: key.kdf } },
+      options,
+    );
   }
 
   static async logIn(
@@ -111,12 +139,7 @@ export class ProviderSession {
     options: SessionOptions = {},
   ): Promise<ProviderSession> {
     const login = checkLogin(loginInput);
-    return ProviderSession.open(
-      provider,
-      login,
-      (salt) => srp.derivePrivateKey(salt, login, password),
-      options,
-    );
+    return ProviderSession.open(provider, login, { password }, options);
   }
 
   /**
@@ -126,32 +149,69 @@ export class ProviderSession {
   static resume(
     provider: ProviderInfo,
     login: string,
-    privateKey: string,
+    key: LoginKey,
     options: SessionOptions = {},
   ): Promise<ProviderSession> {
-    return ProviderSession.open(provider, checkLogin(login), () => privateKey, options);
+    return ProviderSession.open(provider, checkLogin(login), { key }, options);
   }
 
   private static async open(
     provider: ProviderInfo,
     login: string,
-    privateKeyFor: (salt: string) => string,
+    held: { password: string } | { key: LoginKey },
     options: SessionOptions,
   ): Promise<ProviderSession> {
-    const result = await srpLogin(provider, login, privateKeyFor, options);
-    return new ProviderSession(
+    const result = await srpLogin(provider, login, held, options);
+    const session = new ProviderSession(
       provider,
       login,
       result.userId,
-      result.privateKey,
+      result.key,
       result.token,
       options,
     );
+    if (result.key.kdf === null) {
+      // Logged in with the fast hash: move the account now, over this session. A failure
+      // leaves the login working as before; the next login tries again.
+      try {
+        await session.upgradeLoginKey();
+      } catch (error) {
+        session.upgradeError = error instanceof Error ? error.message : String(error);
+      }
+    } else if ('key' in held && held.key !== result.key) {
+      await options.onLoginKey?.(result.key); // another device moved it: keep the new x
+    }
+    return session;
   }
 
   /** SRP's x, for keeping (wrapped) on this machine; it logs in but cannot open the recovery record. */
   get loginKey(): string {
-    return this.privateKey;
+    return this.key.x;
+  }
+
+  /** x with the salt and description it was derived under, for keeping beside it. */
+  get loginKeyInfo(): LoginKey {
+    return { ...this.key };
+  }
+
+  /**
+   * Replaces the fast-hash verifier at the provider by a memory-hard one derived from the
+   * current x. The provider keeps the account's other sessions: the password is the same,
+   * and the other devices move to the new x on their next login from the x they keep.
+   */
+  async upgradeLoginKey(): Promise<void> {
+    const current = this.key;
+    if (current.kdf !== null || current.salt === undefined) return;
+    const next = await upgradedLoginKey({ ...current, salt: current.salt });
+    await this.requestJson('PUT', `/1/users/${encodeURIComponent(this.userId)}`, {
+      user: {
+        password_salt: next.salt,
+        password_verifier: next.verifier,
+        password_kdf: next.kdf,
+      },
+    });
+    this.key = { x: next.x, salt: next.salt, kdf: next.kdf };
+    await this.options.onLoginKey?.(this.loginKeyInfo);
   }
 
   /** The current token, renewed first when it is probably stale. */
@@ -214,12 +274,16 @@ export class ProviderSession {
   }
 
   async changePassword(newPassword: string): Promise<void> {
-    const salt = srp.generateSalt();
-    const privateKey = srp.derivePrivateKey(salt, this.login, newPassword);
+    const next = await newLoginKey(this.login, newPassword);
     await this.requestJson('PUT', `/1/users/${encodeURIComponent(this.userId)}`, {
-      user: { password_salt: salt, password_verifier: srp.deriveVerifier(privateKey) },
+      user: {
+        password_salt: next.salt,
+        password_verifier: next.verifier,
+        password_kdf: next.kdf,
+      },
     });
-    this.privateKey = privateKey;
+    this.key = { x: next.x, salt: next.salt, kdf: next.kdf };
+    await this.options.onLoginKey?.(this.loginKeyInfo);
   }
 
   async logout(): Promise<void> {
@@ -231,22 +295,31 @@ export class ProviderSession {
       undefined,
       this.tokenValue,
     ).catch(() => undefined);
-    this.privateKey = '';
+    this.key = { x: '', kdf: null };
   }
 
   private renew(): Promise<string> {
     this.renewing ??= (async () => {
       try {
-        if (!this.privateKey)
+        if (!this.key.x)
           throw new ProviderClientError('session_expired', 'You logged out; log in again.');
-        const { token } = await srpLogin(
+        const held = this.key;
+        // A session that holds a memory-hard x never answers with a fast one.
+        const { token, key } = await srpLogin(
           this.provider,
           this.login,
-          () => this.privateKey,
-          this.options,
+          { key: held },
+          {
+            ...this.options,
+            memoryHard: this.options.memoryHard || held.kdf !== null,
+          },
         );
         this.tokenValue = token;
         this.lastSuccess = this.now();
+        if (key !== held) {
+          this.key = key;
+          await this.options.onLoginKey?.(this.loginKeyInfo);
+        }
         return token;
       } finally {
         this.renewing = null;
@@ -264,9 +337,9 @@ export class ProviderSession {
 async function srpLogin(
   provider: ProviderInfo,
   login: string,
-  privateKeyFor: (salt: string) => string,
+  held: { password: string } | { key: LoginKey },
   options: SessionOptions,
-): Promise<{ userId: string; token: string; privateKey: string }> {
+): Promise<{ userId: string; token: string; key: LoginKey }> {
   const ephemeral = srp.generateEphemeral();
   const hello = await call(provider, options, 'POST', '/1/sessions', {
     login,
@@ -274,13 +347,17 @@ async function srpLogin(
   });
   if (hello.status === 429) throw rateLimited(provider);
   expectOk(hello, provider, 'start logging in');
-  const { B, salt } = parseJson<{ B?: string; salt?: string }>(hello, provider);
+  const { B, salt, kdf } = parseJson<{ B?: string; salt?: string; kdf?: unknown }>(hello, provider);
   if (typeof B !== 'string' || typeof salt !== 'string')
     throw serverError(provider, 'its login answer lacks B or salt');
-  const privateKey = privateKeyFor(salt);
+  const key = await keyForOffer(offerOf(provider, salt, kdf), held, {
+    login,
+    domain: provider.domain,
+    memoryHard: options.memoryHard ?? false,
+  });
   let session: { key: string; proof: string };
   try {
-    session = srp.deriveSession(ephemeral.secret, B, salt, login, privateKey);
+    session = srp.deriveSession(ephemeral.secret, B, salt, login, key.x);
   } catch {
     throw new ProviderClientError(
       'server_proof_invalid',
@@ -310,7 +387,17 @@ async function srpLogin(
   }
   if (typeof token !== 'string' || !token || typeof id !== 'string')
     throw serverError(provider, 'its login answer lacks a token');
-  return { userId: id, token, privateKey };
+  return { userId: id, token, key };
+}
+
+/** The handshake's salt and password key description; absent or null means the fast hash. */
+function offerOf(provider: ProviderInfo, salt: string, kdf: unknown): KeyOffer {
+  if (kdf === undefined || kdf === null) return { salt, kdf: null };
+  const parsed = parsePasswordKdf(kdf);
+  if ('error' in parsed) throw serverError(provider, `in its login answer, ${parsed.error}`);
+  if (!isSaltHex(salt))
+    throw serverError(provider, 'its login answer has a salt LeapBird cannot use');
+  return { salt, kdf: parsed.kdf };
 }
 
 async function call(

@@ -38,6 +38,7 @@ export {
   generateStorageSecret,
   openRecoveryRecord,
   rewrapRecoveryRecord,
+  scryptKey,
   STORAGE_SECRET_BYTES,
   unwrapSecretLocally,
   wrapSecretLocally,

@@ -31,7 +31,14 @@ import {
   scrypt as scryptCallback,
   type ScryptOptions,
 } from 'node:crypto';
+import {
+  checkScryptParams,
+  DEFAULT_SCRYPT,
+  type ScryptParams,
+} from '../../../shared/src/password-kdf.js';
 import { StoreError } from './errors.js';
+
+export { DEFAULT_SCRYPT, type ScryptParams };
 
 export const STORAGE_SECRET_BYTES = 64;
 const MIN_SECRET_BYTES = 32;
@@ -147,18 +154,6 @@ export function unwrapSecretLocally(
 
 // --- Recovery record (kept opaquely by the provider) -------------------------------------
 
-export interface ScryptParams {
-  /** CPU/memory cost, a power of two. */
-  N: number;
-  r: number;
-  p: number;
-}
-
-/** OWASP's scrypt recommendation (128 MiB, about half a second on these machines). */
-export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
-/** What a record from the provider may ask of us; beyond it a record is refused. */
-const SCRYPT_BOUNDS = { minLogN: 10, maxLogN: 20, maxR: 32, maxP: 16, maxBytes: 256 * 2 ** 20 };
-
 interface RecoveryRecordV1 {
   v: 1;
   kdf: 'scrypt';
@@ -177,7 +172,15 @@ function recoveryAad(r: Pick<RecoveryRecordV1, 'v' | 'kdf' | 'N' | 'r' | 'p' | '
   );
 }
 
-function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+/**
+ * scrypt(password) as 32 bytes; the recovery record and SRP's login key (provider/srp-key.ts)
+ * both come from here, so a guess against either costs the same.
+ */
+export function scryptKey(
+  password: string | Uint8Array,
+  salt: Uint8Array,
+  params: ScryptParams,
+): Promise<Buffer> {
   const options: ScryptOptions = {
     N: params.N,
     r: params.r,
@@ -186,23 +189,13 @@ function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<B
     maxmem: 128 * params.N * params.r + 1024 * 1024,
   };
   return new Promise((resolve, reject) =>
-    scryptCallback(password.normalize('NFC'), salt, 32, options, (error, key) =>
-      error ? reject(error) : resolve(key),
+    scryptCallback(
+      typeof password === 'string' ? password.normalize('NFC') : password,
+      salt,
+      32,
+      options,
+      (error, key) => (error ? reject(error) : resolve(key)),
     ),
-  );
-}
-
-function checkScryptParams(params: ScryptParams): boolean {
-  const { N, r, p } = params;
-  if (![N, r, p].every((x) => Number.isSafeInteger(x) && x > 0)) return false;
-  const logN = Math.log2(N);
-  return (
-    Number.isInteger(logN) &&
-    logN >= SCRYPT_BOUNDS.minLogN &&
-    logN <= SCRYPT_BOUNDS.maxLogN &&
-    r <= SCRYPT_BOUNDS.maxR &&
-    p <= SCRYPT_BOUNDS.maxP &&
-    128 * N * r <= SCRYPT_BOUNDS.maxBytes
   );
 }
 
@@ -232,7 +225,7 @@ export async function createRecoveryRecord(
     salt: salt.toString('base64'),
     cipher: 'aes-256-gcm' as const,
   };
-  const key = await scrypt(password, salt, params);
+  const key = await scryptKey(password, salt, params);
   const { iv, sealed } = seal(key, secret, recoveryAad(head));
   const record: RecoveryRecordV1 = {
     ...head,
@@ -267,7 +260,7 @@ function parseRecoveryRecord(text: string): RecoveryRecordV1 {
 export async function openRecoveryRecord(record: string, password: string): Promise<Buffer> {
   const parsed = parseRecoveryRecord(record);
   const salt = Buffer.from(parsed.salt, 'base64');
-  const key = await scrypt(password, salt, parsed);
+  const key = await scryptKey(password, salt, parsed);
   const secret = open(
     key,
     Buffer.from(parsed.iv, 'base64'),

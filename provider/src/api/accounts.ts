@@ -4,6 +4,11 @@
  * provider's own Dovecot and relay. The password never reaches this code.
  */
 import { randomBytes } from 'node:crypto';
+import {
+  DEFAULT_SCRYPT,
+  parsePasswordKdf,
+  type PasswordKdf,
+} from '../../../shared/src/password-kdf.js';
 import * as srpClient from 'secure-remote-password/client.js';
 import * as srp from 'secure-remote-password/server.js';
 import {
@@ -47,6 +52,28 @@ function hex(value: string, field: string, maxLength: number): string {
   }
   return value.toLowerCase();
 }
+
+/**
+ * `password_kdf`: how the client derives SRP's x (shared/src/password-kdf.ts), stored beside
+ * the salt and handed out in the handshake. Absent: the library's fast hash, as clients
+ * before it sent; the host moves such accounts at login.
+ */
+function passwordKdf(fields: Record<string, unknown>, salt: string): PasswordKdf | null {
+  if (fields['password_kdf'] === undefined || fields['password_kdf'] === null) return null;
+  const parsed = parsePasswordKdf(fields['password_kdf']);
+  if ('error' in parsed)
+    throw new ProviderError('bad_request', `Field "password_kdf": ${parsed.error}`, 400);
+  if (salt.length % 2 !== 0 || salt.length < 32)
+    throw new ProviderError(
+      'bad_request',
+      'Field "password_salt" must be 16 bytes or more of hexadecimal with "password_kdf"',
+      400,
+    );
+  return parsed.kdf;
+}
+
+/** What an unknown login's handshake says, so it looks like a current account's. */
+const FAKE_KDF: PasswordKdf = { algorithm: 'scrypt', ...DEFAULT_SCRYPT };
 
 export function checkLogin(login: string): void {
   if (!LOGIN.test(login)) {
@@ -115,6 +142,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
   // Unknown logins get a salt and verifier derived from the provider secret, stable across
   // restarts, so the handshake looks the same as for a real account and the proof just fails.
   const fakeAccount = (login: string) => ({
+    kdf: FAKE_KDF,
     salt: derived(ctx, 'fake-salt', login).toString('hex'),
     verifier: srpClient.deriveVerifier(derived(ctx, 'fake-x', login).toString('hex')),
   });
@@ -131,6 +159,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     checkLogin(login);
     const salt = hex(str(user, 'password_salt'), 'password_salt', 256);
     const verifier = hex(str(user, 'password_verifier'), 'password_verifier', 2048);
+    const kdf = passwordKdf(user, salt);
     if ('password' in user) {
       throw new ProviderError('bad_request', 'Send a salt and verifier, never the password', 400);
     }
@@ -143,6 +172,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       address,
       salt,
       verifier,
+      kdf,
       wkdHash: wkdHash(login),
     });
     return {
@@ -169,7 +199,13 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       verifier: account.verifier,
       expires: now + HANDSHAKE_TTL_MS,
     });
-    return { json: { B: ephemeral.public, salt: account.salt } };
+    return {
+      json: {
+        B: ephemeral.public,
+        salt: account.salt,
+        ...(account.kdf ? { kdf: account.kdf } : {}),
+      },
+    };
   });
 
   router.add('PUT', /^\/1\/sessions\/([^/]+?)(?:\.json)?$/, async (req) => {
@@ -217,22 +253,18 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     if (req.params[0] !== user.id)
       throw new ProviderError('forbidden', 'A session may change only its own account', 403);
     const changes = obj(await req.body(1024 * 1024), 'user');
-    const wantsPassword = 'password_salt' in changes || 'password_verifier' in changes;
+    const wantsPassword =
+      'password_salt' in changes || 'password_verifier' in changes || 'password_kdf' in changes;
     const wantsKey = 'public_key' in changes;
     if (!wantsPassword && !wantsKey) {
       throw new ProviderError(
         'bad_request',
-        'Nothing to change: send password_salt + password_verifier or public_key',
+        'Nothing to change: send password_salt + password_verifier (+ password_kdf) or public_key',
         400,
       );
     }
     // Validate everything first, so a bad field changes nothing.
-    const password = wantsPassword
-      ? {
-          salt: hex(str(changes, 'password_salt'), 'password_salt', 256),
-          verifier: hex(str(changes, 'password_verifier'), 'password_verifier', 2048),
-        }
-      : null;
+    const password = wantsPassword ? passwordChange(changes, user) : null;
     const key = wantsKey
       ? await checkPublicKey(str(changes, 'public_key', 512 * 1024), user.address)
       : null;
@@ -242,9 +274,11 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
         throw new ProviderError('invalid_key', 'This key belongs to another account', 422);
     }
     if (password) {
-      ctx.store.setPassword(user.id, password.salt, password.verifier);
-      // Other sessions were opened with the old password; only this one stays valid.
-      ctx.store.deleteTokensOf(user.id, hashToken(token));
+      ctx.store.setPassword(user.id, password.salt, password.verifier, password.kdf);
+      // Other sessions were opened with the old password; only this one stays valid. A move
+      // from the fast hash keeps the password, and the other devices move from the x they
+      // hold: their sessions stay.
+      if (!password.upgrade) ctx.store.deleteTokensOf(user.id, hashToken(token));
     }
     if (key) {
       ctx.store.setPublicKey(user.id, key.armored, key.fingerprint);
@@ -270,6 +304,17 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       json: user ? { active: true, username: user.address, sub: user.id } : { active: false },
     };
   });
+}
+
+function passwordChange(changes: Record<string, unknown>, user: UserRecord) {
+  const salt = hex(str(changes, 'password_salt'), 'password_salt', 256);
+  const verifier = hex(str(changes, 'password_verifier'), 'password_verifier', 2048);
+  const kdf = passwordKdf(changes, salt);
+  // A move from the fast hash names the current salt as its prehash: the same password, so
+  // the account's other sessions may stay. (This cannot be checked here; a session that lied
+  // keeps nothing it did not have: each other device proves its x again at its next renewal.)
+  const upgrade = user.kdf === null && kdf?.prehash?.salt === user.salt;
+  return { salt, verifier, kdf, upgrade };
 }
 
 function internalCaller(ctx: ProviderContext, req: Request): boolean {

@@ -3,6 +3,7 @@
  * directory, WAL mode). Every multi-statement change runs in a transaction.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
+import type { PasswordKdf } from '../../../shared/src/password-kdf.js';
 import type {
   Checkpoint,
   HeldMessage,
@@ -21,6 +22,7 @@ CREATE TABLE IF NOT EXISTS users (
   wkd_hash TEXT NOT NULL,
   salt TEXT NOT NULL,
   verifier TEXT NOT NULL,
+  kdf TEXT,
   public_key TEXT,
   key_fingerprint TEXT UNIQUE,
   created_at INTEGER NOT NULL,
@@ -69,6 +71,7 @@ interface UserRow {
   address: string;
   salt: string;
   verifier: string;
+  kdf: string | null;
   public_key: string | null;
   key_fingerprint: string | null;
   created_at: number;
@@ -98,6 +101,8 @@ const toUser = (r: UserRow | undefined): UserRecord | null =>
         address: r.address,
         salt: r.salt,
         verifier: r.verifier,
+        // Validated by the API before it was stored.
+        kdf: r.kdf === null ? null : (JSON.parse(r.kdf) as PasswordKdf),
         publicKey: r.public_key,
         keyFingerprint: r.key_fingerprint,
         createdAt: r.created_at,
@@ -122,23 +127,35 @@ const toHeld = (r: HeldRow): HeldMessage => ({
 
 const sameState = (a: WireDoc, b: StoredDoc) => a.hash === b.hash && a.deleted === b.deleted;
 
+const kdfText = (kdf: PasswordKdf | null) => (kdf === null ? null : JSON.stringify(kdf));
+
+/** Columns added after the first release, for data directories made before them. */
+function migrate(db: Database.Database): void {
+  const columns = (db.prepare('PRAGMA table_info(users)').all() as { name: string }[]).map(
+    (c) => c.name,
+  );
+  // Accounts from before have no description: the SRP library's fast hash.
+  if (!columns.includes('kdf')) db.exec('ALTER TABLE users ADD COLUMN kdf TEXT');
+}
+
 export function openSqliteStore(file: string): ProviderStore {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  migrate(db);
 
   const q = {
     insertUser: db.prepare(
-      'INSERT INTO users (id, login, address, wkd_hash, salt, verifier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO users (id, login, address, wkd_hash, salt, verifier, kdf, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
     userByLogin: db.prepare('SELECT * FROM users WHERE login = ?'),
     userByAddress: db.prepare('SELECT * FROM users WHERE address = ?'),
     userByWkdHash: db.prepare('SELECT * FROM users WHERE wkd_hash = ?'),
     userByFingerprint: db.prepare('SELECT * FROM users WHERE key_fingerprint = ?'),
-    setPassword: db.prepare('UPDATE users SET salt = ?, verifier = ? WHERE id = ?'),
+    setPassword: db.prepare('UPDATE users SET salt = ?, verifier = ?, kdf = ? WHERE id = ?'),
     setKey: db.prepare('UPDATE users SET public_key = ?, key_fingerprint = ? WHERE id = ?'),
     addToken: db.prepare('INSERT INTO tokens (hash, user_id, last_used_at) VALUES (?, ?, ?)'),
     getToken: db.prepare('SELECT user_id, last_used_at FROM tokens WHERE hash = ?'),
@@ -237,13 +254,23 @@ export function openSqliteStore(file: string): ProviderStore {
   return {
     createUser(u) {
       const createdAt = Date.now();
-      q.insertUser.run(u.id, u.login, u.address, u.wkdHash, u.salt, u.verifier, createdAt);
+      q.insertUser.run(
+        u.id,
+        u.login,
+        u.address,
+        u.wkdHash,
+        u.salt,
+        u.verifier,
+        kdfText(u.kdf ?? null),
+        createdAt,
+      );
       return {
         id: u.id,
         login: u.login,
         address: u.address,
         salt: u.salt,
         verifier: u.verifier,
+        kdf: u.kdf ?? null,
         publicKey: null,
         keyFingerprint: null,
         createdAt,
@@ -254,7 +281,8 @@ export function openSqliteStore(file: string): ProviderStore {
     userByAddress: (address) => toUser(q.userByAddress.get(address) as UserRow | undefined),
     userByWkdHash: (hash) => toUser(q.userByWkdHash.get(hash) as UserRow | undefined),
     userByFingerprint: (fpr) => toUser(q.userByFingerprint.get(fpr) as UserRow | undefined),
-    setPassword: (id, salt, verifier) => void q.setPassword.run(salt, verifier, id),
+    setPassword: (id, salt, verifier, kdf) =>
+      void q.setPassword.run(salt, verifier, kdfText(kdf), id),
     setPublicKey: (id, armored, fpr) => void q.setKey.run(armored, fpr, id),
     addToken: (hash, userId, now) => void q.addToken.run(hash, userId, now),
     touchToken(hash, now, idleMs) {

@@ -1,3 +1,5 @@
+import type { PasswordKdf } from '../../../shared/src/password-kdf.js';
+
 /**
  * The provider's data layer: everything the API, the MX and the relay keep, behind one
  * interface. The embedded default is SQLite (`sqlite.ts`); a replicated SQL database can
@@ -10,6 +12,9 @@ export interface UserRecord {
   address: string;
   salt: string;
   verifier: string;
+  /** How the client derives SRP's x from the password, handed out with the salt; null for
+   * accounts made with the SRP library's fast hash (the client moves them at login). */
+  kdf: PasswordKdf | null;
   publicKey: string | null;
   keyFingerprint: string | null;
   createdAt: number;
@@ -52,15 +57,19 @@ export interface HeldMessage {
 
 export interface ProviderStore {
   /** `wkdHash`: WKD's hashed local part, so key lookups by WKD need no scan. */
+  /** `kdf` absent: the SRP library's fast hash. */
   createUser(
-    user: Omit<UserRecord, 'publicKey' | 'keyFingerprint' | 'createdAt'> & { wkdHash: string },
+    user: Omit<UserRecord, 'publicKey' | 'keyFingerprint' | 'createdAt' | 'kdf'> & {
+      wkdHash: string;
+      kdf?: PasswordKdf | null;
+    },
   ): UserRecord;
   userByWkdHash(hash: string): UserRecord | null;
   userById(id: string): UserRecord | null;
   userByLogin(login: string): UserRecord | null;
   userByAddress(address: string): UserRecord | null;
   userByFingerprint(fingerprint: string): UserRecord | null;
-  setPassword(userId: string, salt: string, verifier: string): void;
+  setPassword(userId: string, salt: string, verifier: string, kdf: PasswordKdf | null): void;
   setPublicKey(userId: string, armored: string, fingerprint: string): void;
 
   /** Tokens are stored as SHA-512 hashes; the plain token never reaches the store. */
