@@ -2,8 +2,10 @@
  * The attacker writes the message's HTML. Someone changed a message bob signed (the amount
  * to pay), so the host marks its signature as bad, and added CSS and markup meant to keep
  * alice from seeing that: rules that hide or restyle LeapBird's banner (by its attribute, its
- * tag, its position, its generated content and the root's filter) and two look-alikes of the
- * green "verified" banner, one drawn over the top of the pane. What alice must still see is
+ * tag, its position, its generated content, its first line, the generic fonts, and what the
+ * root does to everything in it: display, opacity, zoom, filter, margin, transform), a body
+ * drawn over the whole pane at the highest z-index, and two look-alikes of the green
+ * "verified" banner, one drawn over the top of the pane. What alice must still see is
  * LeapBird's red BAD SIGNATURE banner, drawn first, on top and in its own colours, and the
  * warning on the message display action in Thunderbird's own toolbar, which the message cannot
  * reach. Played through the real path: the provider's MX, the host's sync, and a real
@@ -50,7 +52,17 @@ const HOSTILE = [
   '}',
   '@font-face { font-family: system-ui; src: local("DejaVu Serif"); }',
   '@font-face { font-family: sans-serif; src: local("DejaVu Serif"); }',
-  ':root { filter: hue-rotate(120deg) !important; }',
+  ':root {',
+  '  display: none !important; opacity: 0 !important; zoom: 0.2 !important;',
+  '  filter: hue-rotate(120deg) !important; margin-top: -400px !important;',
+  '  transform: translateY(-400px) !important;',
+  '}',
+  'body {',
+  '  position: fixed !important; top: 0 !important; left: 0 !important;',
+  '  right: 0 !important; bottom: 0 !important; overflow: auto !important;',
+  '  z-index: 2147483647 !important; background: #ffffff !important;',
+  '  padding: 110px 8px 8px !important;',
+  '}',
   ':root::after {',
   '  content: "\\2713  Encrypted and signed by bob@alpha.test";',
   '  position: fixed; top: 0; left: 0; right: 0; z-index: 2147483647;',
