@@ -181,15 +181,18 @@ function makePeer(port: PortLike): AddonPeer {
   });
   p.handle('ui.verifyContact', (request) => host().call('keys.verify', request));
   p.handle('ui.openPopup', ({ tabId }) => tb.openPopupFor(tabId));
-  p.handle('ui.displayMessage', async ({ headerMessageId }) => {
-    const tabId = await tb.openMessage(headerMessageId);
+  p.handle('ui.displayMessage', async ({ headerMessageId, where }) => {
+    const tabId = await tb.openMessage(headerMessageId, where);
     const view = await waitForView(tabId);
+    const banner = view?.banner ? await tb.bannerReport(tabId) : { text: '', look: null };
     return {
       tabId,
       state: view?.state ?? 'unknown',
       badgeText: await messenger.messageDisplayAction.getBadgeText({ tabId }),
       title: await messenger.messageDisplayAction.getTitle({ tabId }),
-      banner: view?.banner ? await tb.bannerText(tabId) : '',
+      label: (await messenger.messageDisplayAction.getLabel({ tabId })) ?? '',
+      banner: banner.text,
+      bannerLook: banner.look,
     };
   });
   p.on('status', (status) => {
@@ -269,7 +272,10 @@ const connection = new HostConnection(
   },
 );
 
-async function answer(request: UiRequest, sender: { tab?: { id?: number } }): Promise<unknown> {
+async function answer(
+  request: UiRequest,
+  sender: { tab?: { id?: number }; frameId?: number },
+): Promise<unknown> {
   switch (request.type) {
     case 'state.get':
       return state;
@@ -291,8 +297,14 @@ async function answer(request: UiRequest, sender: { tab?: { id?: number } }): Pr
       );
     case 'compose.setEncryptedOnly':
       return compose.setEncryptedOnly(request.tabId, request.on);
-    case 'display.get':
-      return sender.tab?.id === undefined ? null : display.current(sender.tab.id);
+    case 'display.get': {
+      const tabId = sender.tab?.id;
+      if (tabId === undefined) return null;
+      const view = await display.current(tabId);
+      // Before the banner exists, so the message's CSS never gets a moment to act on it.
+      if (view?.banner) await tb.guardBanner(tabId, sender.frameId ?? 0);
+      return view;
+    }
     case 'open.keys':
       return openPage(KEYS_PAGE, request.fingerprint ? `#${request.fingerprint}` : '');
     case 'open.setup':
@@ -309,7 +321,7 @@ async function answer(request: UiRequest, sender: { tab?: { id?: number } }): Pr
 // Pages get {ok, value} or {ok: false, error}: errors lose their code across runtime messaging.
 messenger.runtime.onMessage.addListener((message: UiRequest, sender) => {
   if (!message || typeof message !== 'object' || !('type' in message)) return undefined;
-  return answer(message, sender as { tab?: { id?: number } }).then(
+  return answer(message, sender as { tab?: { id?: number }; frameId?: number }).then(
     (value): UiReply<unknown> => ({ ok: true, value }),
     (error: unknown): UiReply<unknown> => ({
       ok: false,

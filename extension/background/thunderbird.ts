@@ -3,9 +3,11 @@
  * decisions here beyond mapping Thunderbird's answers and errors to our types.
  */
 import { RpcError } from '../../shared/src/errors.js';
+import { BANNER_GUARD_CSS } from '../lib/banner-guard.js';
 import type {
   AccountPin,
   AccountSpec,
+  BannerLook,
   ComposeRequest,
   ListedMessage,
   MailFolderUse,
@@ -195,14 +197,29 @@ export async function sendCompose(tabId: number): Promise<{ sent: true }> {
   return { sent: true };
 }
 
-/** Opens a message (by its Message-ID) in a tab of its own and returns that tab's id. */
-export async function openMessage(headerMessageId: string): Promise<number> {
+/**
+ * Opens a message (by its Message-ID) in a tab of its own, or selects it in the main mail
+ * tab's message pane, and returns the id of the tab that shows it.
+ */
+export async function openMessage(
+  headerMessageId: string,
+  where: 'tab' | 'mailTab' = 'tab',
+): Promise<number> {
   const page = (await messenger.messages.query({ headerMessageId } as never)) as {
     messages: { id: number }[];
   };
   const message = page.messages[0];
   if (!message)
     throw new RpcError('not_found', `Thunderbird has no message with ID ${headerMessageId}.`);
+  if (where === 'mailTab') {
+    const [mailTab] = await messenger.tabs.query({ type: 'mail' } as never);
+    if (mailTab?.id === undefined)
+      throw new RpcError('thunderbird_error', 'Thunderbird has no mail tab to show it in.');
+    await messenger.tabs.update(mailTab.id, { active: true });
+    // Shows the message's folder first when another one is displayed.
+    await messenger.mailTabs.setSelectedMessages(mailTab.id, [message.id]);
+    return mailTab.id;
+  }
   const tab = (await messenger.messageDisplay.open({
     messageId: message.id,
     location: 'tab',
@@ -223,25 +240,112 @@ export async function openPopupFor(tabId: number | undefined): Promise<{ opened:
   return { opened: await messenger.action.openPopup(options) };
 }
 
-/** The banner's words as the message pane shows them (empty if it never appeared). */
-export async function bannerText(tabId: number): Promise<string> {
+/**
+ * Puts lib/banner-guard's stylesheet into a message pane with the user origin, which only an
+ * extension can do and no message's CSS outranks. Without it the banner still has its shadow
+ * root's own guard, so a failure is logged, not fatal.
+ */
+export async function guardBanner(tabId: number, frameId: number): Promise<void> {
+  const { scripting } = messenger as unknown as {
+    scripting: {
+      insertCSS(options: {
+        target: { tabId: number; frameIds: number[] };
+        css: string;
+        origin: 'USER';
+      }): Promise<void>;
+    };
+  };
+  await scripting
+    .insertCSS({ target: { tabId, frameIds: [frameId] }, css: BANNER_GUARD_CSS, origin: 'USER' })
+    .catch((error: unknown) => console.warn('LeapBird: banner guard not inserted', error));
+}
+
+/**
+ * The banner as the message pane shows it: its words and how it is drawn (empty words and
+ * no look if it never appeared). Reads through a closed shadow root, as only an extension can.
+ */
+export async function bannerReport(
+  tabId: number,
+): Promise<{ text: string; look: BannerLook | null }> {
   const { scripting } = messenger as unknown as {
     scripting: {
       executeScript(options: {
         target: { tabId: number };
-        func: () => string | null;
-      }): Promise<{ result?: string | null }[]>;
+        func: () => { text: string; look: BannerLook } | null;
+      }): Promise<{ result?: { text: string; look: BannerLook } | null }[]>;
     };
   };
   for (let attempt = 0; attempt < 25; attempt++) {
     const [frame] = await scripting
-      .executeScript({
-        target: { tabId },
-        func: () => document.querySelector('[data-leapbird]')?.textContent ?? null,
-      })
-      .catch(() => [] as { result?: string | null }[]);
-    if (frame?.result) return frame.result;
+      .executeScript({ target: { tabId }, func: measureBanner })
+      .catch(() => [] as { result?: { text: string; look: BannerLook } | null }[]);
+    if (frame?.result?.text) return frame.result;
     await new Promise((r) => setTimeout(r, 200));
   }
-  return '';
+  return { text: '', look: null };
+}
+
+/** Runs in the message pane (serialised by executeScript): it may use nothing from outside. */
+function measureBanner(): { text: string; look: BannerLook } | null {
+  // The first in document order is the add-on's; a message may carry look-alikes further on.
+  const host = document.querySelector('[data-leapbird]');
+  if (!(host instanceof HTMLElement)) return null;
+  const inside =
+    (host as HTMLElement & { openOrClosedShadowRoot?: ShadowRoot | null }).openOrClosedShadowRoot ??
+    null;
+  // The coloured box is the element that speaks (role alert or status).
+  const box = (inside?.querySelector('[role]') ?? host) as HTMLElement;
+  const root = document.documentElement;
+  const style = getComputedStyle(host);
+  const boxStyle = getComputedStyle(box);
+  const rootStyle = getComputedStyle(root);
+  const content = (el: Element, pseudo: string) => getComputedStyle(el, pseudo).content;
+  const rect = host.getBoundingClientRect();
+  let covered = 0;
+  for (const [fx, fy] of [
+    [0.5, 0.5],
+    [0.05, 0.2],
+    [0.95, 0.2],
+    [0.05, 0.8],
+    [0.95, 0.8],
+  ] as const) {
+    const hit = document.elementFromPoint(rect.left + rect.width * fx, rect.top + rect.height * fy);
+    if (hit !== host) covered++;
+  }
+  return {
+    text: box.textContent ?? '',
+    look: {
+      display: style.display,
+      visibility: style.visibility,
+      opacity: style.opacity,
+      boxDisplay: boxStyle.display,
+      boxVisibility: boxStyle.visibility,
+      boxOpacity: boxStyle.opacity,
+      background: boxStyle.backgroundColor,
+      color: boxStyle.color,
+      fontSize: boxStyle.fontSize,
+      root: {
+        display: rootStyle.display,
+        opacity: rootStyle.opacity,
+        filter: rootStyle.filter,
+        transform: rootStyle.transform,
+        zoom: rootStyle.getPropertyValue('zoom'),
+      },
+      pseudo: {
+        before: content(host, '::before'),
+        after: content(host, '::after'),
+        rootBefore: content(root, '::before'),
+        rootAfter: content(root, '::after'),
+      },
+      top: rect.top,
+      height: rect.height,
+      width: rect.width,
+      viewportWidth: root.clientWidth,
+      covered,
+      beforeBody:
+        document.body !== null &&
+        (host.compareDocumentPosition(document.body) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0 &&
+        !document.body.contains(host),
+    },
+  };
 }

@@ -252,8 +252,14 @@ export interface AddonMethods extends MethodMap {
     { email: string; contact: string; fingerprint: string },
     ContactKeySummary
   >;
-  /** Open a message in Thunderbird and report what its badge and banner say. */
-  'ui.displayMessage': MethodSpec<{ email: string; headerMessageId: string }, DisplayReport>;
+  /**
+   * Open a message in Thunderbird and report what its badge and banner say: in a tab of its
+   * own (default) or in the message pane of the main mail tab, where people usually read.
+   */
+  'ui.displayMessage': MethodSpec<
+    { email: string; headerMessageId: string; where?: 'tab' | 'mailTab' },
+    DisplayReport
+  >;
 }
 
 /** The compose action's state for one compose window, as the add-on shows it. */
@@ -277,6 +283,40 @@ export interface DisplayReport {
   title: string;
   /** The banner's text as read from the message pane. */
   banner: string;
+  /** The message display action's label (Thunderbird's chrome, out of the message's reach). */
+  label: string;
+  /** How the banner is drawn, read from the message pane; null if there is none. */
+  bannerLook: BannerLook | null;
+}
+
+/**
+ * What a person would see of the banner, measured in the message pane: whether it is drawn
+ * at all, in which colours, where, and whether anything of the message is drawn over it.
+ */
+export interface BannerLook {
+  /** Computed style of the banner's element and of its coloured box. */
+  display: string;
+  visibility: string;
+  opacity: string;
+  boxDisplay: string;
+  boxVisibility: string;
+  boxOpacity: string;
+  background: string;
+  color: string;
+  fontSize: string;
+  /** What the message's root element does to everything in it (filters, transforms, …). */
+  root: { display: string; opacity: string; filter: string; transform: string; zoom: string };
+  /** Generated content around the banner and the root (`none` when nothing is added). */
+  pseudo: { before: string; after: string; rootBefore: string; rootAfter: string };
+  /** The banner's box in the viewport, in CSS pixels. */
+  top: number;
+  height: number;
+  width: number;
+  viewportWidth: number;
+  /** Points on the banner where hit-testing found something else drawn over it. */
+  covered: number;
+  /** Whether the banner comes before the message's body in the document. */
+  beforeBody: boolean;
 }
 
 // Events

@@ -4,52 +4,37 @@
  * Run after `npm run build`:  npx tsx test/helpers/screenshots.ts
  * Writes .test-output/screenshots/*.png (not committed).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encryptMessage, signMessage } from '../../native-host/src/crypto/index.js';
 import { httpsRequest } from '../../native-host/src/net/index.js';
 import { composeMessage, sendToMx } from '../provider/helpers.js';
 import { startLeapScene, type LeapScene } from './leap-scenario.js';
 import { waitFor } from './wait.js';
+import { startXvfb, type VirtualDisplay } from './xvfb.js';
 
 const out = resolve(import.meta.dirname, '..', '..', '.test-output', 'screenshots');
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freeDisplay(): string {
-  for (let n = 90; n < 140; n++) {
-    if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) return `:${n}`;
-  }
-  throw new Error('no free X display number');
-}
-
-function shoot(display: string, name: string): void {
-  const file = join(out, `${name}.png`);
-  execFileSync('import', ['-display', display, '-window', 'root', file], { timeout: 20_000 });
+function shoot(screen: VirtualDisplay, name: string): void {
+  const file = screen.shoot(join(out, `${name}.png`));
   process.stdout.write(`screenshot: ${file}\n`);
 }
 
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
-  const display = freeDisplay();
-  const xvfb: ChildProcess = spawn(
-    'Xvfb',
-    [display, '-screen', '0', '1280x860x24', '-nolisten', 'tcp'],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const screen = await startXvfb();
+  const display = screen.display;
   let scene: LeapScene | null = null;
   try {
-    await waitFor('Xvfb', () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), 10_000);
     scene = await startLeapScene({ name: 'screenshots', hardTimeoutMs: 240_000, display }, false);
     const { control, alice, bob } = scene;
     await pause(4000); // the setup tab opens by itself on first run
-    shoot(display, '1-setup-provider');
+    shoot(screen, '1-setup-provider');
     await control.call('ui.openPage', { page: 'setup', hash: 'alpha.test' });
     await pause(2500);
-    shoot(display, '2-setup-account');
+    shoot(screen, '2-setup-account');
 
     await control.call(
       'setup.run',
@@ -63,7 +48,7 @@ async function main(): Promise<void> {
     );
     await control.call('ui.openPage', { page: 'setup' });
     await pause(1500);
-    shoot(display, '3-setup-done');
+    shoot(screen, '3-setup-done');
 
     const ids = await deliverFromBob(scene);
     const good = await control.call('ui.displayMessage', {
@@ -71,24 +56,24 @@ async function main(): Promise<void> {
       headerMessageId: ids.good,
     });
     await pause(2000);
-    shoot(display, '4-message-encrypted-signed');
+    shoot(screen, '4-message-encrypted-signed');
     process.stdout.write(`display: ${JSON.stringify(good)}\n`);
     const forged = await control.call('ui.displayMessage', {
       email: alice,
       headerMessageId: ids.forged,
     });
     await pause(2000);
-    shoot(display, '5-message-bad-signature');
+    shoot(screen, '5-message-bad-signature');
     process.stdout.write(`display: ${JSON.stringify(forged)}\n`);
     // The toolbar button shows in the mail space (here the message tab), not on content tabs.
     const popup = await control.call('ui.openPopup', {});
     await pause(1500);
-    shoot(display, '5b-toolbar-popup');
+    shoot(screen, '5b-toolbar-popup');
     process.stdout.write(`toolbar popup: ${JSON.stringify(popup)}\n`);
 
     await control.call('ui.openPage', { page: 'keys' });
     await pause(2500);
-    shoot(display, '6-key-page');
+    shoot(screen, '6-key-page');
 
     const { tabId } = await control.call('ui.composeOpen', {
       from: alice,
@@ -102,15 +87,15 @@ async function main(): Promise<void> {
       300,
     );
     await pause(1000);
-    shoot(display, '7-compose-signed-only');
+    shoot(screen, '7-compose-signed-only');
     await control
       .call('ui.openPopup', { tabId })
       .catch((e: Error) => process.stdout.write(`popup: ${e.message}\n`));
     await pause(1500);
-    shoot(display, '8-compose-popup');
+    shoot(screen, '8-compose-popup');
   } finally {
     await scene?.stop();
-    xvfb.kill('SIGTERM');
+    screen.stop();
   }
 }
 

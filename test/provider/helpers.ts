@@ -297,6 +297,8 @@ export async function composeMessage(fields: {
   to: string;
   subject: string;
   text: string;
+  /** An HTML alternative to the text (multipart/alternative), as mail clients send it. */
+  html?: string;
 }): Promise<Buffer> {
   const built = await nodemailer
     .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
