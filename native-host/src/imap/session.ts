@@ -16,6 +16,7 @@ import {
 } from './backend.js';
 import { COMMANDS } from './commands/index.js';
 import type { CommandResult } from './commands/types.js';
+import { flagsAnnouncement } from './commands/util.js';
 import { FrameReader, type Frame, type FrameError } from './protocol/frames.js';
 import { CommandReader, ParseError } from './protocol/parser.js';
 import { MailboxTracker } from './tracker.js';
@@ -398,7 +399,9 @@ export class ImapSession {
   /** Queues pending untagged updates for the selected mailbox. */
   queueUpdates(allowExpunge: boolean, announceNew = true): void {
     if (!this.selected) return;
-    const { tracker } = this.selected;
+    const { tracker, readOnly } = this.selected;
+    const keywords = tracker.newKeywords();
+    if (keywords) for (const line of flagsAnnouncement(keywords, readOnly)) this.send(line);
     const lines = tracker.flush(allowExpunge, this.condstore, this.qresync, announceNew);
     for (const line of lines) this.send(line);
   }
