@@ -170,8 +170,7 @@ describe.each(servers)('%s', (_name, server) => {
     b.close();
   });
 
-  // Not yet fixed (issue 16 fault 8): fails against our server, passes against Dovecot.
-  it.skip('announces a keyword new to the mailbox with FLAGS and PERMANENTFLAGS', async () => {
+  it('announces a keyword new to the mailbox with FLAGS and PERMANENTFLAGS', async () => {
     const { port, user } = await server.start();
     const a = await login(port, user);
     const b = await login(port, user);

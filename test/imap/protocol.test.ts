@@ -17,24 +17,34 @@ import {
 import { CommandReader, ParseError } from '../../native-host/src/imap/protocol/parser.js';
 import { decodeMailboxName, encodeMailboxName } from '../../native-host/src/imap/protocol/utf7.js';
 
-function framesOf(chunks: Buffer[], limits = { line: 1000, literal: 100 }) {
+function framesOf(
+  chunks: Buffer[],
+  limits = { line: 1000, literal: 100 },
+  { resynchronise = true, stopEvery = 0 } = {},
+) {
   const frames: Frame[] = [];
   const errors: FrameError[] = [];
+  const rests: string[] = [];
   let continuations = 0;
   const reader = new FrameReader(
     {
       maxLineLength: limits.line,
       maxLiteralSize: (append) => (append ? limits.literal * 10 : limits.literal),
       maxCommandSize: (append) => (append ? limits.literal * 10 : limits.literal) + limits.line * 4,
+      resynchronise,
     },
     {
-      frame: (f) => frames.push(f),
+      frame: (f) => frames.push(f) % (stopEvery || Infinity) !== 0,
       continuation: () => continuations++,
       error: (e) => errors.push(e),
     },
   );
-  for (const c of chunks) reader.push(c);
-  return { frames, errors, continuations };
+  for (const c of chunks) {
+    let rest: Buffer | null = c;
+    // What the reader hands back is pushed again, as the session does once it has room.
+    while ((rest = reader.push(rest))) rests.push(rest.toString());
+  }
+  return { frames, errors, continuations, rests };
 }
 
 const reader = (line: string, literals: string[] = []) => {
@@ -72,6 +82,30 @@ describe('frames', () => {
       { kind: 'literal-too-big', tag: 't3', fatal: true },
     ]);
     expect(frames).toEqual([]);
+  });
+
+  it('stops after a frame when told and hands back the unread bytes, losing none', () => {
+    const input = Buffer.from('a NOOP\r\nb LOGIN {3+}\r\npw!\r\nc NOOP\r\n');
+    const stopping = framesOf([input], undefined, { stopEvery: 1 });
+    expect(stopping.rests).toEqual(['b LOGIN {3+}\r\npw!\r\nc NOOP\r\n', 'c NOOP\r\n']);
+    expect(stopping.frames).toEqual(framesOf([input]).frames);
+  });
+
+  it('without resynchronising (before login) makes every refusal fatal at once and reads no more', () => {
+    const long = framesOf(
+      [Buffer.from(`t1 LOGIN ${'x'.repeat(1500)}`), Buffer.from('\r\nt2 NOOP\r\n')],
+      undefined,
+      { resynchronise: false },
+    );
+    // Reported before the line ends: a client sending an endless line is not waited for.
+    expect(long.errors).toEqual([{ kind: 'line-too-long', tag: 't1', fatal: true }]);
+    expect(long.frames).toEqual([]);
+    const literal = framesOf([Buffer.from('t3 LOGIN {101}\r\nt4 NOOP\r\n')], undefined, {
+      resynchronise: false,
+    });
+    expect(literal.errors).toEqual([{ kind: 'literal-too-big', tag: 't3', fatal: true }]);
+    expect(literal.frames).toEqual([]);
+    expect(literal.continuations).toBe(0);
   });
 });
 

@@ -160,6 +160,62 @@ describe('authentication', () => {
     c.close();
   });
 
+  it('before login reads only small commands: too much input gets BAD and BYE in words and the connection closed', async () => {
+    fx = await startFixture();
+    const long = await RawClient.open(fx.server.port);
+    long.write(`a LOGIN ${USER} ${'x'.repeat(9000)}`); // and no line end
+    expect(await long.readLine()).toBe(
+      'a BAD Command line too long: before login at most 8192 bytes',
+    );
+    expect(await long.readLine()).toBe('* BYE Too much input before login; closing the connection');
+    await long.waitClosed();
+
+    // The APPEND limit (64 MiB) is for logged-in users: before login no continuation is sent.
+    const append = await RawClient.open(fx.server.port);
+    append.write('b APPEND INBOX {100000}\r\n');
+    expect(await append.readLine()).toBe(
+      'b BAD [TOOBIG] Literal too big: before login at most 8192 bytes',
+    );
+    expect(await append.readLine()).toMatch(/^\* BYE Too much input before login/);
+    await append.waitClosed();
+
+    const many = await RawClient.open(fx.server.port);
+    many.write(`c LOGIN {8192+}\r\n${'u'.repeat(8192)} {8192+}\r\n${'p'.repeat(8192)}\r\n`);
+    expect(await many.readLine()).toBe(
+      'c BAD [TOOBIG] Command too big: before login at most 16384 bytes',
+    );
+    await many.waitClosed();
+
+    // What LOGIN needs still fits, and once logged in the larger limits apply, pipelined too.
+    const user = await RawClient.open(fx.server.port);
+    const message = `Subject: big\r\n\r\n${'y'.repeat(20_000)}\r\n`;
+    user.write(
+      `d LOGIN {${USER.length}+}\r\n${USER} {${PASSWORD.length}+}\r\n${PASSWORD}\r\n` +
+        `e APPEND INBOX {${message.length}+}\r\n${message}\r\n`,
+    );
+    expect(await user.response('d')).toContain('d OK');
+    expect(await user.response('e')).toMatch(/e OK \[APPENDUID/);
+    user.close();
+  });
+
+  it('keeps a bounded number of connections waiting to log in: the one that waited longest gets BYE', async () => {
+    fx = await startFixture({ maxUnauthenticated: 2 });
+    const first = await RawClient.open(fx.server.port);
+    const second = await RawClient.open(fx.server.port);
+    const third = await RawClient.open(fx.server.port);
+    expect(await first.readLine()).toBe(
+      '* BYE Too many connections waiting to log in; this one waited longest',
+    );
+    await first.waitClosed();
+    // Logged-in connections do not count: after one logs in, a new one pushes nobody out.
+    expect(await second.command('l', `LOGIN ${USER} "${PASSWORD}"`)).toContain('l OK');
+    const fourth = await RawClient.open(fx.server.port);
+    expect(await second.command('n', 'NOOP')).toContain('n OK');
+    expect(await third.command('n', 'NOOP')).toContain('n OK');
+    expect(await fourth.command('n', 'NOOP')).toContain('n OK');
+    for (const c of [second, third, fourth]) c.close();
+  });
+
   it('never writes passwords to the log', async () => {
     const entries: string[] = [];
     const capture = (base: Record<string, unknown>): Logger => {

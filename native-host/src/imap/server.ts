@@ -10,6 +10,14 @@ import { ImapSession, type SessionLimits } from './session.js';
 
 export interface ImapServerLimits extends SessionLimits {
   maxConnections: number;
+  /**
+   * Connections not yet logged in. Any local user can open them, so when they are this many
+   * the one that has waited longest gets BYE: with the pre-auth input limits this bounds what
+   * strangers can make the server hold (about maxUnauthenticated × preAuthMaxCommandSize).
+   */
+  maxUnauthenticated: number;
+  /** A TLS handshake not finished by then is dropped (a loopback handshake takes milliseconds). */
+  handshakeTimeoutMs: number;
   /** Wait before answering a failed login; doubles with each failure on the same connection. */
   authFailureDelayMs: number;
   /** Failed logins across all connections per minute after which every login attempt waits too. */
@@ -20,10 +28,16 @@ export const DEFAULT_IMAP_LIMITS: ImapServerLimits = {
   maxLineLength: 64 * 1024,
   maxLiteralSize: 64 * 1024,
   maxAppendSize: 64 * 1024 * 1024,
+  // LOGIN's two strings or AUTHENTICATE PLAIN's response, with room for long passwords.
+  preAuthMaxLineLength: 8 * 1024,
+  preAuthMaxLiteralSize: 8 * 1024,
+  preAuthMaxCommandSize: 16 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
   preAuthTimeoutMs: 60 * 1000,
   maxAuthFailures: 5,
   maxConnections: 100,
+  maxUnauthenticated: 20,
+  handshakeTimeoutMs: 10_000,
   authFailureDelayMs: 500,
   globalAuthFailuresPerMinute: 20,
 };
@@ -98,7 +112,15 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   };
 
   const serve = (socket: Socket) => {
-    if (sessions.size >= limits.maxConnections) {
+    // Sessions stay in the set until their socket has closed; closed ones no longer count.
+    const open = [...sessions].filter((s) => !s.isClosed);
+    const waiting = open.filter((s) => s.state === 'not-authenticated');
+    if (waiting.length >= limits.maxUnauthenticated) {
+      waiting[0]!.bye('Too many connections waiting to log in; this one waited longest');
+      open.splice(open.indexOf(waiting[0]!), 1);
+      logger.warn('imap.unauthenticated_evicted', { waiting: waiting.length });
+    }
+    if (open.length >= limits.maxConnections) {
       socket.end('* BYE Too many connections\r\n');
       return;
     }
@@ -113,7 +135,10 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     session.start();
   };
   const server: Server = options.tls
-    ? createTlsServer({ ...options.tls, minVersion: 'TLSv1.2' }, serve)
+    ? createTlsServer(
+        { ...options.tls, minVersion: 'TLSv1.2', handshakeTimeout: limits.handshakeTimeoutMs },
+        serve,
+      )
     : createServer(serve);
   if (options.tls) {
     // A failed handshake (a client that does not trust us, or speaks plain IMAP) ends quietly.

@@ -16,6 +16,7 @@ import {
 } from './backend.js';
 import { COMMANDS } from './commands/index.js';
 import type { CommandResult } from './commands/types.js';
+import { flagsAnnouncement } from './commands/util.js';
 import { FrameReader, type Frame, type FrameError } from './protocol/frames.js';
 import { CommandReader, ParseError } from './protocol/parser.js';
 import { MailboxTracker } from './tracker.js';
@@ -26,6 +27,14 @@ export interface SessionLimits {
   maxLineLength: number;
   maxLiteralSize: number;
   maxAppendSize: number;
+  /**
+   * Before login anyone on the machine can connect, so only what LOGIN and AUTHENTICATE need
+   * is read: lines, literals and whole commands this small, and one command at a time. Too
+   * much input is answered with BAD and BYE and the connection closed.
+   */
+  preAuthMaxLineLength: number;
+  preAuthMaxLiteralSize: number;
+  preAuthMaxCommandSize: number;
   /** RFC 3501 5.4: at least 30 minutes once authenticated. */
   idleTimeoutMs: number;
   /** Before login a silent client is dropped sooner. */
@@ -63,6 +72,8 @@ const SELECTED_CAPABILITIES = [
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;
+/** Pipelined commands parsed ahead once logged in; the rest waits unparsed as bytes. */
+const MAX_QUEUED_COMMANDS = 64;
 
 export class ImapSession {
   state: SessionState = 'not-authenticated';
@@ -98,10 +109,10 @@ export class ImapSession {
     const { limits } = services;
     this.reader = new FrameReader(
       {
-        maxLineLength: limits.maxLineLength,
-        maxLiteralSize: (append) => (append ? limits.maxAppendSize : limits.maxLiteralSize),
-        maxCommandSize: (append) =>
-          (append ? limits.maxAppendSize : limits.maxLiteralSize) + limits.maxLineLength * 4,
+        maxLineLength: limits.preAuthMaxLineLength,
+        maxLiteralSize: () => limits.preAuthMaxLiteralSize,
+        maxCommandSize: () => limits.preAuthMaxCommandSize,
+        resynchronise: false,
       },
       {
         frame: (frame) => this.onFrame(frame),
@@ -142,35 +153,50 @@ export class ImapSession {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    if (this.running && !this.lineWaiter) {
-      // A command is running: keep the bytes for later and stop reading, so a client that
-      // floods us is held back by TCP instead of by our memory.
+    if ((this.running && !this.lineWaiter) || this.stash.length) {
+      // A command is running (or earlier bytes wait): keep the bytes for later and stop
+      // reading, so a client that floods us is held back by TCP instead of by our memory.
       this.stash.push(chunk);
       this.socket.pause();
       return;
     }
-    this.reader.push(chunk);
+    this.feed(chunk);
     this.pump();
+  }
+
+  /** Reads a chunk; what the reader left unread (enough commands queued) waits in front. */
+  private feed(chunk: Buffer): boolean {
+    const rest = this.reader.push(chunk);
+    if (!rest?.length) return true;
+    this.stash.unshift(rest);
+    this.socket.pause();
+    return false;
   }
 
   private drainStash(): void {
     while (this.stash.length && (!this.running || this.lineWaiter) && !this.closed) {
-      this.reader.push(this.stash.shift()!);
+      if (!this.feed(this.stash.shift()!)) break;
     }
     if (!this.stash.length && !this.closed) this.socket.resume();
   }
 
-  private onFrame(frame: Frame): void {
+  /** False when enough commands wait: the reader stops and the bytes stay unparsed. */
+  private onFrame(frame: Frame): boolean {
+    if (this.closed) return false;
     if (this.lineWaiter) {
       const waiter = this.lineWaiter;
       this.lineWaiter = null;
       waiter(frame.lines.map((l) => l.toString('latin1')).join(''));
-      return;
+    } else {
+      this.queue.push(frame);
     }
-    this.queue.push(frame);
+    const ahead = this.state === 'not-authenticated' ? 1 : MAX_QUEUED_COMMANDS;
+    return this.queue.length < ahead;
   }
 
   private onFrameError(error: FrameError): void {
+    if (this.closed) return;
+    if (this.state === 'not-authenticated') return this.refusePreAuthInput(error);
     const text =
       error.kind === 'line-too-long'
         ? 'Command line too long'
@@ -189,6 +215,26 @@ export class ImapSession {
       waiter(null);
     }
     this.writeNow(error.tag ? `${error.tag} BAD ${code}${text}\r\n` : `* BAD ${code}${text}\r\n`);
+  }
+
+  /** Before login too much input ends the connection, with a sentence that says why. */
+  private refusePreAuthInput(error: FrameError): void {
+    const { limits } = this.services;
+    const [what, max] =
+      error.kind === 'line-too-long'
+        ? ['Command line too long', limits.preAuthMaxLineLength]
+        : error.kind === 'literal-too-big'
+          ? ['[TOOBIG] Literal too big', limits.preAuthMaxLiteralSize]
+          : ['[TOOBIG] Command too big', limits.preAuthMaxCommandSize];
+    if (error.tag) this.writeNow(`${error.tag} BAD ${what}: before login at most ${max} bytes\r\n`);
+    this.writeNow('* BYE Too much input before login; closing the connection\r\n');
+    this.close();
+  }
+
+  /** Ends the connection with an untagged BYE that says why (the server's limits). */
+  bye(text: string): void {
+    this.writeNow(`* BYE ${text}\r\n`);
+    this.close();
   }
 
   private pump(): void {
@@ -288,6 +334,8 @@ export class ImapSession {
 
   async login(user: string, password: string): Promise<boolean> {
     const accountId = await this.services.login(user, password, this);
+    // Closed meanwhile (the client left, or the server made room): log nobody in.
+    if (this.closed) return false;
     if (accountId === null) {
       this.authFailures++;
       if (this.authFailures >= this.services.limits.maxAuthFailures) {
@@ -296,9 +344,19 @@ export class ImapSession {
       }
       return false;
     }
-    this.accountBackend = await this.services.backend.account(accountId);
+    const accountBackend = await this.services.backend.account(accountId);
+    if (this.closed) return false;
+    this.accountBackend = accountBackend;
     this.accountId = accountId;
     this.state = 'authenticated';
+    const { limits } = this.services;
+    this.reader.setLimits({
+      maxLineLength: limits.maxLineLength,
+      maxLiteralSize: (append) => (append ? limits.maxAppendSize : limits.maxLiteralSize),
+      maxCommandSize: (append) =>
+        (append ? limits.maxAppendSize : limits.maxLiteralSize) + limits.maxLineLength * 4,
+      resynchronise: true,
+    });
     this.socket.setTimeout(this.services.limits.idleTimeoutMs);
     this.unwatch = this.accountBackend.watch((change) => this.onChange(change));
     this.logger.info('imap.login', { accountId });
@@ -341,7 +399,9 @@ export class ImapSession {
   /** Queues pending untagged updates for the selected mailbox. */
   queueUpdates(allowExpunge: boolean, announceNew = true): void {
     if (!this.selected) return;
-    const { tracker } = this.selected;
+    const { tracker, readOnly } = this.selected;
+    const keywords = tracker.newKeywords();
+    if (keywords) for (const line of flagsAnnouncement(keywords, readOnly)) this.send(line);
     const lines = tracker.flush(allowExpunge, this.condstore, this.qresync, announceNew);
     for (const line of lines) this.send(line);
   }
@@ -446,7 +506,9 @@ export class ImapSession {
     this.pending = [];
     this.pendingBytes = 0;
     this.socket.end();
-    // A client that does not read its responses must not keep the socket (and us) waiting.
+    // Nothing more is read: a client still sending is held back by TCP, not decrypted for
+    // nothing. One that does not read its responses must not keep the socket (and us) waiting.
+    this.socket.pause();
     setTimeout(() => this.socket.destroy(), 2000).unref();
     this.cleanup();
   }

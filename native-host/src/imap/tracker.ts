@@ -15,6 +15,9 @@ export class MailboxTracker {
   private readonly pendingAdded: number[] = [];
   private readonly pendingFlags = new Map<number, { flags: string[]; modseq: number }>();
   private readonly snapshotModseq: number;
+  /** Keywords the client was told of (FLAGS); a new one is announced before its FETCH. */
+  private readonly keywords: Set<string>;
+  private keywordsChanged = false;
   highestModseq: number;
   /** The mailbox disappeared or its UIDs were reassigned: the session must end. */
   invalidated = false;
@@ -26,6 +29,7 @@ export class MailboxTracker {
     private readonly origin: unknown,
   ) {
     this.uids = Array.from(snapshot.uids);
+    this.keywords = new Set(snapshot.keywords);
     this.snapshotModseq = snapshot.status.highestModseq;
     this.highestModseq = snapshot.status.highestModseq;
   }
@@ -52,6 +56,7 @@ export class MailboxTracker {
         const last = this.pendingAdded.at(-1) ?? this.lastUid;
         let max = last;
         for (const m of change.messages) {
+          this.learnKeywords(m.flags);
           if (m.modseq <= this.snapshotModseq || m.uid <= max) continue;
           this.pendingAdded.push(m.uid);
           max = m.uid;
@@ -63,6 +68,8 @@ export class MailboxTracker {
         if (change.mailboxId !== this.mailboxId) return;
         for (const m of change.messages) {
           if (m.modseq <= this.snapshotModseq) continue;
+          // Learnt from the session's own STORE too, so it is announced once, now.
+          this.learnKeywords(m.flags);
           this.highestModseq = Math.max(this.highestModseq, m.modseq);
           const pending = this.pendingFlags.get(m.uid);
           if (pending && pending.modseq >= m.modseq) continue;
@@ -93,6 +100,24 @@ export class MailboxTracker {
       default:
         return;
     }
+  }
+
+  private learnKeywords(flags: readonly string[]): void {
+    for (const flag of flags) {
+      if (flag.startsWith('\\') || this.keywords.has(flag)) continue;
+      this.keywords.add(flag);
+      this.keywordsChanged = true;
+    }
+  }
+
+  /**
+   * The mailbox's keywords when one was added since the client last heard (Dovecot sends
+   * FLAGS and PERMANENTFLAGS then, RFC 3501 7.2.6); null otherwise.
+   */
+  newKeywords(): string[] | null {
+    if (!this.keywordsChanged) return null;
+    this.keywordsChanged = false;
+    return [...this.keywords];
   }
 
   /** The client was just sent this UID's flags as of `modseq` (a STORE answer): nothing older is pending. */

@@ -2,7 +2,7 @@ import type { UidRange } from '../backend.js';
 import { ParseError, type CommandReader } from '../protocol/parser.js';
 import { reportChanged, reportVanished } from './qresync.js';
 import { AUTHENTICATED, bad, ok, type Command } from './types.js';
-import { SYSTEM_FLAG_LIST, requireMailbox } from './util.js';
+import { flagsAnnouncement, requireMailbox } from './util.js';
 
 /** RFC 7162 3.2.5: what the client remembers of the mailbox from last time. */
 interface QresyncParameter {
@@ -71,13 +71,7 @@ function selectCommand(readOnly: boolean): Command {
       const mailbox = await requireMailbox(session, name);
       if (condstore) session.condstore = true;
       const snapshot = await session.select(mailbox, readOnly);
-      const flags = [SYSTEM_FLAG_LIST, ...snapshot.keywords].join(' ');
-      session.send(`* FLAGS (${flags})`);
-      session.send(
-        readOnly
-          ? '* OK [PERMANENTFLAGS ()] Read-only mailbox'
-          : `* OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`,
-      );
+      for (const line of flagsAnnouncement(snapshot.keywords, readOnly)) session.send(line);
       session.send(`* ${snapshot.uids.length} EXISTS`);
       session.send('* 0 RECENT');
       if (snapshot.firstUnseenUid !== null) {

@@ -13,3 +13,14 @@ export function storableFlags(flags: string[]): string[] {
 }
 
 export const SYSTEM_FLAG_LIST = SYSTEM_FLAGS.join(' ');
+
+/** FLAGS and PERMANENTFLAGS for a mailbox's keywords: at SELECT and when a keyword is new. */
+export function flagsAnnouncement(keywords: Iterable<string>, readOnly: boolean): string[] {
+  const flags = [SYSTEM_FLAG_LIST, ...keywords].join(' ');
+  return [
+    `* FLAGS (${flags})`,
+    readOnly
+      ? '* OK [PERMANENTFLAGS ()] Read-only mailbox'
+      : `* OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`,
+  ];
+}

@@ -1,7 +1,9 @@
 /**
  * Cuts the client's byte stream into command frames: a line, and for every literal the line
  * announces ({n} or LITERAL+ {n+}), the literal bytes and the line that follows. Every length
- * is bounded, so no input can make the server hold more than the configured limits.
+ * is bounded, so no input can make the server hold more than the configured limits, and the
+ * sink can stop the reading after any frame (the rest of the chunk is handed back), so
+ * pipelined commands wait as bytes rather than as parsed frames.
  */
 
 export interface Frame {
@@ -26,10 +28,17 @@ export interface FrameLimits {
   maxLiteralSize: (isAppend: boolean) => number;
   /** Sum of all lines and literals of one command. */
   maxCommandSize: (isAppend: boolean) => number;
+  /**
+   * True: an over-long line is skipped to its end and a refused synchronising literal never
+   * arrives, so the next command can be read. False (before login, where no client needs
+   * either): every refusal is fatal and reported at once, and reading stops.
+   */
+  resynchronise: boolean;
 }
 
 export interface FrameSink {
-  frame(frame: Frame): void;
+  /** A complete command; false stops the reading here (see {@link FrameReader.push}). */
+  frame(frame: Frame): boolean;
   /** A synchronising literal is accepted: the server must send a continuation request now. */
   continuation(): void;
   error(error: FrameError): void;
@@ -59,15 +68,26 @@ export class FrameReader {
   private discardTag: string | null = null;
   private commandSize = 0;
   private isAppend = false;
+  /** A fatal error was reported: nothing more is read. */
+  private stopped = false;
 
   constructor(
-    private readonly limits: FrameLimits,
+    private limits: FrameLimits,
     private readonly sink: FrameSink,
   ) {}
 
-  push(chunk: Buffer): void {
+  /** New limits from the next line on (the session's change at login). */
+  setLimits(limits: FrameLimits): void {
+    this.limits = limits;
+  }
+
+  /**
+   * Reads `chunk`. Returns the bytes not read when the sink stopped the reading after a frame,
+   * to be pushed again later; null when all was read (or dropped after a fatal error).
+   */
+  push(chunk: Buffer): Buffer | null {
     let pos = 0;
-    while (pos < chunk.length) {
+    while (pos < chunk.length && !this.stopped) {
       if (this.literalRemaining >= 0) {
         const take = Math.min(this.literalRemaining, chunk.length - pos);
         this.literalChunks.push(chunk.subarray(pos, pos + take));
@@ -95,6 +115,10 @@ export class FrameReader {
         this.discardTag = frameTag(
           Buffer.concat([...this.lines.slice(0, 1), ...this.partial, chunk.subarray(pos, end)]),
         );
+        if (!this.limits.resynchronise) {
+          this.stop({ kind: 'line-too-long', tag: this.discardTag, fatal: true });
+          return null;
+        }
         this.discardingLine = true;
         this.partial = [];
         this.partialLength = 0;
@@ -103,8 +127,18 @@ export class FrameReader {
       this.partial.push(chunk.subarray(pos, end));
       this.partialLength += end - pos;
       pos = end + 1;
-      if (lf >= 0) this.completeLine();
+      if (lf >= 0 && !this.completeLine())
+        return this.stopped || pos >= chunk.length ? null : chunk.subarray(pos);
     }
+    return null;
+  }
+
+  private stop(error: FrameError): void {
+    this.stopped = true;
+    this.reset();
+    this.literalChunks = [];
+    this.literalRemaining = -1;
+    this.sink.error(error);
   }
 
   private reset(): void {
@@ -116,7 +150,8 @@ export class FrameReader {
     this.isAppend = false;
   }
 
-  private completeLine(): void {
+  /** False when the sink asked to stop after the frame this line completed. */
+  private completeLine(): boolean {
     let line = Buffer.concat(this.partial);
     this.partial = [];
     this.partialLength = 0;
@@ -131,8 +166,7 @@ export class FrameReader {
     if (!marker) {
       const frame: Frame = { lines: this.lines, literals: this.literals };
       this.reset();
-      this.sink.frame(frame);
-      return;
+      return this.sink.frame(frame);
     }
     const size = Number(marker[1]);
     const nonSync = marker[2] === '+';
@@ -143,11 +177,15 @@ export class FrameReader {
       const tag = frameTag(this.lines[0]!);
       const kind =
         size > this.limits.maxLiteralSize(this.isAppend) ? 'literal-too-big' : 'command-too-big';
-      this.reset();
       // A refused synchronising literal is never sent; a non-synchronising one is already on
       // its way and cannot be told apart from commands: the connection must end.
-      this.sink.error({ kind, tag, fatal: nonSync });
-      return;
+      if (nonSync || !this.limits.resynchronise) {
+        this.stop({ kind, tag, fatal: true });
+        return false;
+      }
+      this.reset();
+      this.sink.error({ kind, tag, fatal: false });
+      return true;
     }
     this.commandSize += size;
     this.literalRemaining = size;
@@ -156,5 +194,6 @@ export class FrameReader {
       this.literalRemaining = -1;
     }
     if (!nonSync) this.sink.continuation();
+    return true;
   }
 }
