@@ -72,21 +72,23 @@ export function decodeTextPart(bytes: Buffer, part: TextBody): string {
  * nothing, and one for "two words" finds them across a line break of the source.
  */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<!--[\s\S]*?(?:-->|$)/g, ' ')
-    .replace(/<(script|style|head|title)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi, ' ')
-    .replace(/<\/?([a-z][a-z0-9]*)\b(?:[^>"']|"[^"]*"|'[^']*')*>?/gi, (_, name: string) =>
-      BLOCK.has(name.toLowerCase()) ? '\x00' : '',
-    )
-    .replace(/<[!?/][^>]*>?/g, '')
-    .replace(
-      /&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z][a-z0-9]{1,31});?/gi,
-      (whole, name: string) => entity(name) ?? whole,
-    )
-    .replace(/[ \t\r\n\f\u00a0]+/g, ' ')
-    // eslint-disable-next-line no-control-regex -- NUL marks block boundaries made above
-    .replace(/ ?\x00[\x00 ]*/g, '\n')
-    .trim();
+  return (
+    html
+      .replace(/<!--[\s\S]*?(?:-->|$)/g, ' ')
+      .replace(/<(script|style|head|title)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi, ' ')
+      .replace(/<\/?([a-z][a-z0-9]*)\b(?:[^>"']|"[^"]*"|'[^']*')*>?/gi, (_, name: string) =>
+        BLOCK.has(name.toLowerCase()) ? '\x00' : '',
+      )
+      .replace(/<[!?/][^>]*>?/g, '')
+      .replace(
+        /&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z][a-z0-9]{1,31});?/gi,
+        (whole, name: string) => entity(name) ?? whole,
+      )
+      .replace(/[ \t\r\n\f\u00a0]+/g, ' ')
+      // eslint-disable-next-line no-control-regex -- NUL marks block boundaries made above
+      .replace(/ ?\x00[\x00 ]*/g, '\n')
+      .trim()
+  );
 }
 
 /** Elements rendered on a line of their own. */
