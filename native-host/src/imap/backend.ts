@@ -193,6 +193,14 @@ export type SearchKey =
   | { type: 'or'; left: SearchKey; right: SearchKey }
   | { type: 'and'; keys: SearchKey[] };
 
+/** A SEARCH answer for all messages but `unsure`, which the server evaluates itself. */
+export interface PartialSearchAnswer {
+  /** Matches among the messages not in `unsure`, ascending. */
+  uids: number[];
+  /** Messages the backend could not decide, ascending. */
+  unsure: number[];
+}
+
 export type MailboxChange =
   | { type: 'messages-added'; mailboxId: string; messages: MessageFlags[]; origin?: unknown }
   | { type: 'flags-changed'; mailboxId: string; messages: MessageFlags[]; origin?: unknown }
@@ -299,9 +307,10 @@ export interface AccountBackend {
   /**
    * Optional fast path for SEARCH: the UIDs (ascending) matching `key` among the existing
    * messages, or null when this backend cannot evaluate it (the server then evaluates the key
-   * itself through fetch and readMessage).
+   * itself through fetch and readMessage), or a partial answer that leaves some messages
+   * (not yet in the backend's index, say) to the server.
    */
-  search?(mailboxId: string, key: SearchKey): Promise<number[] | null>;
+  search?(mailboxId: string, key: SearchKey): Promise<number[] | PartialSearchAnswer | null>;
 
   /**
    * Optional, for QRESYNC (RFC 7162): the UIDs within `ranges` expunged with a modseq

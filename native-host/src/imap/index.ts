@@ -15,4 +15,9 @@ export {
   bodyStructure as encodeBodyStructure,
 } from './protocol/encoder.js';
 /** SEARCH's header semantics, for backends that evaluate header keys themselves. */
-export { headerDay, headerFieldMatches } from './search.js';
+export {
+  headerDay,
+  headerFieldMatches,
+  headerSearchTexts,
+  textSearchHeaderTexts,
+} from './search.js';

@@ -1,18 +1,21 @@
 /**
  * SEARCH evaluation when the backend has no fast path for a key: flags, dates, sizes and
  * UIDs from metadata; headers and text from the decrypted message, decoded (encoded words,
- * transfer encodings, charsets) so a user finds what they see. Header keys read only the
- * header bytes and text keys only the text parts, using the precomputed part layout.
+ * transfer encodings, charsets, HTML reduced to text, attachment names: mime's
+ * bodySearchText) so a user finds what they see. Header keys read only the header bytes and
+ * text keys only the text parts, using the precomputed part layout. A backend may answer
+ * from its own index (`search`) and leave some messages to this evaluator.
  */
 import { readAll } from './bytes.js';
 import libmime from 'libmime';
 import type { AccountBackend, MessageMeta, SearchKey, UidRange } from './backend.js';
 import {
+  bodySearchText,
+  decodeTextPart,
   parseAddressList,
   parseHeaderFields,
-  type BodyStructure,
+  textPartRanges,
   type TextHeaderField as HeaderField,
-  type PartLayout,
 } from '../mime/index.js';
 
 /** Messages evaluated at the same time when content must be read. */
@@ -46,39 +49,6 @@ function decodeHeader(value: string): string {
   }
 }
 
-/** RFC 2045 6.7: soft line breaks removed, =XX turned back into octets. */
-function decodeQuotedPrintable(bytes: Buffer): Buffer {
-  const text = bytes.toString('latin1').replace(/=\r?\n/g, '');
-  const out = Buffer.alloc(text.length);
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const hex = text[i] === '=' ? text.slice(i + 1, i + 3) : '';
-    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-      out[n++] = parseInt(hex, 16);
-      i += 2;
-    } else {
-      out[n++] = text.charCodeAt(i);
-    }
-  }
-  return out.subarray(0, n);
-}
-
-function decodeText(bytes: Buffer, part: Extract<BodyStructure, { kind: 'text' }>): string {
-  const encoding = part.encoding.toLowerCase();
-  const raw =
-    encoding === 'base64'
-      ? Buffer.from(bytes.toString('latin1'), 'base64')
-      : encoding === 'quoted-printable'
-        ? decodeQuotedPrintable(bytes)
-        : bytes;
-  const charset = part.params?.find(([k]) => k.toLowerCase() === 'charset')?.[1] ?? 'utf-8';
-  try {
-    return new TextDecoder(charset).decode(raw);
-  } catch {
-    return raw.toString('utf8');
-  }
-}
-
 /**
  * HEADER, FROM, SUBJECT, ...: whether a field of that name contains `value`, raw or with its
  * encoded words decoded, ignoring case. An empty value matches every message that has the
@@ -91,12 +61,31 @@ export function headerFieldMatches(
   address = false,
 ): boolean {
   const name = field.toLowerCase();
-  return headers.some((h) => {
-    if (h.name !== name) return false;
-    if (value === '') return true;
-    if (address) return includesFolded(decodeHeader(writtenAddresses(h.value)), value);
-    return includesFolded(h.value, value) || includesFolded(decodeHeader(h.value), value);
-  });
+  if (value === '') return headers.some((h) => h.name === name);
+  return headerSearchTexts(headers, name, address).some((t) => includesFolded(t, value));
+}
+
+/**
+ * The texts HEADER, FROM, SUBJECT, ... look in for a non-empty value: each field of that
+ * name raw and with its encoded words decoded, or for addresses as parsed and written again.
+ * A full-text index keeps exactly these, so it answers as this evaluator does.
+ */
+export function headerSearchTexts(
+  headers: HeaderField[],
+  field: string,
+  address = false,
+): string[] {
+  const name = field.toLowerCase();
+  return headers
+    .filter((h) => h.name === name)
+    .flatMap((h) =>
+      address ? [decodeHeader(writtenAddresses(h.value))] : [h.value, decodeHeader(h.value)],
+    );
+}
+
+/** The header texts TEXT looks in besides the body: every field's value, decoded. */
+export function textSearchHeaderTexts(headers: HeaderField[]): string[] {
+  return headers.map((h) => decodeHeader(h.value));
 }
 
 /**
@@ -152,19 +141,6 @@ export function headerDay(headers: HeaderField[]): string | null {
   return Number.isNaN(parsed.getTime()) ? null : dayOf(parsed);
 }
 
-/** Text parts of a message with their byte ranges, walking structure and layout together. */
-function textParts(
-  body: BodyStructure,
-  layout: PartLayout,
-  out: [Extract<BodyStructure, { kind: 'text' }>, PartLayout][],
-): void {
-  if (body.kind === 'multipart')
-    body.parts.forEach((p, i) => layout.children[i] && textParts(p, layout.children[i]!, out));
-  else if (body.kind === 'message' && layout.children[0])
-    textParts(body.body, layout.children[0], out);
-  else if (body.kind === 'text') out.push([body, layout]);
-}
-
 /** Whether evaluating `key` needs the message's text or only its header. */
 function needs(key: SearchKey): { header: boolean; text: boolean } {
   switch (key.type) {
@@ -206,19 +182,16 @@ export class SearchEvaluator {
 
   private async text(meta: MessageMeta, content: Content): Promise<string> {
     if (content.text === undefined) {
-      const parts: [Extract<BodyStructure, { kind: 'text' }>, PartLayout][] = [];
-      if (meta.bodyStructure && meta.layout) textParts(meta.bodyStructure, meta.layout, parts);
       const texts: string[] = [];
-      for (const [part, layout] of parts) {
-        const range = { start: layout.headerEnd, end: layout.bodyEnd };
-        texts.push(
-          decodeText(
-            await readAll(await this.account.readMessage(this.mailboxId, meta.uid, range)),
-            part,
-          ),
+      const ranges =
+        meta.bodyStructure && meta.layout ? textPartRanges(meta.bodyStructure, meta.layout) : [];
+      for (const { part, start, end } of ranges) {
+        const bytes = await readAll(
+          await this.account.readMessage(this.mailboxId, meta.uid, { start, end }),
         );
+        texts.push(decodeTextPart(bytes, part));
       }
-      content.text = texts.join('\n');
+      content.text = meta.bodyStructure ? bodySearchText(meta.bodyStructure, texts) : '';
     }
     return content.text;
   }
@@ -254,8 +227,8 @@ export class SearchEvaluator {
         if (includesFolded(await this.text(meta, content), key.value)) return true;
         return (
           key.where === 'text' &&
-          (await this.headers(meta, content)).some((h) =>
-            includesFolded(decodeHeader(h.value), key.value),
+          textSearchHeaderTexts(await this.headers(meta, content)).some((t) =>
+            includesFolded(t, key.value),
           )
         );
       }
@@ -277,10 +250,20 @@ export class SearchEvaluator {
     key: SearchKey,
     scope: UidRange[] = [{ start: 1, end: Infinity }],
   ): Promise<number[]> {
-    if (this.account.search) {
-      const fast = await this.account.search(this.mailboxId, key);
-      if (fast) return fast.filter((uid) => scope.some((r) => uid >= r.start && uid <= r.end));
+    const inScope = (uid: number) => scope.some((r) => uid >= r.start && uid <= r.end);
+    const fast = this.account.search ? await this.account.search(this.mailboxId, key) : null;
+    if (Array.isArray(fast)) return fast.filter(inScope);
+    if (fast) {
+      // The backend answered for all but `unsure`: those are evaluated here, the rest kept.
+      const unsure = fast.unsure.filter(inScope);
+      const checked = unsure.length ? await this.scan(key, uidsToRanges(unsure)) : [];
+      return [...fast.uids.filter(inScope), ...checked].sort((a, b) => a - b);
     }
+    return this.scan(key, scope);
+  }
+
+  /** Evaluates `key` on every message in `scope`, reading what it needs. */
+  private async scan(key: SearchKey, scope: UidRange[]): Promise<number[]> {
     const need = needs(key);
     const out: number[] = [];
     const want = { layout: need.header || need.text, bodyStructure: need.text };

@@ -45,3 +45,11 @@ export type {
   PartLayout,
   TextBody,
 } from './types.js';
+export {
+  attachmentNames,
+  bodySearchText,
+  decodeTextPart,
+  htmlToText,
+  textPartRanges,
+  type TextPartRange,
+} from './text.js';

@@ -28,13 +28,19 @@ import {
   type MailboxStatus,
   type MessageFlags,
   type MessageMeta,
+  type PartialSearchAnswer,
   type SearchKey,
   type SpecialUse,
   type StoreFlagsRequest,
   type StoreFlagsResult,
   type UidRange,
 } from '../imap/index.js';
-import { createMimeAnalyzer, rewriteHeaderStream, type MessageAnalysis } from '../mime/index.js';
+import {
+  createMimeAnalyzer,
+  rewriteHeaderStream,
+  textPartRanges,
+  type MessageAnalysis,
+} from '../mime/index.js';
 import { BlobStore } from './blobs.js';
 import {
   openAccountDatabase,
@@ -49,6 +55,8 @@ import { ChangeQueue } from './queue.js';
 import { headerText, imapWireForms, MAIL_MIGRATIONS, MAIL_NAMESPACE } from './schema.js';
 import { deriveStorageKeys } from './secret.js';
 import { compileSearch, registerSearchFunctions } from './search.js';
+import { searchDocument, searchDocumentOf, type SearchDocument } from './search-text.js';
+import { TextIndex, type IndexProgress } from './text-index.js';
 import { mergeRanges } from './uid-ranges.js';
 
 const MAX_UID = 0xffffffff;
@@ -84,7 +92,18 @@ interface Staged {
   analysis: MessageAnalysis;
   /** The message header, when it is small enough to keep in the index (nearly always). */
   header: Buffer | null;
+  /** Its full-text document; null when it has too much text to index. */
+  doc: SearchDocument | null;
 }
+/**
+ * Messages up to this size are kept in memory while they are stored, so their text is
+ * indexed without reading the blob again; bigger ones have their text parts read back.
+ */
+const MAX_BUFFERED_MESSAGE = 1024 * 1024;
+/** Text (header and text parts, as stored) beyond this is not indexed: evaluated instead. */
+const MAX_INDEXED_TEXT = 4 * 1024 * 1024;
+/** Documents the rebuild writes per transaction. */
+const REBUILD_BATCH = 64;
 /**
  * Message headers up to this size are kept in the (encrypted) index too, so the header
  * fetches a mail client makes for every message (BODY.PEEK[HEADER.FIELDS (...)]) never
@@ -178,6 +197,8 @@ export class AccountStore implements AccountBackend {
   private readonly db: SqliteDatabase;
   private readonly listeners = new Set<MailboxChangeListener>();
   private readonly sql: (text: string) => Statement;
+  private readonly textIndex: TextIndex;
+  private rebuilding: Promise<IndexProgress> | null = null;
 
   constructor(
     /** The account database, shared with other modules (RxDB storage) through registerMigrations. */
@@ -187,6 +208,8 @@ export class AccountStore implements AccountBackend {
     this.db = database.raw;
     this.sql = statementCache(this.db);
     registerSearchFunctions(this.db);
+    TextIndex.prepare(database);
+    this.textIndex = new TextIndex(this.db, this.sql);
     this.queue = new ChangeQueue(this.db);
     this.transaction(() => {
       if (!this.mailboxRow('INBOX')) this.insertMailbox('INBOX', null);
@@ -784,6 +807,8 @@ export class AccountStore implements AccountBackend {
     const analyzer = createMimeAnalyzer();
     const head: Buffer[] = [];
     let headBytes = 0;
+    let whole: Buffer[] | null = [];
+    let wholeBytes = 0;
     const source = rewriteHeaderStream(request.content, {
       drop: (key) => key.startsWith('x-leap-'),
       prepend: request.upstream ? (request.statusFields ?? []) : [],
@@ -792,6 +817,11 @@ export class AccountStore implements AccountBackend {
       (async function* () {
         for await (const chunk of source) {
           analyzer.write(chunk);
+          if (whole) {
+            wholeBytes += chunk.length;
+            if (wholeBytes > MAX_BUFFERED_MESSAGE) whole = null;
+            else whole.push(Buffer.from(chunk));
+          }
           if (headBytes < MAX_CACHED_HEADER) {
             const piece = Buffer.from(chunk.subarray(0, MAX_CACHED_HEADER - headBytes));
             head.push(piece);
@@ -804,7 +834,92 @@ export class AccountStore implements AccountBackend {
     const analysis = analyzer.end();
     const headerEnd = analysis.layout.headerEnd;
     const header = headerEnd <= headBytes ? Buffer.concat(head).subarray(0, headerEnd) : null;
-    return { blobId: put.id, size: put.size, analysis, header };
+    let doc: SearchDocument | null;
+    try {
+      doc = whole
+        ? searchDocumentOf(Buffer.concat(whole), analysis)
+        : await this.documentFromBlob(put.id, analysis.bodyStructure, analysis.layout, header);
+    } catch (error) {
+      this.blobs.release(put.id);
+      throw error;
+    }
+    return { blobId: put.id, size: put.size, analysis, header, doc };
+  }
+
+  /**
+   * A content's full-text document from its blob: the header (kept or read) and the text
+   * parts only. Null when there is more text than the index takes.
+   */
+  private async documentFromBlob(
+    blobId: string,
+    bodyStructure: MessageAnalysis['bodyStructure'],
+    layout: MessageAnalysis['layout'],
+    header: Buffer | null,
+  ): Promise<SearchDocument | null> {
+    const parts = textPartRanges(bodyStructure, layout);
+    const textBytes = parts.reduce((n, p) => n + p.end - p.start, 0);
+    if (textBytes + (header ? 0 : layout.headerEnd) > MAX_INDEXED_TEXT) return null;
+    const read = async (start: number, end: number) => {
+      const small = this.blobs.readSmall(blobId, { start, end }, SMALL_BLOB_BYTES);
+      if (small) return small;
+      const chunks: Buffer[] = [];
+      for await (const chunk of this.blobs.stream(blobId, { start, end })) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    };
+    const headerBytes = header ?? (await read(0, layout.headerEnd));
+    const texts = [];
+    for (const p of parts) texts.push({ part: p.part, bytes: await read(p.start, p.end) });
+    return searchDocument(headerBytes.toString('utf8'), bodyStructure, texts);
+  }
+
+  /**
+   * Writes the full-text documents still missing: contents stored before the index existed,
+   * or after its text version changed (see text-index.ts). Searches stay exact meanwhile,
+   * since the evaluator reads the messages the index has no document for. Reports progress
+   * after each batch; one rebuild runs at a time (a second call joins it).
+   */
+  rebuildSearchIndex(
+    options: { onProgress?: (progress: IndexProgress) => void } = {},
+  ): Promise<IndexProgress> {
+    this.rebuilding ??= this.rebuild(options.onProgress).finally(() => (this.rebuilding = null));
+    return this.rebuilding;
+  }
+
+  private async rebuild(onProgress?: (progress: IndexProgress) => void): Promise<IndexProgress> {
+    const progress = { done: 0, total: this.textIndex.pendingCount() };
+    onProgress?.({ ...progress });
+    while (this.db.open) {
+      const batch = this.textIndex.pending(REBUILD_BATCH);
+      if (!batch.length) break;
+      const docs: [string, SearchDocument | null][] = [];
+      for (const pending of batch) {
+        let doc: SearchDocument | null = null;
+        try {
+          doc = await this.documentFromBlob(
+            pending.blobId,
+            JSON.parse(pending.bodyStructure),
+            JSON.parse(pending.layout),
+            pending.header === null ? null : Buffer.from(pending.header, 'latin1'),
+          );
+        } catch {
+          // A damaged or missing blob: left to the evaluator, which reports it when read.
+        }
+        docs.push([pending.blobId, doc]);
+      }
+      if (!this.db.open) break;
+      this.transaction(() => docs.forEach(([blobId, doc]) => this.textIndex.write(blobId, doc)));
+      progress.done += batch.length;
+      progress.total = Math.max(progress.total, progress.done);
+      onProgress?.({ ...progress });
+      // Lets IMAP commands and sync in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return progress;
+  }
+
+  /** Bytes the full-text index takes in the database, for benchmarks. */
+  searchIndexBytes(): number {
+    return this.textIndex.sizeBytes();
   }
 
   /**
@@ -900,18 +1015,28 @@ export class AccountStore implements AccountBackend {
    * criteria, which the server then evaluates on the decrypted messages. EXPUNGE's
    * \Deleted lookup lands here.
    */
-  async search(mailboxId: string, key: SearchKey): Promise<number[] | null> {
+  async search(mailboxId: string, key: SearchKey): Promise<number[] | PartialSearchAnswer | null> {
     const box = this.mailboxById(mailboxId);
-    const compiled = compileSearch(key);
+    const compiled = compileSearch(key, { fullText: true });
     if (!compiled) return null;
     if (compiled.needsHeader && this.hasMessagesWithoutHeader(box.id)) return null;
-    return this.sql(
-      `SELECT m.uid FROM messages m
-         ${compiled.needsHeader ? 'JOIN content_headers h ON h.blob_id = m.blob_id' : ''}
-       WHERE m.mailbox_id = ? AND (${compiled.sql}) ORDER BY m.uid`,
-    )
-      .pluck()
-      .all(box.id, ...compiled.params) as number[];
+    // One read transaction: the index and the list of what it lacks from the same instant.
+    return this.db
+      .transaction(() => {
+        const uids = this.sql(
+          `SELECT m.uid FROM messages m
+             ${compiled.needsHeader ? 'JOIN content_headers h ON h.blob_id = m.blob_id' : ''}
+           WHERE m.mailbox_id = ? AND (${compiled.sql}) ORDER BY m.uid`,
+        )
+          .pluck()
+          .all(box.id, ...compiled.params) as number[];
+        if (!compiled.needsTextIndex) return uids;
+        const unsure = this.textIndex.unsureUids(box.id);
+        if (!unsure.length) return uids;
+        const skip = new Set(unsure);
+        return { uids: uids.filter((uid) => !skip.has(uid)), unsure };
+      })
+      .deferred();
   }
 
   /** Messages whose header is too big to keep in the index (or older than migration 2). */
@@ -1059,6 +1184,7 @@ export class AccountStore implements AccountBackend {
         staged.blobId,
         staged.header && headerText(staged.header),
       );
+      this.textIndex.write(staged.blobId, staged.doc);
     }
   }
 

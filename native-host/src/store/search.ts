@@ -3,13 +3,17 @@
  * kept headers (`h`, content_headers, which the SQL functions below read), for the keys the
  * index can answer. Semantics follow the server's own evaluator (imap/search.ts), whose
  * header predicates the functions call: internal dates compare by UTC day, sent dates by the day written in the Date header, MODSEQ is "at least",
- * flags and text are matched case-insensitively.
+ * flags and text are matched case-insensitively. Text keys (BODY, TEXT) and SUBJECT, FROM,
+ * TO, CC, BCC compile to the full-text index (text-index.ts) when asked, which answers
+ * substrings of three characters or more exactly as the evaluator would.
  */
 import { headerDay, headerFieldMatches, type SearchKey } from '../imap/index.js';
 import { parseHeaderFields } from '../mime/index.js';
 import { systemFlagBit } from './flags.js';
 import type { SqliteDatabase } from './database.js';
 import { rangesSql } from './uid-ranges.js';
+import { matchQuery, type SearchColumn } from './search-text.js';
+import { TextIndex } from './text-index.js';
 
 const MAX_UID = 0xffffffff;
 
@@ -18,7 +22,23 @@ export interface CompiledSearch {
   params: (string | number)[];
   /** Reads `h.header`: the query must join content_headers, and every message must have it kept. */
   needsHeader: boolean;
+  /** Asks the full-text index: messages it has no document for must be evaluated apart. */
+  needsTextIndex?: boolean;
 }
+
+export interface CompileOptions {
+  /** Text keys (and SUBJECT, FROM, TO, CC, BCC) may be answered from the full-text index. */
+  fullText?: boolean;
+}
+
+/** Header keys with a column of their own in the full-text index (search-text.ts). */
+const FIELD_COLUMN: Record<string, { column: SearchColumn; address: boolean }> = {
+  subject: { column: 'subject', address: false },
+  from: { column: 'hfrom', address: true },
+  to: { column: 'hto', address: true },
+  cc: { column: 'hcc', address: true },
+  bcc: { column: 'hbcc', address: true },
+};
 
 /** The SQL functions header keys compile to; registered once per connection. */
 export function registerSearchFunctions(db: SqliteDatabase): void {
@@ -36,8 +56,12 @@ export function registerSearchFunctions(db: SqliteDatabase): void {
   );
 }
 
-/** Null when a key needs the message text, or too many UID ranges. */
-export function compileSearch(key: SearchKey): CompiledSearch | null {
+/**
+ * Null when a key needs the message text (and the full-text index cannot answer it: not
+ * asked to, or a needle under three characters), or too many UID ranges.
+ */
+export function compileSearch(key: SearchKey, options: CompileOptions = {}): CompiledSearch | null {
+  const recurse = (k: SearchKey) => compileSearch(k, options);
   switch (key.type) {
     case 'all':
       return plain('1');
@@ -73,30 +97,47 @@ export function compileSearch(key: SearchKey): CompiledSearch | null {
         needsHeader: true,
       };
     }
-    case 'header':
+    case 'text': {
+      if (!options.fullText) return null;
+      const query = matchQuery(key.where === 'text' ? ['body', 'headers'] : ['body'], key.value);
+      return query === null ? null : fullText(query);
+    }
+    case 'header': {
+      const indexed = options.fullText ? FIELD_COLUMN[key.field.toLowerCase()] : undefined;
+      const query =
+        indexed && indexed.address === (key.address === true) && key.value !== ''
+          ? matchQuery([indexed.column], key.value)
+          : null;
+      if (query) return fullText(query);
       return {
         sql: 'imap_header_matches(h.header, ?, ?, ?)',
         params: [key.field, key.value, key.address ? 1 : 0],
         needsHeader: true,
       };
+    }
     case 'not': {
-      const inner = compileSearch(key.key);
+      const inner = recurse(key.key);
       return inner && { ...inner, sql: `NOT (${inner.sql})` };
     }
     case 'or':
     case 'and': {
-      const parts = (key.type === 'or' ? [key.left, key.right] : key.keys).map(compileSearch);
+      const parts = (key.type === 'or' ? [key.left, key.right] : key.keys).map(recurse);
       if (parts.some((p) => p === null)) return null;
       if (parts.length === 0) return plain('1');
       return {
         sql: parts.map((p) => `(${p!.sql})`).join(key.type === 'or' ? ' OR ' : ' AND '),
         params: parts.flatMap((p) => p!.params),
         needsHeader: parts.some((p) => p!.needsHeader),
+        needsTextIndex: parts.some((p) => p!.needsTextIndex),
       };
     }
     default:
       return null;
   }
+}
+
+function fullText(query: string): CompiledSearch {
+  return { sql: TextIndex.matchSql(), params: [query], needsHeader: false, needsTextIndex: true };
 }
 
 function plain(sql: string, params: (string | number)[] = []): CompiledSearch {
