@@ -297,6 +297,7 @@ export async function composeMessage(fields: {
   to: string;
   subject: string;
   text: string;
+  attachments?: { filename: string; content: string }[];
 }): Promise<Buffer> {
   const built = await nodemailer
     .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
