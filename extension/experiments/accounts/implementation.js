@@ -1,3 +1,4 @@
+/* global IOUtils -- a Gecko global in the parent process, like Services and ChromeUtils */
 /* Experiment (privileged, parent process): create, find and remove the Thunderbird account
  * that talks to the LeapBird native host on 127.0.0.1. Modelled on Thunderbird's own
  * CreateInBackend.sys.mjs (128+: MailServices.outgoingServer, addLoginAsync, folder URIs).
