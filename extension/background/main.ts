@@ -159,6 +159,9 @@ function makePeer(port: PortLike): AddonPeer {
   p.handle('mail.list', async ({ email, folder }) => ({
     messages: await tb.listMessages(email, folder),
   }));
+  p.handle('mail.search', async ({ email, folder, text }) => ({
+    messages: await tb.searchMessages(email, folder, text),
+  }));
   p.handle('mail.markRead', async ({ ids }) => ({ updated: await tb.markRead(ids) }));
   p.handle('mail.move', async ({ email, ids, to }) => ({
     moved: await tb.moveMessages(email, ids, to),

@@ -109,9 +109,26 @@ async function folderOf(email: string, use: MailFolderUse): Promise<string | nul
 export async function listMessages(email: string, use: MailFolderUse): Promise<ListedMessage[]> {
   const folderId = await folderOf(email, use);
   if (!folderId) return [];
-  type Page = { id?: string | null; messages: (ListedMessage & Record<string, unknown>)[] };
+  return allPages((await messenger.messages.list(folderId as never)) as unknown as Page);
+}
+
+/** A folder's messages whose body contains `text`: Thunderbird reads each message to decide. */
+export async function searchMessages(
+  email: string,
+  use: MailFolderUse,
+  text: string,
+): Promise<ListedMessage[]> {
+  const folderId = await folderOf(email, use);
+  if (!folderId) return [];
+  const first = await messenger.messages.query({ folderId, body: text } as never);
+  return allPages(first as unknown as Page);
+}
+
+type Page = { id?: string | null; messages: (ListedMessage & Record<string, unknown>)[] };
+
+async function allPages(first: Page): Promise<ListedMessage[]> {
   const out: ListedMessage[] = [];
-  let page = (await messenger.messages.list(folderId as never)) as unknown as Page;
+  let page = first;
   for (;;) {
     for (const { id, subject, author, headerMessageId, read } of page.messages) {
       out.push({ id, subject, author, headerMessageId, read: read === true });

@@ -229,6 +229,11 @@ export interface AddonMethods extends MethodMap {
   >;
   /** Messages Thunderbird shows in a folder of an account (for the demo and tests). */
   'mail.list': MethodSpec<{ email: string; folder: MailFolderUse }, { messages: ListedMessage[] }>;
+  /** Messages of a folder whose text contains `text`, as Thunderbird's own body search finds them (tests). */
+  'mail.search': MethodSpec<
+    { email: string; folder: MailFolderUse; text: string },
+    { messages: ListedMessage[] }
+  >;
   /** Mark messages read as a user would in Thunderbird. */
   'mail.markRead': MethodSpec<{ ids: number[] }, { updated: number }>;
   /** Move messages to another folder of the same account, as a user would. */

@@ -104,6 +104,10 @@ export class ThunderbirdRun {
     const home = options.reuseHome ?? mkdtempSync(join(tmpdir(), 'lb-e2e-'));
     const profile = join(home, 'profile');
     const dataDir = join(home, 'data');
+    // Thunderbird's (and the host's) temporary files land under the run's HOME, where a test
+    // can look at them, not in the shared /tmp.
+    const tmp = join(home, 'tmp');
+    mkdirSync(tmp, { recursive: true, mode: 0o700 });
     mkdirSync(join(profile, 'extensions'), { recursive: true });
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     copyFileSync(builtXpi, join(profile, 'extensions', `${ADDON_ID}.xpi`));
@@ -140,6 +144,7 @@ export class ThunderbirdRun {
         XDG_CONFIG_HOME: join(home, '.config'),
         XDG_CACHE_HOME: join(home, '.cache'),
         XDG_DATA_HOME: join(home, '.local', 'share'),
+        TMPDIR: tmp,
         ...screen,
         LANG: 'C.UTF-8',
         LEAPBIRD_DATA_DIR: dataDir,

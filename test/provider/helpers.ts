@@ -299,6 +299,7 @@ export async function composeMessage(fields: {
   text: string;
   /** An HTML alternative to the text (multipart/alternative), as mail clients send it. */
   html?: string;
+  attachments?: { filename: string; content: string }[];
 }): Promise<Buffer> {
   const built = await nodemailer
     .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })

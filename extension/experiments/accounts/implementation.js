@@ -1,3 +1,4 @@
+/* global IOUtils -- a Gecko global in the parent process, like Services and ChromeUtils */
 /* Experiment (privileged, parent process): create, find and remove the Thunderbird account
  * that talks to the LeapBird native host on 127.0.0.1. Modelled on Thunderbird's own
  * CreateInBackend.sys.mjs (128+: MailServices.outgoingServer, addLoginAsync, folder URIs).
@@ -130,6 +131,116 @@ var leapbirdAccounts = (() => {
     out.description = `LeapBird (${spec.email})`;
   }
 
+  /**
+   * The host's store is the local copy of the mail, encrypted; Thunderbird keeps none of its
+   * own. No offline copies (and no automatic offline sync) for this server, every folder out
+   * of the offline set and out of the global search index, plaintext copies that an older
+   * version let Thunderbird keep removed, and IMAP message bodies cached in memory only.
+   * Applied at every start (ensure and pin run then) and to folders created later.
+   */
+  function keepNoPlaintext(server) {
+    const imap = server.QueryInterface(Ci.nsIImapIncomingServer);
+    imap.offlineDownload = false;
+    server.setBoolValue('offline_download', false);
+    server.setBoolValue('autosync_offline_stores', false);
+    // Global: Thunderbird has no per-account switch for its network cache of IMAP bodies.
+    Services.prefs.setBoolPref('mail.imap.use_disk_cache2', false);
+    ours.add(server.key);
+    watchNewFolders();
+    for (const folder of server.rootFolder.descendants) keepFolderPlain(folder);
+    forgetCachedBodies();
+  }
+
+  const ours = new Set();
+  let watching = false;
+
+  function keepFolderPlain(folder) {
+    folder.clearFlag(Ci.nsMsgFolderFlags.Offline);
+    try {
+      // -1 is Gloda's "never index"; set through Gloda so an existing index drops the folder.
+      glodaIndexer().setFolderIndexingPriority(folder, -1);
+    } catch (e) {
+      dump(`LeapBird: could not keep ${folder.URI} out of the search index: ${e}\n`);
+      folder.setStringProperty('indexingPriority', '-1');
+    }
+    dropOfflineCopies(folder);
+  }
+
+  let gloda = null;
+  function glodaIndexer() {
+    gloda ??= ChromeUtils.importESModule(
+      'resource:///modules/gloda/IndexMsg.sys.mjs',
+    ).GlodaMsgIndexer;
+    return gloda;
+  }
+
+  /** Marks no message as kept offline, then empties the offline store file. */
+  function dropOfflineCopies(folder) {
+    let file;
+    try {
+      file = folder.filePath;
+    } catch {
+      return;
+    }
+    if (!file || !file.exists() || file.isDirectory() || file.fileSize === 0) return;
+    const db = folder.msgDatabase;
+    for (const hdr of db.enumerateMessages()) {
+      if (hdr.flags & Ci.nsMsgMessageFlags.Offline) hdr.andFlags(~Ci.nsMsgMessageFlags.Offline);
+      if (hdr.getStringProperty('preview')) hdr.setStringProperty('preview', '');
+    }
+    db.commit(Ci.nsMsgDBCommitType.kCompressCommit);
+    // Overwritten with nothing: no header points into it any more.
+    void IOUtils.write(file.path, new Uint8Array(0)).catch((e) =>
+      dump(`LeapBird: could not empty ${file.path}: ${e}\n`),
+    );
+  }
+
+  /** New folders of our servers join no offline set and no index; new messages get no preview. */
+  function watchNewFolders() {
+    if (watching) return;
+    watching = true;
+    const mfn = MailServices.mfn;
+    mfn.addListener(
+      {
+        folderAdded(folder) {
+          if (ours.has(folder.server.key)) keepFolderPlain(folder);
+        },
+        msgAdded(hdr) {
+          // The new-mail alert fetches the start of the body for a preview and stores it in
+          // the summary; a preview that is already there (one space) is never fetched.
+          if (ours.has(hdr.folder.server.key)) hdr.setStringProperty('preview', ' ');
+        },
+      },
+      mfn.folderAdded | mfn.msgAdded,
+    );
+  }
+
+  /** IMAP bodies an older version let Thunderbird cache on disk, for 127.0.0.1 only. */
+  function forgetCachedBodies() {
+    try {
+      const { LoadContextInfo } = ChromeUtils.importESModule(
+        'resource://gre/modules/LoadContextInfo.sys.mjs',
+      );
+      const storage = Services.cache2.diskCacheStorage(LoadContextInfo.default);
+      const doomed = [];
+      storage.asyncVisitStorage(
+        {
+          onCacheStorageInfo() {},
+          onCacheEntryInfo(uri, idEnhance) {
+            if (uri.asciiSpec.startsWith(`imap://`) && uri.asciiHost === LOOPBACK)
+              doomed.push([uri, idEnhance]);
+          },
+          onCacheEntryVisitCompleted() {
+            for (const [uri, id] of doomed) storage.asyncDoomURI(uri, id, null);
+          },
+        },
+        true,
+      );
+    } catch (e) {
+      dump(`LeapBird: could not clear cached IMAP bodies: ${e}\n`);
+    }
+  }
+
   async function ensure(spec) {
     validateSpec(spec);
     // Before any server points at the ports, so no connection goes out without the pin.
@@ -146,6 +257,7 @@ var leapbirdAccounts = (() => {
       if (out) configureOutgoing(out, spec);
       await rememberPassword('imap', spec.username, spec.password);
       await rememberPassword('smtp', spec.username, spec.password);
+      keepNoPlaintext(server);
       MailServices.accounts.saveAccountInfo();
       return { accountId: existing.key, created: false };
     }
@@ -158,6 +270,8 @@ var leapbirdAccounts = (() => {
     server.prettyName = spec.email;
     server.doBiff = true;
     server.valid = true;
+    // Before the first login, so no folder is ever marked for offline use or indexed.
+    keepNoPlaintext(server);
     await rememberPassword('imap', spec.username, spec.password);
 
     const out = MailServices.outgoingServer.createServer('smtp');
@@ -244,6 +358,7 @@ var leapbirdAccounts = (() => {
     for (const p of ports) pinCertificate(p, spec.certificate);
     server.socketType = Ci.nsMsgSocketType.SSL;
     if (out) out.socketType = Ci.nsMsgSocketType.SSL;
+    keepNoPlaintext(server);
     MailServices.accounts.saveAccountInfo();
     return true;
   }
