@@ -62,6 +62,8 @@ const HOST_METHODS: Record<keyof HostMethods & string, true> = {
   'keys.contacts': true,
   'keys.verify': true,
   'keys.recipients': true,
+  'settings.get': true,
+  'settings.set': true,
 };
 
 /** The add-on's RPC peer over the native-messaging stdio channel. */
@@ -228,6 +230,8 @@ async function startLocked(
     accounts.verify(email, contact, fingerprint),
   );
   peer.handle('keys.recipients', ({ email, recipients }) => accounts.recipients(email, recipients));
+  peer.handle('settings.get', ({ email }) => accounts.settings(email));
+  peer.handle('settings.set', ({ email, settings }) => accounts.changeSettings(email, settings));
   peer.on('log', (entry) => {
     const level = entry.level === 'error' || entry.level === 'warn' ? entry.level : 'info';
     logger[level](`addon.${entry.message}`, entry.data ?? {});
