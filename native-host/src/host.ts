@@ -23,7 +23,8 @@ import type {
 } from '../../shared/src/rpc.js';
 import type { HostConfig } from './config/index.js';
 import { AccountService } from './account/index.js';
-import { createFileLogger, type Logger } from './log/index.js';
+import { acquireDataLock, lockStillHeld } from './lock/index.js';
+import { createFileLogger, createLineLogger, type Logger } from './log/index.js';
 import { openControlSocket, openStdioChannel } from './messaging/index.js';
 import { mapResolver } from './net/index.js';
 
@@ -34,28 +35,39 @@ export interface RunningHost {
   logger: Logger;
   /** Resolves when the add-on has said hello. */
   addonReady: Promise<void>;
+  /** Why this host serves nothing (another host holds its data folder), or null. */
+  refused: string | null;
   stop(reason: string): Promise<void>;
+  /** Resolves once the host has stopped, whether asked to or on its own. */
+  ended: Promise<void>;
 }
 
-export async function startHost(
-  config: HostConfig,
-  io: { input: Readable; output: Writable } = { input: process.stdin, output: process.stdout },
-): Promise<RunningHost> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const logger = createFileLogger(join(config.dataDir, 'logs', 'host.log'), config.logLevel, {
-    pid: process.pid,
-  });
-  logger.info('host.start', {
-    version: VERSION,
-    argv: process.argv.slice(2),
-    runtime: { path: process.execPath, version: process.version },
-  });
+type Io = { input: Readable; output: Writable };
 
-  let markReady: () => void = () => {};
-  const addonReady = new Promise<void>((resolve) => (markReady = resolve));
-  let stopping: Promise<void> | null = null;
-  let control: Server | null = null;
+/**
+ * Every method the add-on may call, so that a host that refuses its data folder can answer
+ * each with the same sentence (the compiler checks that none is missing).
+ */
+const HOST_METHODS: Record<keyof HostMethods & string, true> = {
+  'host.hello': true,
+  'host.ping': true,
+  'host.status': true,
+  'setup.provider': true,
+  'setup.signUp': true,
+  'setup.logIn': true,
+  'setup.legacy': true,
+  'setup.discover': true,
+  'account.logOut': true,
+  'keys.own': true,
+  'keys.contacts': true,
+  'keys.verify': true,
+  'keys.recipients': true,
+  'settings.get': true,
+  'settings.set': true,
+};
 
+/** The add-on's RPC peer over the native-messaging stdio channel. */
+function openAddonPeer(config: HostConfig, io: Io, logger: Logger, onClose: () => void): HostPeer {
   const channel = openStdioChannel({
     input: io.input,
     output: io.output,
@@ -65,10 +77,9 @@ export async function startHost(
       logger.warn('messaging.framing_error', { code: error.code, message: error.message }),
     onClose: ({ truncatedBytes }) => {
       logger.info('messaging.closed', { truncatedBytes });
-      void stop('stdin closed');
+      onClose();
     },
   });
-
   const peer: HostPeer = new RpcPeer({
     send: (envelope) => channel.send(envelope),
     maxMessageBytes: HOST_TO_ADDON_MAX_BYTES,
@@ -78,6 +89,91 @@ export async function startHost(
     onProtocolError: (error) =>
       logger.warn('rpc.protocol_error', { code: error.code, message: error.message }),
   });
+  return peer;
+}
+
+/** How often a refused host looks whether the other one has gone. */
+const FREED_POLL_MS = 2_000;
+
+/**
+ * Another host holds the data folder: this one stays connected so the add-on can show why,
+ * answers every call with that sentence, and touches nothing (its log goes to stderr,
+ * which Thunderbird keeps in its error console). Once the other host has gone (a profile
+ * closed, or an old host finishing its stop while Thunderbird reconnects) it ends, so the
+ * add-on reconnects and gets a host that takes the folder.
+ */
+function refusingHost(config: HostConfig, io: Io, message: string): RunningHost {
+  const logger = createLineLogger((line) => process.stderr.write(line), config.logLevel, {
+    pid: process.pid,
+  });
+  logger.warn('host.data_in_use', { dataDir: config.dataDir, message });
+  let markReady: () => void = () => {};
+  const addonReady = new Promise<void>((resolve) => (markReady = resolve));
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  const watch = setInterval(() => {
+    if (lockStillHeld(config.dataDir)) return;
+    logger.info('host.data_freed', { dataDir: config.dataDir });
+    void stop();
+  }, FREED_POLL_MS);
+  watch.unref(); // stdin keeps a real host alive; this must not keep anything else alive
+  const stop = () => {
+    clearInterval(watch);
+    peer.close();
+    markEnded();
+    return Promise.resolve();
+  };
+  const peer = openAddonPeer(config, io, logger, () => void stop());
+  for (const method of Object.keys(HOST_METHODS) as (keyof HostMethods & string)[]) {
+    peer.handle(method, () => {
+      if (method === 'host.hello') markReady();
+      throw new RpcError('data_in_use', message);
+    });
+  }
+  return { peer, logger, addonReady, refused: message, stop, ended };
+}
+
+export async function startHost(
+  config: HostConfig,
+  io: Io = { input: process.stdin, output: process.stdout },
+): Promise<RunningHost> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Before anything reads or writes the data folder, the log included.
+  const locked = await acquireDataLock(config.dataDir);
+  if (!locked.acquired) return refusingHost(config, io, locked.message);
+  try {
+    return await startLocked(config, io, locked.lock.release, locked.tookOver);
+  } catch (error) {
+    locked.lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: HostConfig,
+  io: Io,
+  unlock: () => void,
+  tookOver: string | null,
+): Promise<RunningHost> {
+  const logger = createFileLogger(join(config.dataDir, 'logs', 'host.log'), config.logLevel, {
+    pid: process.pid,
+  });
+  logger.info('host.start', {
+    version: VERSION,
+    argv: process.argv.slice(2),
+    runtime: { path: process.execPath, version: process.version },
+  });
+  // A host that crashed leaves its lock; nothing was lost, this one carries on.
+  if (tookOver) logger.warn('host.lock_taken_over', { why: tookOver });
+
+  let markReady: () => void = () => {};
+  const addonReady = new Promise<void>((resolve) => (markReady = resolve));
+  let stopping: Promise<void> | null = null;
+  let control: Server | null = null;
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+
+  const peer = openAddonPeer(config, io, logger, () => void stop('stdin closed'));
 
   const accounts = new AccountService({
     dataDir: config.dataDir,
@@ -138,6 +234,8 @@ export async function startHost(
     accounts.verify(email, contact, fingerprint),
   );
   peer.handle('keys.recipients', ({ email, recipients }) => accounts.recipients(email, recipients));
+  peer.handle('settings.get', ({ email }) => accounts.settings(email));
+  peer.handle('settings.set', ({ email, settings }) => accounts.changeSettings(email, settings));
   peer.on('log', (entry) => {
     const level = entry.level === 'error' || entry.level === 'warn' ? entry.level : 'info';
     logger[level](`addon.${entry.message}`, entry.data ?? {});
@@ -167,9 +265,11 @@ export async function startHost(
         .stopAll()
         .catch((error: unknown) => logger.warn('host.stop_accounts_failed', { error }));
       if (control) await new Promise<void>((resolve) => control!.close(() => resolve()));
+      unlock();
+      markEnded();
     })();
     return stopping;
   }
 
-  return { peer, logger, addonReady, stop };
+  return { peer, logger, addonReady, refused: null, stop, ended };
 }

@@ -48,6 +48,9 @@ async function main(args: string[]): Promise<number> {
     console.debug =
       (...parts: unknown[]) => process.stderr.write(parts.join(' ') + '\n');
   const host = await startHost(loadConfig());
+  // A host refused its data folder ends by itself once the folder is free: Thunderbird sees
+  // the port close and reconnects to a host that takes it.
+  if (host.refused) void host.ended.then(() => process.exit(0));
   process.on('SIGTERM', () => void host.stop('SIGTERM').then(() => process.exit(0)));
   process.on('uncaughtException', (error) => {
     host.logger.error('host.uncaught', { error });

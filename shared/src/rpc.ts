@@ -208,6 +208,21 @@ export interface HostMethods extends MethodMap {
   >;
   /** Key status of recipients, for compose hints. */
   'keys.recipients': MethodSpec<{ email: string; recipients: string[] }, RecipientKeyInfo[]>;
+  /** The account's settings; they follow the user to every device. */
+  'settings.get': MethodSpec<{ email: string }, AccountSettingsValue>;
+  /** Changes some settings here and, through the sync, on every other device. */
+  'settings.set': MethodSpec<
+    { email: string; settings: Partial<AccountSettingsValue> },
+    AccountSettingsValue
+  >;
+}
+
+/** Synced account settings as the add-on sees them. */
+export interface AccountSettingsValue {
+  /** Refuse to send a message that cannot be encrypted to every recipient. */
+  encryptedOnly: boolean;
+  /** Attach the own public key to outgoing mail. */
+  attachOwnKey: boolean;
 }
 
 // Methods the add-on implements (the host calls them)

@@ -6,20 +6,13 @@
  * nothing of the program behind (the user's mail data stays, as uninstall.sh says).
  */
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NATIVE_HOST_NAME } from '../../shared/src/constants.js';
-import { spawnHostAsAddon } from '../helpers/addon-side.js';
+import { sayHello, spawnHost } from '../helpers/addon-side.js';
 import { ThunderbirdRun } from '../helpers/thunderbird.js';
 import { hostConfigFor, startTestProvider } from '../provider/helpers.js';
 
@@ -106,13 +99,12 @@ describe('the tarball', () => {
     const provider = await startTestProvider('alpha.test');
     const dataDir = join(home, 'cli-data');
     try {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dataDir, 'config.json'), JSON.stringify(hostConfigFor(provider)));
-      const host = await spawnHostAsAddon(join(installed, 'leapbird-host'), {
-        ...env,
-        LEAPBIRD_DATA_DIR: dataDir,
-      });
+      const host = spawnHost(
+        { dataDir, ...hostConfigFor(provider) },
+        { launcher: join(installed, 'leapbird-host'), env },
+      );
       try {
+        await sayHello(host.addon, randomBytes(32).toString('base64'));
         const result = await host.addon.call('setup.signUp', {
           domain: 'alpha.test',
           username: 'pkguser',

@@ -6,7 +6,11 @@
 import { join } from 'node:path';
 import type { ConnectionState } from '../../../shared/src/rpc.js';
 import { startImapServer, type ImapServer } from '../imap/index.js';
-import type { AccountDocuments } from '../documents/index.js';
+import {
+  DEFAULT_SETTINGS,
+  type AccountDocuments,
+  type AccountSettings,
+} from '../documents/index.js';
 import { KeyManager, type KeyStore, type NicknymTarget } from '../keys/index.js';
 import type { Logger } from '../log/index.js';
 import type { Resolver } from '../net/index.js';
@@ -60,6 +64,9 @@ export class AccountRuntime {
   private outbox: Outbox | null = null;
   private sync: SyncEngine | null = null;
   private progress = new Map<string, SyncProgress>();
+  /** The synced settings as last read; the SMTP server consults them per message. */
+  private settings: AccountSettings = { ...DEFAULT_SETTINGS };
+  private unwatchSettings: () => void = () => {};
 
   private constructor(private readonly options: AccountRuntimeOptions) {
     const { record, upstream } = options;
@@ -83,6 +90,11 @@ export class AccountRuntime {
       throw error;
     }
     return runtime;
+  }
+
+  /** The account's settings that follow the user to every device. */
+  get syncedSettings(): AccountDocuments['settings'] {
+    return this.options.documents.settings;
   }
 
   get keyStore(): KeyStore {
@@ -137,6 +149,11 @@ export class AccountRuntime {
       logger: logger.child({ module: 'outbox' }),
     });
     this.outbox.start();
+    // Read before the server opens, then kept current as another device changes them.
+    this.settings = await this.options.documents.settings.all();
+    this.unwatchSettings = this.options.documents.settings.watch((settings) => {
+      this.settings = settings;
+    });
     this.smtp = await startSmtpServer({
       port: record.smtpPort,
       tls: { key: this.options.tls.keyPem, cert: this.options.tls.certPem },
@@ -144,6 +161,8 @@ export class AccountRuntime {
       addresses: () => [record.email],
       keys: this.keys,
       outbox: this.outbox,
+      encryptedOnly: () => this.settings.encryptedOnly,
+      attachPublicKey: () => this.settings.attachOwnKey,
       logger: logger.child({ module: 'smtp' }),
     });
 
@@ -167,6 +186,7 @@ export class AccountRuntime {
   async stop(): Promise<void> {
     await this.sync?.stop().catch(() => undefined);
     await this.smtp?.close().catch(() => undefined);
+    this.unwatchSettings();
     await this.outbox?.stop().catch(() => undefined);
     await this.imap?.close().catch(() => undefined);
     this.keys.stop();

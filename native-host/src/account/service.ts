@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
+  AccountSettingsValue,
   AccountPin,
   ContactKeySummary,
   HostStatus,
@@ -238,6 +239,30 @@ export class AccountService {
       fingerprint: s.fingerprint,
       reason: s.reason,
     }));
+  }
+
+  async settings(email: string): Promise<AccountSettingsValue> {
+    return this.runtime(email).syncedSettings.all();
+  }
+
+  /** Each named setting is checked before any is changed, so a bad one changes nothing. */
+  async changeSettings(
+    email: string,
+    changes: Partial<AccountSettingsValue>,
+  ): Promise<AccountSettingsValue> {
+    const settings = this.runtime(email).syncedSettings;
+    const current = await settings.all();
+    const entries = Object.entries(changes ?? {}) as [keyof AccountSettingsValue, unknown][];
+    for (const [name, value] of entries) {
+      if (!Object.hasOwn(current, name) || typeof value !== typeof current[name]) {
+        throw new RpcError(
+          'invalid_params',
+          `The setting ${JSON.stringify(name)} cannot be set to ${JSON.stringify(value)}; nothing was changed.`,
+        );
+      }
+    }
+    for (const [name, value] of entries) await settings.set(name, value as boolean);
+    return settings.all();
   }
 
   async logOut(email: string, removeData: boolean): Promise<void> {

@@ -55,6 +55,27 @@ export class SyncedSettings {
     await this.collection.incrementalUpsert({ name, value });
   }
 
+  /**
+   * Calls `onChange` with the settings now and after every change, local or pulled from
+   * another device; returns the unsubscribe. For readers that cannot wait per use (the SMTP
+   * server reads the settings per message, synchronously).
+   */
+  watch(onChange: (settings: AccountSettings) => void): () => void {
+    this.ensureOpen();
+    let closed = false;
+    const read = () =>
+      void this.all().then(
+        (settings) => !closed && onChange(settings),
+        () => undefined, // closed while reading: the next reader opens afresh
+      );
+    const subscription = this.collection.$.subscribe(read);
+    read();
+    return () => {
+      closed = true;
+      subscription.unsubscribe();
+    };
+  }
+
   /** Back to the default on every device. */
   async reset(name: SettingName): Promise<void> {
     checkName(name);

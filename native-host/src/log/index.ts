@@ -41,6 +41,28 @@ export function createFileLogger(
   base: Record<string, unknown> = {},
 ): Logger {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  return createLineLogger(
+    (line) => {
+      try {
+        appendFileSync(file, line, { mode: 0o600 });
+      } catch {
+        // A full disk must not take the host down with it; the log is best effort.
+      }
+    },
+    minLevel,
+    base,
+  );
+}
+
+/**
+ * The same JSON lines to any sink, e.g. stderr for a host that may not write in its data
+ * folder (another host holds it).
+ */
+export function createLineLogger(
+  sink: (line: string) => void,
+  minLevel: LogLevel = 'info',
+  base: Record<string, unknown> = {},
+): Logger {
   const write = (level: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
     if (LEVELS[level] < LEVELS[minLevel]) return;
     const line = JSON.stringify({
@@ -49,18 +71,14 @@ export function createFileLogger(
       event,
       ...(redact({ ...base, ...fields }) as object),
     });
-    try {
-      appendFileSync(file, line + '\n', { mode: 0o600 });
-    } catch {
-      // A full disk must not take the host down with it; the log is best effort.
-    }
+    sink(line + '\n');
   };
   return {
     debug: (e, f) => write('debug', e, f),
     info: (e, f) => write('info', e, f),
     warn: (e, f) => write('warn', e, f),
     error: (e, f) => write('error', e, f),
-    child: (fields) => createFileLogger(file, minLevel, { ...base, ...fields }),
+    child: (fields) => createLineLogger(sink, minLevel, { ...base, ...fields }),
   };
 }
 
