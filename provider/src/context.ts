@@ -7,10 +7,29 @@ import type { Resolver } from './resolver/index.js';
 import type { ProviderStore, StoredDoc, UserRecord } from './store/index.js';
 
 export interface Limits {
-  /** Failed logins allowed per account and per client address within `windowMs`. */
-  failedLoginsPerAccount: number;
-  failedLoginsPerAddress: number;
-  failedLoginWindowMs: number;
+  /**
+   * Failed logins: a (login, client) pair may fail `loginFailuresFree` times, a client
+   * `clientFailuresFree` times across all logins; each failure after that makes it wait
+   * `loginDelayFirstMs`, doubling, at most `loginDelayMaxMs`. A record is forgotten
+   * `loginFailureMemoryMs` after its last failure. A client is an address, or a session the
+   * caller holds for that login (a device renewing its token), never the account alone.
+   */
+  loginFailuresFree: number;
+  clientFailuresFree: number;
+  loginDelayFirstMs: number;
+  loginDelayMaxMs: number;
+  loginFailureMemoryMs: number;
+  /** Logins a client may start per minute (each costs a modular exponentiation). */
+  handshakesPerClientPerMinute: number;
+  /** Handshakes waiting for their proof: per client, in all, and how long each waits. */
+  pendingHandshakesPerClient: number;
+  pendingHandshakesMax: number;
+  handshakeTtlMs: number;
+  /**
+   * Reverse proxies in front of the API whose X-Forwarded-For names the client. None by
+   * default: then the TCP peer is the client, whatever a request claims.
+   */
+  trustedProxies: string[];
   /** Idle time after which a session token expires. */
   tokenIdleMs: number;
   /** Largest message the MX and the relay accept. */

@@ -7,6 +7,8 @@ export class ProviderError extends Error {
     readonly code: string,
     message: string,
     readonly status = 400,
+    /** Sent with the answer, e.g. `retry-after` with a 429. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ProviderError';

@@ -66,9 +66,16 @@ export interface RunningProvider {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  failedLoginsPerAccount: 10,
-  failedLoginsPerAddress: 50,
-  failedLoginWindowMs: 15 * 60_000,
+  loginFailuresFree: 5,
+  clientFailuresFree: 20,
+  loginDelayFirstMs: 1000,
+  loginDelayMaxMs: 15 * 60_000,
+  loginFailureMemoryMs: 24 * 3600_000,
+  handshakesPerClientPerMinute: 20,
+  pendingHandshakesPerClient: 8,
+  pendingHandshakesMax: 10_000,
+  handshakeTtlMs: 2 * 60_000,
+  trustedProxies: [],
   tokenIdleMs: 60 * 60_000,
   maxMessageBytes: 25 * 1024 * 1024,
   holdMs: 5 * 24 * 3600_000,

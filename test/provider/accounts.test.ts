@@ -146,7 +146,11 @@ describe('accounts over SRP', () => {
     );
     const body = { json: { client_auth: session.proof, A: ephemeral.public } };
     expect((await api(p, 'PUT', '/1/sessions/gina', body)).status).toBe(200);
-    expect((await api(p, 'PUT', '/1/sessions/gina', body)).status).toBe(422);
+    // The handshake was used up: the replay gets no token, only "start again".
+    const replay = await api(p, 'PUT', '/1/sessions/gina', body);
+    expect(replay.status).toBe(409);
+    expect(replay.json.error.code).toBe('handshake_unknown');
+    expect(replay.json.token).toBeUndefined();
   });
 
   it('validates logins as LEAP does and refuses duplicates', async () => {
@@ -276,23 +280,26 @@ describe('login limits and token expiry', () => {
   let clockOffset = 0;
   beforeAll(async () => {
     p = await startTestProvider('limits.test', '127.0.0.1', {
-      limits: { failedLoginsPerAccount: 3, failedLoginsPerAddress: 5 },
+      limits: { loginFailuresFree: 3, clientFailuresFree: 5, loginDelayFirstMs: 10 * 60_000 },
       clock: () => Date.now() + clockOffset,
     });
   });
   afterAll(async () => p?.cleanup());
 
-  it('blocks an account after repeated failures, even with the right password', async () => {
+  it('makes an address that keeps failing for an account wait, saying how long', async () => {
     await signUp(p, 'olga', 'right');
-    for (let i = 0; i < 3; i++) expect((await logIn(p, 'olga', 'wrong')).status).toBe(422);
-    const blocked = await logIn(p, 'olga', 'right');
-    expect(blocked.status).toBe(429);
-    expect(blocked.responses[0]?.json.error.code).toBe('rate_limited');
+    for (let i = 0; i < 4; i++) expect((await logIn(p, 'olga', 'wrong')).status).toBe(422);
+    const slowed = await logIn(p, 'olga', 'right');
+    expect(slowed.status).toBe(429);
+    expect(slowed.responses[0]?.json.error.code).toBe('rate_limited');
+    expect(Number(slowed.responses[0]?.headers['retry-after'])).toBeGreaterThan(0);
+    // Only this address waits; olga elsewhere does not (test/adversary/lockout.test.ts).
+    expect((await logIn(p, 'olga', 'right', { from: '127.0.0.2' })).status).toBe(200);
   });
 
-  it('blocks a client address that guesses across accounts', async () => {
+  it('makes an address that guesses across accounts wait', async () => {
     await signUp(p, 'pia', 'right');
-    // 3 failures already come from the test above; 2 more reach the per-address limit of 5.
+    // 4 failures already come from the test above; 2 more pass the per-address 5 free ones.
     for (const login of ['x-one', 'x-two'])
       expect((await logIn(p, login, 'guess')).status).toBe(422);
     expect((await logIn(p, 'pia', 'right')).status).toBe(429);
@@ -301,7 +308,7 @@ describe('login limits and token expiry', () => {
   it('expires a token after an hour without use, and each use restarts the hour', async () => {
     const minutes = 60_000;
     await signUp(p, 'quinn', 'pw-quinn');
-    // The address blocked by the tests above is let in again once the 15-minute window is over.
+    // The address slowed down by the tests above is let in again once its wait is over.
     clockOffset += 16 * minutes;
     const session = await logIn(p, 'quinn', 'pw-quinn');
     expect(session.status).toBe(200);

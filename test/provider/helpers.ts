@@ -58,6 +58,8 @@ export function api(
     raw?: string | Buffer;
     token?: string;
     headers?: Record<string, string>;
+    /** Local address to connect from (127.0.0.2, …): another client, as the provider sees it. */
+    from?: string;
   } = {},
 ): Promise<ApiResponse> {
   const body =
@@ -85,6 +87,7 @@ export function api(
         servername: p.domain,
         timeout: 15_000,
         headers,
+        ...(options.from ? { localAddress: options.from, agent: false } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -130,14 +133,19 @@ export interface LoginResult {
   responses: ApiResponse[];
 }
 
-/** SRP login as a client does it: handshake, proof, then verification of the server's M2. */
+/** SRP login as a client does it: handshake, proof, then verification of the server's M2.
+ * `from` is the local address to connect from; `token` a session the client already holds. */
 export async function logIn(
   p: TestProvider,
   login: string,
   password: string,
+  client: { from?: string; token?: string } = {},
 ): Promise<LoginResult> {
   const ephemeral = srp.generateEphemeral();
-  const hello = await api(p, 'POST', '/1/sessions', { json: { login, A: ephemeral.public } });
+  const hello = await api(p, 'POST', '/1/sessions', {
+    ...client,
+    json: { login, A: ephemeral.public },
+  });
   if (hello.status !== 200) return { status: hello.status, responses: [hello] };
   const { B, salt } = hello.json as { B: string; salt: string };
   const session = srp.deriveSession(
@@ -148,6 +156,7 @@ export async function logIn(
     srp.derivePrivateKey(salt, login, password),
   );
   const proof = await api(p, 'PUT', `/1/sessions/${login}`, {
+    ...client,
     json: { client_auth: session.proof, A: ephemeral.public },
   });
   if (proof.status !== 200) return { status: proof.status, responses: [hello, proof] };

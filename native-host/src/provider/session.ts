@@ -304,7 +304,9 @@ export class ProviderSession {
         if (!this.key.x)
           throw new ProviderClientError('session_expired', 'You logged out; log in again.');
         const held = this.key;
-        // A session that holds a memory-hard x never answers with a fast one.
+        // A session that holds a memory-hard x never answers with a fast one. The token
+        // still held goes along: a provider counts a device renewing its own session apart
+        // from everyone else, so another's failed guesses do not slow it down.
         const { token, key } = await srpLogin(
           this.provider,
           this.login,
@@ -313,6 +315,7 @@ export class ProviderSession {
             ...this.options,
             memoryHard: this.options.memoryHard || held.kdf !== null,
           },
+          this.tokenValue,
         );
         this.tokenValue = token;
         this.lastSuccess = this.now();
@@ -339,13 +342,18 @@ async function srpLogin(
   login: string,
   held: { password: string } | { key: LoginKey },
   options: SessionOptions,
+  heldToken?: string,
 ): Promise<{ userId: string; token: string; key: LoginKey }> {
   const ephemeral = srp.generateEphemeral();
-  const hello = await call(provider, options, 'POST', '/1/sessions', {
-    login,
-    A: ephemeral.public,
-  });
-  if (hello.status === 429) throw rateLimited(provider);
+  const hello = await call(
+    provider,
+    options,
+    'POST',
+    '/1/sessions',
+    { login, A: ephemeral.public },
+    heldToken,
+  );
+  if (hello.status === 429) throw rateLimited(provider, hello);
   expectOk(hello, provider, 'start logging in');
   const { B, salt, kdf } = parseJson<{ B?: string; salt?: string; kdf?: unknown }>(hello, provider);
   if (typeof B !== 'string' || typeof salt !== 'string')
@@ -364,13 +372,17 @@ async function srpLogin(
       `${provider.domain} sent an invalid login challenge. LeapBird did not continue.`,
     );
   }
-  const proof = await call(provider, options, 'PUT', `/1/sessions/${encodeURIComponent(login)}`, {
-    client_auth: session.proof,
-    A: ephemeral.public,
-  });
+  const proof = await call(
+    provider,
+    options,
+    'PUT',
+    `/1/sessions/${encodeURIComponent(login)}`,
+    { client_auth: session.proof, A: ephemeral.public },
+    heldToken,
+  );
   if (proof.status === 422)
     throw new ProviderClientError('wrong_password', 'The user name or password is wrong.');
-  if (proof.status === 429) throw rateLimited(provider);
+  if (proof.status === 429) throw rateLimited(provider, proof);
   expectOk(proof, provider, 'log in');
   const { M2, id, token } = parseJson<{ M2?: string; id?: string; token?: string }>(
     proof,
@@ -460,7 +472,7 @@ function errorMessage(res: HttpsResponse): string | undefined {
 
 function expectOk(res: HttpsResponse, provider: ProviderInfo, what: string): void {
   if (res.status >= 200 && res.status < 300) return;
-  if (res.status === 429) throw rateLimited(provider);
+  if (res.status === 429) throw rateLimited(provider, res);
   throw serverError(
     provider,
     `it could not ${what} (HTTP ${res.status}${errorMessage(res) ? `: ${errorMessage(res)}` : ''})`,
@@ -471,9 +483,29 @@ function serverError(provider: ProviderInfo, why: string): ProviderClientError {
   return new ProviderClientError('server_error', `${provider.domain} had a problem: ${why}.`);
 }
 
-function rateLimited(provider: ProviderInfo): ProviderClientError {
+/** The provider's 429, in words: how long to wait and until when (local time), from its
+ * Retry-After (seconds or an HTTP date); "a few minutes" when it does not say. */
+function rateLimited(provider: ProviderInfo, res: HttpsResponse): ProviderClientError {
+  const header = res.headers['retry-after'];
+  const value = Array.isArray(header) ? header[0] : header;
+  const seconds = /^\d+$/.test(value ?? '')
+    ? Number(value)
+    : Math.ceil((Date.parse(value ?? '') - Date.now()) / 1000);
+  const why = `${provider.domain} refuses logins from this network for now: too many attempts (failed passwords or logins started).`;
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    return new ProviderClientError('rate_limited', `${why} Wait a few minutes and try again.`);
+  const amount =
+    seconds < 90
+      ? `${seconds} second${seconds === 1 ? '' : 's'}`
+      : `${Math.ceil(seconds / 60)} minute${Math.ceil(seconds / 60) === 1 ? '' : 's'}`;
+  const until = new Date(Date.now() + seconds * 1000).toLocaleTimeString('en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: seconds < 90 ? '2-digit' : undefined,
+  });
   return new ProviderClientError(
     'rate_limited',
-    `Too many failed logins at ${provider.domain}. Wait a few minutes and try again.`,
+    `${why} Wait ${amount} and try again after ${until}.`,
+    errorMessage(res),
   );
 }

@@ -12,7 +12,6 @@ import {
 import * as srpClient from 'secure-remote-password/client.js';
 import * as srp from 'secure-remote-password/server.js';
 import {
-  FailureLimiter,
   derived,
   introspectionPassword,
   issueToken,
@@ -23,6 +22,7 @@ import {
 import type { ProviderContext } from '../context.js';
 import { ProviderError } from '../errors.js';
 import { checkPublicKey, wkdHash } from '../keys/index.js';
+import { LoginLimits, clientAddress, type Client } from '../limits/index.js';
 import type { UserRecord } from '../store/index.js';
 import { obj, str, type Request, type Router } from './http.js';
 
@@ -38,7 +38,6 @@ const RESERVED = new Set([
   'noreply',
 ]);
 const HEX = /^[0-9a-f]+$/i;
-const HANDSHAKE_TTL_MS = 5 * 60_000;
 
 const invalidUserPass = () => ({ status: 422, json: { errors: { base: 'invalid_user_pass' } } });
 
@@ -115,28 +114,24 @@ interface Handshake {
   secret: string;
   salt: string;
   verifier: string;
-  expires: number;
 }
 
 export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
-  const handshakes = new Map<string, Handshake>();
-  const perAccount = new FailureLimiter(
-    ctx.limits.failedLoginsPerAccount,
-    ctx.limits.failedLoginWindowMs,
-  );
-  const perAddress = new FailureLimiter(
-    ctx.limits.failedLoginsPerAddress,
-    ctx.limits.failedLoginWindowMs,
-  );
+  const limits = new LoginLimits<Handshake>(ctx.limits, ctx.now);
+  const handshakes = limits.pending;
 
-  const refuseIfLimited = (login: string, address: string) => {
-    if (perAccount.blocked(login, ctx.now()) || perAddress.blocked(address, ctx.now())) {
-      throw new ProviderError(
-        'rate_limited',
-        'Too many failed logins; wait a few minutes and try again',
-        429,
-      );
-    }
+  // A caller that already holds a session for this login (a device renewing its token) is
+  // a client of its own; anyone else is counted by address.
+  const clientOf = (req: Request, login: string): Client => {
+    const token = tokenFrom(req);
+    if (token && userForToken(ctx, token)?.login === login)
+      return { key: `session ${hashToken(token)}`, kind: 'session' };
+    const address = clientAddress(
+      req.remoteAddress,
+      req.headers['x-forwarded-for'],
+      ctx.limits.trustedProxies,
+    );
+    return { key: address, kind: 'address' };
   };
 
   // Unknown logins get a salt and verifier derived from the provider secret, stable across
@@ -146,10 +141,6 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     salt: derived(ctx, 'fake-salt', login).toString('hex'),
     verifier: srpClient.deriveVerifier(derived(ctx, 'fake-x', login).toString('hex')),
   });
-
-  const pruneHandshakes = (now: number) => {
-    for (const [key, h] of handshakes) if (h.expires < now) handshakes.delete(key);
-  };
 
   router.add('POST', /^\/1\/users(?:\.json)?$/, async (req) => {
     if (!ctx.allowRegistration)
@@ -185,20 +176,21 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const body = await req.body();
     const login = str(body, 'login', 64).toLowerCase();
     const A = hex(str(body, 'A'), 'A', 1024);
-    refuseIfLimited(login, req.remoteAddress);
-    const now = ctx.now();
-    pruneHandshakes(now);
-    if (handshakes.size > 10_000)
-      throw new ProviderError('busy', 'Too many logins in progress; try again shortly', 503);
+    const client = clientOf(req, login);
+    limits.checkStart(login, client);
     const account = ctx.store.userByLogin(login) ?? fakeAccount(login);
     const ephemeral = srp.generateEphemeral(account.verifier);
-    handshakes.set(`${login}\n${A}`, {
-      login,
-      secret: ephemeral.secret,
-      salt: account.salt,
-      verifier: account.verifier,
-      expires: now + HANDSHAKE_TTL_MS,
-    });
+    handshakes.add(
+      client.key,
+      `${login}\n${A}`,
+      {
+        login,
+        secret: ephemeral.secret,
+        salt: account.salt,
+        verifier: account.verifier,
+      },
+      ctx.now(),
+    );
     return {
       json: {
         B: ephemeral.public,
@@ -213,32 +205,36 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const body = await req.body();
     const proof = hex(str(body, 'client_auth'), 'client_auth', 256);
     const A = hex(str(body, 'A'), 'A', 1024);
-    refuseIfLimited(login, req.remoteAddress);
-    const key = `${login}\n${A}`;
-    const handshake = handshakes.get(key);
-    handshakes.delete(key);
+    const client = clientOf(req, login);
+    limits.checkProof(login, client);
+    const handshake = handshakes.take(`${login}\n${A}`, ctx.now());
+    // Not a guess (no proof can be checked without the handshake), so not counted as one.
+    if (!handshake) {
+      throw new ProviderError(
+        'handshake_unknown',
+        'This login was not started, took too long, or was replaced by newer ones from the same address; start logging in again',
+        409,
+      );
+    }
     const user = ctx.store.userByLogin(login);
     let serverProof: string | null = null;
-    if (handshake && handshake.expires >= ctx.now()) {
-      try {
-        serverProof = srp.deriveSession(
-          handshake.secret,
-          A,
-          handshake.salt,
-          login,
-          handshake.verifier,
-          proof,
-        ).proof;
-      } catch {
-        serverProof = null;
-      }
+    try {
+      serverProof = srp.deriveSession(
+        handshake.secret,
+        A,
+        handshake.salt,
+        login,
+        handshake.verifier,
+        proof,
+      ).proof;
+    } catch {
+      serverProof = null;
     }
     if (!serverProof || !user) {
-      perAccount.fail(login, ctx.now());
-      perAddress.fail(req.remoteAddress, ctx.now());
+      limits.failed(login, client);
       return invalidUserPass();
     }
-    perAccount.reset(login);
+    limits.succeeded(login, client);
     return { json: { M2: serverProof, id: user.id, token: issueToken(ctx, user.id) } };
   });
 

@@ -130,6 +130,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     connection: 'close',
+    ...e.headers,
   });
   res.end(text);
 }

@@ -1,6 +1,6 @@
 /**
  * Session tokens (random, stored as SHA-512, expiring after idle time), the internal secret
- * Dovecot uses for introspection, and the failed-login limiter.
+ * Dovecot uses for introspection. (The login limits are in ../limits.)
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ProviderContext } from '../context.js';
@@ -36,40 +36,4 @@ export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** Counts failures per key in a fixed window; `blocked` once `max` is reached. */
-export class FailureLimiter {
-  private failures = new Map<string, { count: number; since: number }>();
-
-  constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
-  ) {}
-
-  blocked(key: string, now: number): boolean {
-    const entry = this.failures.get(key);
-    if (!entry) return false;
-    if (now - entry.since > this.windowMs) {
-      this.failures.delete(key);
-      return false;
-    }
-    return entry.count >= this.max;
-  }
-
-  fail(key: string, now: number): void {
-    const entry = this.failures.get(key);
-    if (!entry || now - entry.since > this.windowMs)
-      this.failures.set(key, { count: 1, since: now });
-    else entry.count++;
-    // Bound memory under a flood of distinct keys: forget the oldest entries.
-    if (this.failures.size > 100_000) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest !== undefined) this.failures.delete(oldest);
-    }
-  }
-
-  reset(key: string): void {
-    this.failures.delete(key);
-  }
 }
