@@ -2,6 +2,8 @@
  * Test helpers: a provider in a fresh temporary directory, an HTTPS client that trusts only
  * that provider's CA, and a minimal SRP client built on the same package as the server.
  */
+import { parsePasswordKdf } from '../../shared/src/password-kdf.js';
+import { keyForOffer } from '../../native-host/src/provider/srp-key.js';
 import { request } from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,14 +149,16 @@ export async function logIn(
     json: { login, A: ephemeral.public },
   });
   if (hello.status !== 200) return { status: hello.status, responses: [hello] };
-  const { B, salt } = hello.json as { B: string; salt: string };
-  const session = srp.deriveSession(
-    ephemeral.secret,
-    B,
-    salt,
-    login,
-    srp.derivePrivateKey(salt, login, password),
+  const { B, salt, kdf } = hello.json as { B: string; salt: string; kdf?: unknown };
+  // The password key as the host derives it: scrypt'd when the account says so.
+  const parsed = kdf === undefined ? null : parsePasswordKdf(kdf);
+  if (parsed && 'error' in parsed) throw new Error(parsed.error);
+  const key = await keyForOffer(
+    { salt, kdf: parsed ? parsed.kdf : null },
+    { password },
+    { login, domain: p.domain, memoryHard: false },
   );
+  const session = srp.deriveSession(ephemeral.secret, B, salt, login, key.x);
   const proof = await api(p, 'PUT', `/1/sessions/${login}`, {
     ...client,
     json: { client_auth: session.proof, A: ephemeral.public },
