@@ -198,7 +198,11 @@ async function startLocked(
     });
     if (params.deviceKey) {
       accounts.setDeviceKey(params.deviceKey);
-      void accounts.resumeAll().then(pinAccounts);
+      // In the background: a failure here is logged, the accounts say their own state.
+      void accounts
+        .resumeAll()
+        .then(pinAccounts)
+        .catch((error: unknown) => logger.error('account.resume_or_pin_failed', { error }));
     }
     markReady();
     peer.emit('status', status());

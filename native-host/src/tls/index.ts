@@ -57,12 +57,18 @@ function describe(keyPem: string, cert: X509Certificate): LocalTls {
   };
 }
 
-function createSelfSigned(now = new Date()): { keyPem: string; certPem: string } {
+/** A self-signed certificate for 127.0.0.1 and localhost; `serial` is random unless given. */
+export function createSelfSigned(
+  now = new Date(),
+  serial = randomBytes(16),
+): { keyPem: string; certPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ecdsaSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const name = seq(set(seq(oid('2.5.4.3'), der(0x0c, Buffer.from('LeapBird local host')))));
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive
+  // A DER INTEGER is positive when its top bit is clear, and minimal only when its first
+  // byte is not a redundant zero: with bit 6 set it is both, whatever the random bytes were.
+  // (Clearing only the top bit left 1 serial in 256 non-minimal, which OpenSSL rejects.)
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + VALID_YEARS);
   const tbs = seq(
