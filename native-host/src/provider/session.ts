@@ -21,6 +21,7 @@ import {
   upgradedLoginKey,
   type KeyOffer,
   type LoginKey,
+  type NewLoginKey,
 } from './srp-key.js';
 
 export interface SessionOptions {
@@ -202,16 +203,7 @@ export class ProviderSession {
   async upgradeLoginKey(): Promise<void> {
     const current = this.key;
     if (current.kdf !== null || current.salt === undefined) return;
-    const next = await upgradedLoginKey({ ...current, salt: current.salt });
-    await this.requestJson('PUT', `/1/users/${encodeURIComponent(this.userId)}`, {
-      user: {
-        password_salt: next.salt,
-        password_verifier: next.verifier,
-        password_kdf: next.kdf,
-      },
-    });
-    this.key = { x: next.x, salt: next.salt, kdf: next.kdf };
-    await this.options.onLoginKey?.(this.loginKeyInfo);
+    await this.replaceLoginKey(await upgradedLoginKey({ ...current, salt: current.salt }));
   }
 
   /** The current token, renewed first when it is probably stale. */
@@ -274,7 +266,11 @@ export class ProviderSession {
   }
 
   async changePassword(newPassword: string): Promise<void> {
-    const next = await newLoginKey(this.login, newPassword);
+    await this.replaceLoginKey(await newLoginKey(this.login, newPassword));
+  }
+
+  /** Stores a new salt, verifier and description at the provider, then uses the new x. */
+  private async replaceLoginKey(next: NewLoginKey): Promise<void> {
     await this.requestJson('PUT', `/1/users/${encodeURIComponent(this.userId)}`, {
       user: {
         password_salt: next.salt,
