@@ -1,6 +1,6 @@
 /**
  * Faults a compliance run found where this server and Dovecot answered the same session
- * differently (issue 16). Every scenario runs against Dovecot, the reference, and against
+ * differently. Every scenario runs against Dovecot, the reference, and against
  * this server with both backends; what a client would act on must agree.
  */
 import { describe, expect, it } from 'vitest';
@@ -95,7 +95,7 @@ describe.each(servers)('%s', (_name, server) => {
     c.close();
   });
 
-  // Not yet fixed (issue 16 fault 5): fails against our server, passes against Dovecot.
+  // Not yet fixed (\Recent is always 0 here): fails against our server, passes against Dovecot.
   it.skip('gives each new message \\Recent in exactly one session', async () => {
     const { port, user } = await server.start();
     const a = await login(port, user);
