@@ -147,7 +147,7 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
       await c.command('s', 'SELECT INBOX');
       const msg = sampleMessage(9).toString();
       expect(await c.command('a', `APPEND INBOX {${msg.length}+}\r\n${msg}`)).toMatch(
-        /\* 6 EXISTS\r\na OK \[APPENDUID \d+ 6\]/,
+        /\* 6 EXISTS\r\n\* 1 RECENT\r\na OK \[APPENDUID \d+ 6\]/,
       );
       c.close();
     });

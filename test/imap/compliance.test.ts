@@ -95,8 +95,7 @@ describe.each(servers)('%s', (_name, server) => {
     c.close();
   });
 
-  // Not yet fixed (\Recent is always 0 here): fails against our server, passes against Dovecot.
-  it.skip('gives each new message \\Recent in exactly one session', async () => {
+  it('gives each new message \\Recent in exactly one session', async () => {
     const { port, user } = await server.start();
     const a = await login(port, user);
     const b = await login(port, user);

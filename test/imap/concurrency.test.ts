@@ -38,12 +38,17 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
     }
   }
 
-  async function uidsAndFlags(view: View): Promise<string[]> {
+  /** Each message's UID and flags as a view sees them, and which UIDs are \Recent for it. */
+  async function uidsAndFlags(view: View): Promise<{ lines: string[]; recent: number[] }> {
     const text = await view.run('v', 'FETCH 1:* (UID FLAGS)');
-    return text
-      .split('\r\n')
-      .filter((l) => /^\* \d+ FETCH /.test(l))
-      .map((l) => l.replace(/^\* \d+ FETCH /, ''));
+    const fetched = text.split('\r\n').filter((l) => /^\* \d+ FETCH /.test(l));
+    return {
+      // \Recent belongs to one session by definition; the rest must agree across sessions.
+      lines: fetched.map((l) => l.replace(/^\* \d+ FETCH /, '').replace(/ ?\\Recent/, '')),
+      recent: fetched
+        .filter((l) => l.includes('\\Recent'))
+        .map((l) => Number(/UID (\d+)/.exec(l)![1])),
+    };
   }
 
   describe('concurrent sessions', () => {
@@ -90,6 +95,9 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
       const views = await Promise.all(
         Array.from({ length: 5 }, async () => new View(await loggedIn(fx.server.port))),
       );
+      const account = await fx.backend.account('alice-account');
+      const inboxId = (await account.getMailbox('INBOX'))!.id;
+      const firstNewUid = (await account.openMailbox(inboxId)).status.uidNext;
       for (const v of views) await v.run('s', 'SELECT INBOX');
       await Promise.all(
         views.map(async (v, i) => {
@@ -106,17 +114,23 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
         }),
       );
       for (const v of views) await v.run('n', 'NOOP');
-      const account = await fx.backend.account('alice-account');
-      const snapshot = await account.openMailbox((await account.getMailbox('INBOX'))!.id);
-      const expected = await uidsAndFlags(views[0]!);
+      const snapshot = await account.openMailbox(inboxId);
+      const expected = (await uidsAndFlags(views[0]!)).lines;
       expect(expected).toHaveLength(snapshot.uids.length);
       expect(expected.map((l) => Number(/UID (\d+)/.exec(l)![1]))).toEqual([...snapshot.uids]);
+      const recentIn: number[] = [];
       for (const v of views) {
         expect(v.count).toBe(snapshot.uids.length);
-        expect(await uidsAndFlags(v)).toEqual(expected);
+        const seen = await uidsAndFlags(v);
+        expect(seen.lines).toEqual(expected);
+        recentIn.push(...seen.recent);
         expect(v.expungedDuring).toEqual([]);
         v.client.close();
       }
+      // Every message that arrived while they had INBOX selected is \Recent in one session.
+      const arrived = [...snapshot.uids].filter((u) => u >= firstNewUid);
+      expect(arrived.length).toBeGreaterThan(0);
+      expect(recentIn.sort((a, b) => a - b)).toEqual(arrived);
     });
 
     it('see every message that arrives, as the sync engine stores it, while they select and idle', async () => {

@@ -158,7 +158,7 @@ describe.each(['memory', 'store'] as const)('%s backend', (kind) => {
       await c.command('s', 'EXAMINE Drafts');
       const res2 = await c.command('f', 'FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)');
       expect(res2).toContain(
-        `* 1 FETCH (FLAGS (\\Draft) INTERNALDATE "05-Mar-2024 09:11:12 +0000" RFC822.SIZE ${message.length})`,
+        `* 1 FETCH (FLAGS (\\Draft \\Recent) INTERNALDATE "05-Mar-2024 09:11:12 +0000" RFC822.SIZE ${message.length})`,
       );
       const missing = await c.command('b', 'APPEND Nowhere {2+}\r\nhi');
       expect(missing).toContain('b NO [TRYCREATE]');

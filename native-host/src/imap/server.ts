@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { silentLogger, type Logger } from '../log/index.js';
 import type { MailboxBackend } from './backend.js';
+import { RecentMessages } from './recent.js';
 import { ImapSession, type SessionLimits } from './session.js';
 
 export interface ImapServerLimits extends SessionLimits {
@@ -91,6 +92,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
   const logger = options.logger ?? silentLogger;
   const sessions = new Set<ImapSession>();
   const recentFailures: number[] = [];
+  const recent = new RecentMessages();
 
   const login = async (
     user: string,
@@ -129,6 +131,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
       login,
       logger: logger.child({ component: 'imap' }),
       limits,
+      recent,
     });
     sessions.add(session);
     socket.on('close', () => sessions.delete(session));
@@ -164,6 +167,7 @@ export async function startImapServer(options: ImapServerOptions): Promise<ImapS
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.close();
+        recent.close();
         server.close(() => resolve());
       }),
   };

@@ -19,6 +19,7 @@ import type { CommandResult } from './commands/types.js';
 import { flagsAnnouncement } from './commands/util.js';
 import { FrameReader, type Frame, type FrameError } from './protocol/frames.js';
 import { CommandReader, ParseError } from './protocol/parser.js';
+import type { RecentMessages } from './recent.js';
 import { MailboxTracker } from './tracker.js';
 
 export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -49,6 +50,8 @@ export interface SessionServices {
   login(user: string, password: string, session: ImapSession): Promise<string | null>;
   logger: Logger;
   limits: SessionLimits;
+  /** Which new messages no session has taken as \Recent yet, shared by the server's sessions. */
+  recent: RecentMessages;
 }
 
 export interface SelectedMailbox {
@@ -138,6 +141,11 @@ export class ImapSession {
   capabilities(): string[] {
     if (this.state === 'not-authenticated') return [...BASE_CAPABILITIES, ...AUTH_CAPABILITIES];
     return [...BASE_CAPABILITIES, ...SELECTED_CAPABILITIES];
+  }
+
+  /** STATUS RECENT: the mailbox's messages no session has taken as \Recent yet. */
+  recentCount(mailboxId: string): number {
+    return this.accountId ? this.services.recent.unclaimedCount(this.accountId, mailboxId) : 0;
   }
 
   get account(): AccountBackend {
@@ -358,6 +366,7 @@ export class ImapSession {
       resynchronise: true,
     });
     this.socket.setTimeout(this.services.limits.idleTimeoutMs);
+    this.services.recent.follow(accountId, accountBackend);
     this.unwatch = this.accountBackend.watch((change) => this.onChange(change));
     this.logger.info('imap.login', { accountId });
     return true;
@@ -368,7 +377,10 @@ export class ImapSession {
     this.state = 'authenticated';
     this.earlyChanges.length = 0;
     const snapshot = await this.account.openMailbox(mailbox.id);
-    const tracker = new MailboxTracker(snapshot, mailbox.id, this);
+    const accountId = this.accountId!;
+    const tracker = new MailboxTracker(snapshot, mailbox.id, this, (upToUid) =>
+      this.services.recent.claimUpTo(accountId, mailbox.id, upToUid, !readOnly),
+    );
     // Changes between watch() and the snapshot are replayed; the tracker drops the ones the
     // snapshot already contains by their modseq.
     for (const change of this.earlyChanges.splice(0)) tracker.apply(change);

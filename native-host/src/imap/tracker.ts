@@ -21,17 +21,55 @@ export class MailboxTracker {
   highestModseq: number;
   /** The mailbox disappeared or its UIDs were reassigned: the session must end. */
   invalidated = false;
+  /** Messages that are \Recent in this session (see recent.ts). */
+  private readonly recent = new Set<number>();
 
   constructor(
     snapshot: MailboxSnapshot,
     private readonly mailboxId: string,
     /** Flag changes this session made itself are answered by its STORE, not again here. */
     private readonly origin: unknown,
+    /** Takes (or, read-only, reads) the not yet recent messages up to a UID this client knows. */
+    private readonly claimRecent: (upToUid: number) => number[] = () => [],
   ) {
     this.uids = Array.from(snapshot.uids);
     this.keywords = new Set(snapshot.keywords);
     this.snapshotModseq = snapshot.status.highestModseq;
     this.highestModseq = snapshot.status.highestModseq;
+    this.takeRecent();
+  }
+
+  private takeRecent(): boolean {
+    const before = this.recent.size;
+    for (const uid of this.claimRecent(this.lastUid)) this.recent.add(uid);
+    return this.recent.size > before;
+  }
+
+  /** The RECENT count (RFC 3501 7.3.2). */
+  get recentCount(): number {
+    return this.recent.size;
+  }
+
+  /** What SEARCH RECENT matches. */
+  recentUids(): UidRange[] {
+    // Claimed in bursts of consecutive UIDs, so few ranges: SEARCH stays one SQL statement.
+    const ranges: UidRange[] = [];
+    for (const uid of [...this.recent].sort((a, b) => a - b)) {
+      const last = ranges.at(-1);
+      if (last && last.end === uid - 1) last.end = uid;
+      else ranges.push({ start: uid, end: uid });
+    }
+    return ranges;
+  }
+
+  /**
+   * A message's flags as this session shows them: \Recent added, after the other system flags
+   * and before the keywords as Dovecot writes it, where this session holds the message.
+   */
+  flagsOf(uid: number, flags: readonly string[]): readonly string[] {
+    if (!this.recent.has(uid)) return flags;
+    const system = flags.filter((f) => f.startsWith('\\'));
+    return [...system, '\\Recent', ...flags.filter((f) => !f.startsWith('\\'))];
   }
 
   get count(): number {
@@ -217,8 +255,11 @@ export class MailboxTracker {
       for (let i = 0; i < this.uids.length; i++) {
         const uid = this.uids[i]!;
         if (!this.pendingExpunges.has(uid)) this.uids[kept++] = uid;
-        else if (vanished) gone.push(uid);
-        else lines.push(`* ${kept + 1} EXPUNGE`);
+        else {
+          this.recent.delete(uid);
+          if (vanished) gone.push(uid);
+          else lines.push(`* ${kept + 1} EXPUNGE`);
+        }
       }
       if (gone.length) lines.push(`* VANISHED ${sequenceSet(gone)}`);
       this.uids.length = kept;
@@ -227,13 +268,19 @@ export class MailboxTracker {
     for (const [uid, { flags, modseq }] of this.pendingFlags) {
       const seq = this.seqOf(uid);
       if (!seq || this.pendingExpunges.has(uid)) continue;
-      lines.push(flagsUpdate(seq, flags, { uid, modseq: withModseq ? modseq : undefined }));
+      lines.push(
+        flagsUpdate(seq, this.flagsOf(uid, flags), {
+          uid,
+          modseq: withModseq ? modseq : undefined,
+        }),
+      );
     }
     this.pendingFlags.clear();
     if (announceNew && this.pendingAdded.length) {
       this.uids.push(...this.pendingAdded);
       this.pendingAdded.length = 0;
       lines.push(`* ${this.uids.length} EXISTS`);
+      if (this.takeRecent()) lines.push(`* ${this.recent.size} RECENT`);
     }
     return lines;
   }

@@ -257,9 +257,10 @@ function writeMessage(
   const items: string[] = [];
   if (withUid) items.push(`UID ${meta.uid}`);
   if (request.flags) {
-    items.push(`FLAGS ${flagList(meta.flags)}`);
+    const { tracker } = session.selected!;
+    items.push(`FLAGS ${flagList(tracker.flagsOf(meta.uid, meta.flags))}`);
     // A change from elsewhere still pending is no newer than what this answer says.
-    session.selected!.tracker.reported(meta.uid, meta.modseq);
+    tracker.reported(meta.uid, meta.modseq);
   }
   if (request.internalDate) items.push(`INTERNALDATE ${dateTime(meta.internalDate)}`);
   if (request.size) items.push(`RFC822.SIZE ${meta.size}`);

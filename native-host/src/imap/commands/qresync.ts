@@ -30,7 +30,9 @@ export async function reportChanged(
   const { mailbox, tracker } = session.selected!;
   for await (const meta of session.account.fetch(mailbox.id, scope, { changedSince: modseq })) {
     const seq = tracker.seqOf(meta.uid);
-    if (seq) session.send(flagsUpdate(seq, meta.flags, { uid: meta.uid, modseq: meta.modseq }));
+    if (!seq) continue;
+    const flags = tracker.flagsOf(meta.uid, meta.flags);
+    session.send(flagsUpdate(seq, flags, { uid: meta.uid, modseq: meta.modseq }));
   }
 }
 

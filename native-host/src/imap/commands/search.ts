@@ -73,12 +73,19 @@ function readKey(p: KeyParser, depth: number): SearchKey {
   }
   switch (name) {
     case 'ALL':
-    case 'OLD':
-      // No message is \Recent here (the flag is not kept), so every message is OLD.
       return { type: 'all' };
-    case 'NEW':
     case 'RECENT':
-      return { type: 'not', key: { type: 'all' } };
+      return { type: 'uid', ranges: tracker.recentUids() };
+    case 'OLD':
+      return { type: 'not', key: { type: 'uid', ranges: tracker.recentUids() } };
+    case 'NEW':
+      return {
+        type: 'and',
+        keys: [
+          { type: 'uid', ranges: tracker.recentUids() },
+          { type: 'flag', flag: '\\Seen', set: false },
+        ],
+      };
     case 'KEYWORD':
     case 'UNKEYWORD':
       reader.sp();

@@ -73,7 +73,7 @@ function selectCommand(readOnly: boolean): Command {
       const snapshot = await session.select(mailbox, readOnly);
       for (const line of flagsAnnouncement(snapshot.keywords, readOnly)) session.send(line);
       session.send(`* ${snapshot.uids.length} EXISTS`);
-      session.send('* 0 RECENT');
+      session.send(`* ${session.selected!.tracker.recentCount} RECENT`);
       if (snapshot.firstUnseenUid !== null) {
         const seq = session.selected!.tracker.seqOf(snapshot.firstUnseenUid);
         if (seq) session.send(`* OK [UNSEEN ${seq}] First unseen`);

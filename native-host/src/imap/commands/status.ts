@@ -36,7 +36,7 @@ export async function statusLine(
   const status = await session.account.status(mailbox.id);
   const values: Record<StatusItem, number> = {
     MESSAGES: status.messages,
-    RECENT: 0,
+    RECENT: session.recentCount(mailbox.id),
     UIDNEXT: status.uidNext,
     UIDVALIDITY: status.uidValidity,
     UNSEEN: status.unseen,

@@ -52,7 +52,8 @@ export const store: Command = {
         const seq = tracker.seqOf(m.uid);
         if (!seq) continue;
         const modseq = session.condstore ? m.modseq : undefined;
-        session.send(flagsUpdate(seq, m.flags, { uid: uid ? m.uid : undefined, modseq }));
+        const flags = tracker.flagsOf(m.uid, m.flags);
+        session.send(flagsUpdate(seq, flags, { uid: uid ? m.uid : undefined, modseq }));
         tracker.reported(m.uid, m.modseq);
       }
     }
