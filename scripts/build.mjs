@@ -12,7 +12,8 @@ import { zipFolder } from './lib/zip.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+const run = (cmd, args, env = process.env) =>
+  execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env });
 
 const step = (what) => process.stdout.write(`build: ${what}\n`);
 
@@ -23,7 +24,12 @@ run(bin('tsc'), ['-p', 'native-host/tsconfig.build.json']);
 if (process.argv.includes('--host-only')) process.exit(0);
 
 step('add-on (vite)');
-run(bin('vite'), ['build', '--logLevel', 'warn']);
+// Always a production build, also when called from a test runner that set NODE_ENV=test:
+// otherwise the Preact preset adds development code naming each source by its absolute path.
+run(bin('vite'), ['build', '--mode', 'production', '--logLevel', 'warn'], {
+  ...process.env,
+  NODE_ENV: 'production',
+});
 const ext = join(root, 'dist/extension');
 cpSync(join(root, 'manifest.json'), join(ext, 'manifest.json'));
 cpSync(join(root, 'extension/experiments'), join(ext, 'experiments'), { recursive: true });
