@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import type { AddonState } from '../../lib/state.js';
 import { accountStateWords, progressText, toolbarBadge } from '../../lib/status.js';
-import { HOST_INSTALL_COMMAND } from '../../lib/words.js';
+import { hostProblemOf, installGuide } from '../../lib/install-guide.js';
+import { HostGuide } from '../common/HostGuide.js';
 
 /** The toolbar popup: is the host running, which accounts and how they sync, what went wrong. */
 export function Popup({
@@ -21,6 +22,7 @@ export function Popup({
   const accounts = state.status?.accounts ?? [];
   const percent = progressText(state.progress);
   const hostError = state.status?.lastError?.message ?? null;
+  const problem = hostProblemOf(state);
   const cls =
     state.phase !== 'connected' && state.phase !== 'connecting'
       ? 'bad'
@@ -63,14 +65,18 @@ export function Popup({
       {state.progress && state.status?.state === 'syncing' && (
         <p class="muted">{state.progress.message}</p>
       )}
-      {(state.lastError || hostError) && (
+      {(state.lastError || hostError) && !problem && (
         <p class="bad">Last problem: {state.lastError ?? hostError}</p>
       )}
-      {state.phase === 'host_missing' && (
-        <p>
-          In the folder where you unpacked LeapBird, run <code>{HOST_INSTALL_COMMAND}</code>, then
-          restart Thunderbird.
-        </p>
+      {problem && (
+        <>
+          <HostGuide guide={installGuide(problem, state.platform)} short />
+          <p class="actions">
+            <button type="button" onClick={openSetup}>
+              Show me how, step by step
+            </button>
+          </p>
+        </>
       )}
       {state.phase === 'connected' && (
         <p class="actions">
