@@ -42,6 +42,13 @@ export interface InstallGuide {
   developer: string;
 }
 
+const ARCH_NAMES: Record<string, string> = {
+  'x86-64': '64-bit PC',
+  'x86-32': '32-bit PC',
+  aarch64: '64-bit ARM',
+  arm: 'ARM',
+};
+
 const OS_NAMES: Record<string, string> = {
   linux: 'Linux',
   mac: 'macOS',
@@ -91,7 +98,7 @@ export function installGuide(
   ourProtocol: number = RPC_PROTOCOL_VERSION,
 ): InstallGuide {
   const system = platform
-    ? `${OS_NAMES[platform.os] ?? platform.os} (${platform.arch})`
+    ? `${OS_NAMES[platform.os] ?? platform.os} (${ARCH_NAMES[platform.arch] ?? platform.arch})`
     : 'your system';
   const choices = choicesFor(platform, version);
   const where =
@@ -113,11 +120,11 @@ export function installGuide(
     };
   }
   const hostNewer = problem.hostProtocol !== null && problem.hostProtocol > ourProtocol;
-  const installed = problem.hostVersion ? `version ${problem.hostVersion}` : 'another version';
+  const installed = problem.hostVersion ? ` (version ${problem.hostVersion})` : '';
   if (hostNewer) {
     return {
       headline: 'Update the LeapBird add-on',
-      explanation: `The LeapBird program on this computer (${installed}) is newer than this add-on (version ${version}). Update the add-on: in Thunderbird, Add-ons and Themes, then the gear menu, Check for Updates, or install the new .xpi file from the release page. Your mail and accounts are kept.`,
+      explanation: `The LeapBird program on this computer${installed} is newer than this add-on (version ${version}). Update the add-on: in Thunderbird, Add-ons and Themes, then the gear menu, Check for Updates, or install the new .xpi file from the release page. Your mail and accounts are kept.`,
       choices: [],
       after: 'Then restart Thunderbird.',
       where,
@@ -127,7 +134,7 @@ export function installGuide(
   }
   return {
     headline: 'Update the LeapBird program',
-    explanation: `The LeapBird program on this computer (${installed}) is too old for this add-on (version ${version}). Install version ${version} of the program over the old one, the same way as before; your mail, keys and accounts are kept. ${
+    explanation: `The LeapBird program on this computer${installed} is too old for this add-on (version ${version}). Install version ${version} of the program over the old one, the same way as before; your mail, keys and accounts are kept. ${
       choices.length ? `For ${system}:` : none
     }`,
     choices,

@@ -195,7 +195,9 @@ describe('the toolbar popup', () => {
   it('says which side to update when the program speaks another protocol version', () => {
     const older = popup({ phase: 'host_outdated', hostProtocol: 0, hostVersion: null });
     expect(older).toContain('Update the LeapBird program');
-    expect(older).toContain('is too old for this add-on (version 0.1.0)');
+    expect(older).toContain(
+      'The LeapBird program on this computer is too old for this add-on (version 0.1.0)',
+    );
     expect(older).toContain('leapbird-host-0.1.0-linux-x64.tar.gz');
     const newer = popup({ phase: 'host_outdated', hostProtocol: 99, hostVersion: '9.0.0' });
     expect(newer).toContain('Update the LeapBird add-on');
@@ -272,7 +274,7 @@ describe('the setup tab', () => {
     );
     const page = text(html);
     expect(page).toContain('Install the LeapBird program');
-    expect(page).toContain('For Linux (x86-64), download one of these:');
+    expect(page).toContain('For Linux (64-bit PC), download one of these:');
     expect(page).toContain('sudo apt install ./leapbird-host_0.1.0_amd64.deb');
     expect(page).toContain('In the unpacked folder, run install.sh');
     expect(page).toContain('gpg --verify SHA256SUMS.asc SHA256SUMS');
@@ -296,7 +298,7 @@ describe('the setup tab', () => {
         }),
       ),
     );
-    expect(page).toContain('There is no ready-made LeapBird program for macOS (aarch64) yet');
+    expect(page).toContain('There is no ready-made LeapBird program for macOS (64-bit ARM) yet');
     expect(page).not.toContain('.deb');
     expect(page).toContain('npm run install-host');
   });
