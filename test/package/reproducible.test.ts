@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = resolve(import.meta.dirname, '..', '..');
@@ -153,6 +153,24 @@ describe('two builds from clean clones in different folders at different times',
     );
     expect(new Set(listing.map((l) => l.split(/\s+/).slice(6, 8).join(' '))).size).toBe(1);
     expect(spawnSync('unzip', ['-tq', join(releaseA, xpiName)]).status).toBe(0);
+  });
+  it('the SQLCipher addon in the tarball names no folder it was compiled in', () => {
+    // Compiled in two different folders it came out byte-identical (no debug information,
+    // a build ID hashed from the contents); this keeps it so: no absolute build path inside.
+    const top = tarName.replace(/\.tar\.gz$/, '');
+    const addon = execFileSync(
+      'tar',
+      [
+        '-xOzf',
+        join(releaseA, tarName),
+        `${top}/lib/host/node_modules/better-sqlite3-multiple-ciphers/build/Release/better_sqlite3.node`,
+      ],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    expect(addon.length).toBeGreaterThan(1_000_000);
+    const builtIn = realpathSync(join(repo, 'node_modules', 'better-sqlite3-multiple-ciphers'));
+    for (const path of [builtIn, dirname(builtIn), repo])
+      expect(addon.includes(Buffer.from(path)), path).toBe(false);
   });
 });
 
