@@ -9,6 +9,9 @@ export default defineConfig({
   base: './',
   plugins: [preact()],
   publicDir: false,
+  // Module paths in the output's comments stay relative to the checkout even when
+  // node_modules is a symlink to another folder, so builds in any folder give the same XPI.
+  resolve: { preserveSymlinks: true },
   build: {
     outDir: resolve(import.meta.dirname, 'dist/extension'),
     emptyOutDir: true,

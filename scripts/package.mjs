@@ -7,12 +7,17 @@
 // so neither needs a system `nodejs`: the host bundled by esbuild into two files (the host
 // and its decryption worker), plus the one thing that cannot be bundled, the SQLCipher addon
 // with the two tiny packages that locate it. Nothing of the add-on and no unused dependency
-// goes in. Both are reproducible: every file's time is the last commit's (SOURCE_DATE_EPOCH
-// when set), entries are sorted, owners are root, gzip carries no name or time.
+// goes in. Both are reproducible (two clones of one commit, in any folders, at any time,
+// give the same bytes): every file's time is the last commit's (SOURCE_DATE_EPOCH when
+// set), modes are 0755 or 0644 whatever the umask, entries are sorted, owners are root,
+// gzip carries no name or time, and the bundle names its sources by paths relative to the
+// checkout (esbuild --preserve-symlinks, so a node_modules that is a symlink elsewhere
+// does not leak where it points).
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
@@ -22,6 +27,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceDateEpoch } from './lib/epoch.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -29,7 +35,7 @@ const run = (cmd, args, options = {}) =>
   execFileSync(cmd, args, { cwd: root, encoding: 'utf8', ...options });
 const say = (what) => process.stdout.write(`package: ${what}\n`);
 
-const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? run('git', ['log', '-1', '--format=%ct']));
+const epoch = sourceDateEpoch(root);
 const platform = `${process.platform}-${process.arch}`;
 const arch = run('dpkg', ['--print-architecture']).trim();
 const name = 'leapbird-host';
@@ -50,6 +56,7 @@ function stageBundle(dir) {
     `--outdir=${hostDir}`,
     '--entry-names=[name]',
     '--external:better-sqlite3-multiple-ciphers',
+    '--preserve-symlinks',
     '--legal-comments=linked',
     '--log-level=warning',
     // CommonJS dependencies call require() for Node's own modules; ESM has none of its own.
@@ -94,11 +101,18 @@ function stageBundle(dir) {
   writeFileSync(join(dir, 'node', 'VERSION'), `${process.version}\n`);
 }
 
-/** Sets every file's time to the epoch, so archives do not depend on when they were built. */
-function clampTimes(dir) {
-  for (const entry of readdirSync(dir, { recursive: true }))
-    utimesSync(join(dir, entry), epoch, epoch);
-  utimesSync(dir, epoch, epoch);
+/**
+ * Sets every file's time to the epoch and its mode to 0755 (folders, programs) or 0644, so
+ * archives depend neither on when they were built nor on the builder's umask.
+ */
+function settle(dir) {
+  for (const entry of ['', ...readdirSync(dir, { recursive: true })]) {
+    const path = join(dir, entry);
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) throw new Error(`package: unexpected symbolic link ${path}`);
+    chmodSync(path, stat.isDirectory() || stat.mode & 0o111 ? 0o755 : 0o644);
+    utimesSync(path, epoch, epoch);
+  }
 }
 
 function executable(path, text) {
@@ -153,66 +167,74 @@ rmdir "$(dirname "$dest")" 2>/dev/null || true
 echo "LeapBird host removed. Your data in \${XDG_DATA_HOME:-$HOME/.local/share}/leapbird was kept."
 `,
 );
-clampTimes(tarStage);
+settle(tarStage);
 const tarball = join(root, 'dist', `${tarName}.tar.gz`);
 say('writing the tarball');
 run(
   'sh',
   [
     '-c',
-    `tar --sort=name --mtime=@${epoch} --owner=0 --group=0 --numeric-owner --format=gnu -cf - ${tarName} | gzip -n -6 > "${tarball}"`,
+    `tar --sort=name --mtime=@${epoch} --owner=0 --group=0 --numeric-owner --format=gnu --hard-dereference -cf - ${tarName} | gzip -n -6 > "${tarball}"`,
   ],
   { cwd: work },
 );
 
 // ---- the .deb: the same bundle under /usr/lib/leapbird, registered system-wide ----
-const debStage = join(work, 'deb');
-const libDir = join(debStage, 'usr', 'lib', 'leapbird');
-mkdirSync(dirname(libDir), { recursive: true });
-cpSync(tarStage, libDir, {
-  recursive: true,
-  filter: (src) => !/\/(install|uninstall)\.sh$/.test(src),
-});
-executable(
-  join(libDir, name),
-  `#!/bin/sh\n# Started by Thunderbird through native messaging.\nexec /usr/lib/leapbird/node/bin/node /usr/lib/leapbird/lib/host/main.js "$@"\n`,
-);
-const manifest = JSON.parse(
-  run(join(libDir, 'node', 'bin', 'node'), [
-    join(libDir, 'lib', 'host', 'main.js'),
-    'print-manifest',
-  ]),
-);
-manifest.path = `/usr/lib/leapbird/${name}`;
-const manifestDir = join(debStage, 'usr', 'lib', 'mozilla', 'native-messaging-hosts');
-mkdirSync(manifestDir, { recursive: true });
-writeFileSync(join(manifestDir, `${manifest.name}.json`), JSON.stringify(manifest, null, 2) + '\n');
-mkdirSync(join(debStage, 'DEBIAN'));
-writeFileSync(
-  join(debStage, 'DEBIAN', 'control'),
-  [
-    `Package: ${name}`,
-    `Version: ${pkg.version}`,
-    `Architecture: ${arch}`,
-    'Depends: libc6, libstdc++6',
-    'Recommends: thunderbird',
-    'Section: mail',
-    'Priority: optional',
-    'Maintainer: The LeapBird developers <dev@leapbird.invalid>',
-    'Description: LeapBird native host for Thunderbird',
-    ' Local encrypted mail store, IMAP and SMTP servers and key management for the',
-    ' LeapBird Thunderbird add-on. Mail is encrypted on this machine. Brings its own',
-    ` Node.js runtime (${process.version}).`,
-    '',
-  ].join('\n'),
-);
-clampTimes(debStage);
-const deb = join(root, 'dist', `${name}_${pkg.version}_${arch}.deb`);
-say('writing the Debian package');
-run('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', debStage, deb], {
-  env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+// (`--no-deb` leaves it out: the reproducibility test's second build needs only the tarball.)
+function writeDeb() {
+  const debStage = join(work, 'deb');
+  const libDir = join(debStage, 'usr', 'lib', 'leapbird');
+  mkdirSync(dirname(libDir), { recursive: true });
+  cpSync(tarStage, libDir, {
+    recursive: true,
+    filter: (src) => !/\/(install|uninstall)\.sh$/.test(src),
+  });
+  executable(
+    join(libDir, name),
+    `#!/bin/sh\n# Started by Thunderbird through native messaging.\nexec /usr/lib/leapbird/node/bin/node /usr/lib/leapbird/lib/host/main.js "$@"\n`,
+  );
+  const manifest = JSON.parse(
+    run(join(libDir, 'node', 'bin', 'node'), [
+      join(libDir, 'lib', 'host', 'main.js'),
+      'print-manifest',
+    ]),
+  );
+  manifest.path = `/usr/lib/leapbird/${name}`;
+  const manifestDir = join(debStage, 'usr', 'lib', 'mozilla', 'native-messaging-hosts');
+  mkdirSync(manifestDir, { recursive: true });
+  writeFileSync(
+    join(manifestDir, `${manifest.name}.json`),
+    JSON.stringify(manifest, null, 2) + '\n',
+  );
+  mkdirSync(join(debStage, 'DEBIAN'));
+  writeFileSync(
+    join(debStage, 'DEBIAN', 'control'),
+    [
+      `Package: ${name}`,
+      `Version: ${pkg.version}`,
+      `Architecture: ${arch}`,
+      'Depends: libc6, libstdc++6',
+      'Recommends: thunderbird',
+      'Section: mail',
+      'Priority: optional',
+      'Maintainer: The LeapBird developers <dev@leapbird.invalid>',
+      'Description: LeapBird native host for Thunderbird',
+      ' Local encrypted mail store, IMAP and SMTP servers and key management for the',
+      ' LeapBird Thunderbird add-on. Mail is encrypted on this machine. Brings its own',
+      ` Node.js runtime (${process.version}).`,
+      '',
+    ].join('\n'),
+  );
+  settle(debStage);
+  const deb = join(root, 'dist', `${name}_${pkg.version}_${arch}.deb`);
+  say('writing the Debian package');
+  run('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', debStage, deb], {
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return deb;
+}
+const deb = process.argv.includes('--no-deb') ? null : writeDeb();
 rmSync(work, { recursive: true, force: true });
 say(relative(root, tarball));
-say(relative(root, deb));
+if (deb) say(relative(root, deb));

@@ -26,6 +26,7 @@ import {
 import { runLegacySetup, runSetup } from '../lib/setup.js';
 import { failureSentence } from '../lib/setup-flow.js';
 import { initialState, type AddonState } from '../lib/state.js';
+import { installGuide, protocolFromRefusal } from '../lib/install-guide.js';
 import { toolbarBadge } from '../lib/status.js';
 import { ComposeTracker } from './compose.js';
 import { DisplayBadges } from './display.js';
@@ -65,7 +66,9 @@ function leapEmails(): string[] {
 function host(): AddonPeer {
   if (peer && state.phase === 'connected') return peer;
   throw new RpcError(
-    state.phase === 'host_missing' ? 'host_missing' : 'host_unavailable',
+    state.phase === 'host_missing' || state.phase === 'host_outdated'
+      ? state.phase
+      : 'host_unavailable',
     state.lastError ?? 'The LeapBird program is not running.',
   );
 }
@@ -241,6 +244,11 @@ async function greet(p: AddonPeer): Promise<void> {
         crypto.getRandomValues(b),
       ),
     });
+    if (hello.protocol !== RPC_PROTOCOL_VERSION) {
+      // A newer program that still answered an old add-on's hello: the add-on needs updating.
+      outdated(hello.protocol, hello.hostVersion);
+      return;
+    }
     connection.markHealthy();
     setState({ phase: 'connected', hostVersion: hello.hostVersion, lastError: null });
     const nonce = crypto.randomUUID();
@@ -249,7 +257,21 @@ async function greet(p: AddonPeer): Promise<void> {
       throw new RpcError('bad_message', 'The host answered a different ping.');
     p.emit('log', { level: 'info', message: 'ping_ok', data: { hostTime: pong.hostTime } });
   } catch (error) {
-    setState({ lastError: RpcError.from(error).message });
+    const e = RpcError.from(error);
+    // The host refuses a hello of another protocol version with not_supported, naming its own.
+    if (e.code === 'not_supported' && state.phase === 'connecting')
+      outdated(protocolFromRefusal(e.message), null);
+    else setState({ lastError: e.message });
+  }
+}
+
+/** The program speaks another protocol: say which side to update, and show the setup tab. */
+function outdated(hostProtocol: number | null, hostVersion: string | null): void {
+  const guide = installGuide({ kind: 'mismatch', hostProtocol, hostVersion }, state.platform);
+  setState({ phase: 'host_outdated', hostProtocol, hostVersion, lastError: guide.headline });
+  if (!setupOffered) {
+    setupOffered = true;
+    void openPage(SETUP_PAGE);
   }
 }
 
@@ -267,7 +289,7 @@ const connection = new HostConnection(
     onClose(phase, reason) {
       peer?.close();
       peer = null;
-      setState({ phase, lastError: reason, status: null, progress: null });
+      setState({ phase, lastError: reason, status: null, progress: null, hostProtocol: null });
       if (phase === 'host_missing' && !setupOffered) {
         // The setup page says what to install.
         setupOffered = true;
@@ -371,6 +393,13 @@ async function registerBanner(): Promise<void> {
     .catch((error: unknown) => console.warn('LeapBird: banner script not registered', error));
 }
 
+// Which package to offer when the program is missing: the pages read it from the state.
+void messenger.runtime
+  .getPlatformInfo()
+  .then((p) => setState({ platform: { os: p.os, arch: p.arch } }))
+  .catch(() => {
+    // Unknown: the guide then says "your system" and shows the Linux packages.
+  });
 connection.start();
 // Compose windows open before this page (re)started get their hints too.
 void messenger.tabs.query({ type: 'messageCompose' } as never).then((tabs) => {

@@ -3,8 +3,6 @@
  * drops. Pure logic over a port factory, so it is unit-testable without Thunderbird.
  * (An open port also keeps the MV3 event page alive.)
  */
-import { HOST_INSTALL_COMMAND } from './words.js';
-
 export interface PortLike {
   postMessage(message: unknown): void;
   disconnect(): void;
@@ -14,7 +12,13 @@ export interface PortLike {
   };
 }
 
-export type ConnectionPhase = 'connecting' | 'connected' | 'host_missing' | 'disconnected';
+export type ConnectionPhase =
+  | 'connecting'
+  | 'connected'
+  | 'host_missing'
+  /** The program answered but speaks another protocol version (older or newer). */
+  | 'host_outdated'
+  | 'disconnected';
 
 export interface ConnectionEvents {
   onOpen(port: PortLike): void;
@@ -40,7 +44,7 @@ export function describeDisconnect(errorMessage: string | undefined): {
   if (/No such native application|not found|does not exist/i.test(text)) {
     return {
       phase: 'host_missing',
-      reason: `The LeapBird program is not installed on this computer. Install it with: ${HOST_INSTALL_COMMAND}`,
+      reason: 'The LeapBird program is not installed on this computer.',
     };
   }
   if (/exceeds the limit/i.test(text)) {

@@ -3,7 +3,6 @@
  * password is, and which sentence a failure becomes. Pure, so the wizard stays a view.
  */
 import { RpcError } from '../../shared/src/errors.js';
-import { HOST_INSTALL_COMMAND } from './words.js';
 
 export type SetupStep = 'provider' | 'account' | 'working' | 'done';
 
@@ -73,7 +72,8 @@ export function credentialProblems(
 export function failureSentence(error: unknown): string {
   const e = RpcError.from(error);
   if (e.code === 'host_missing')
-    return `The LeapBird program is not installed on this computer. Install it with: ${HOST_INSTALL_COMMAND} — then restart Thunderbird.`;
+    return 'The LeapBird program is not installed on this computer: see above for what to download and how to install it.';
+  if (e.code === 'host_outdated') return e.message;
   if (e.code === 'host_unavailable')
     return 'The LeapBird program is not running right now; it is being restarted. Try again in a moment.';
   return e.message;

@@ -1,6 +1,7 @@
 /** What the background knows and the popup shows; sent over runtime messaging. */
 import type { HostStatus, Progress } from '../../shared/src/rpc.js';
 import type { ConnectionPhase } from './connection.js';
+import type { PlatformInfo } from './install-guide.js';
 
 export interface AddonState {
   phase: ConnectionPhase;
@@ -10,6 +11,10 @@ export interface AddonState {
   progress: Progress | null;
   /** The last problem, in words for a person. */
   lastError: string | null;
+  /** The protocol a program of another version speaks, when it said (phase host_outdated). */
+  hostProtocol: number | null;
+  /** This computer's system, for what to download (null until Thunderbird said). */
+  platform: PlatformInfo | null;
 }
 
 export const initialState: AddonState = {
@@ -18,4 +23,6 @@ export const initialState: AddonState = {
   status: null,
   progress: null,
   lastError: null,
+  hostProtocol: null,
+  platform: null,
 };

@@ -1,6 +1,7 @@
 /** Sentences and colours the add-on shows people. One place, so they stay consistent. */
 import type { ConnectionPhase } from './connection.js';
 
+/** The developer's path only: people install the package (see install-guide.ts). */
 export const HOST_INSTALL_COMMAND = 'npm run install-host';
 
 /** Badge colours: green for protected, amber for "works, but look", red for danger. */
@@ -20,6 +21,8 @@ export function phaseTitle(phase: ConnectionPhase): string {
       return 'LeapBird is running';
     case 'host_missing':
       return 'LeapBird program not installed';
+    case 'host_outdated':
+      return 'LeapBird program and add-on do not match: one needs an update';
     case 'disconnected':
       return 'LeapBird program stopped';
   }

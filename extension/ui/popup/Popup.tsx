@@ -6,7 +6,8 @@ import {
   progressText,
   toolbarBadge,
 } from '../../lib/status.js';
-import { HOST_INSTALL_COMMAND } from '../../lib/words.js';
+import { hostProblemOf, installGuide } from '../../lib/install-guide.js';
+import { HostGuide } from '../common/HostGuide.js';
 
 /** The toolbar popup: is the host running, which accounts and how they sync, what went wrong. */
 export function Popup({
@@ -26,6 +27,7 @@ export function Popup({
   const accounts = state.status?.accounts ?? [];
   const percent = state.progress?.task === 'sync' ? progressText(state.progress) : null;
   const hostError = state.status?.lastError?.message ?? null;
+  const problem = hostProblemOf(state);
   const cls =
     state.phase !== 'connected' && state.phase !== 'connecting'
       ? 'bad'
@@ -66,14 +68,18 @@ export function Popup({
         </ul>
       )}
       {progressSentence(state) && <p class="muted">{progressSentence(state)}</p>}
-      {(state.lastError || hostError) && (
+      {(state.lastError || hostError) && !problem && (
         <p class="bad">Last problem: {state.lastError ?? hostError}</p>
       )}
-      {state.phase === 'host_missing' && (
-        <p>
-          In the folder where you unpacked LeapBird, run <code>{HOST_INSTALL_COMMAND}</code>, then
-          restart Thunderbird.
-        </p>
+      {problem && (
+        <>
+          <HostGuide guide={installGuide(problem, state.platform)} short />
+          <p class="actions">
+            <button type="button" onClick={openSetup}>
+              Show me how, step by step
+            </button>
+          </p>
+        </>
       )}
       {state.phase === 'connected' && (
         <p class="actions">

@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { InstallGuide } from '../../lib/install-guide.js';
+import { HostGuide } from '../common/HostGuide.js';
 import type { LegacySetup, ProviderSummary } from '../../../shared/src/rpc.js';
 
 type LegacyServer = LegacySetup['imap'];
@@ -30,6 +32,7 @@ export function Setup({
   actions,
   progress,
   hostProblem,
+  hostGuide = null,
   initialDomain = '',
   accounts = [],
 }: {
@@ -42,6 +45,8 @@ export function Setup({
   progress: string | null;
   /** Why the host cannot be reached (not installed, stopped), if so. */
   hostProblem: string | null;
+  /** What to download and install when the program is missing or of another version. */
+  hostGuide?: InstallGuide | null;
 }) {
   const [step, setStep] = useState<SetupStep>('provider');
   const [domain, setDomain] = useState(initialDomain);
@@ -115,6 +120,7 @@ export function Setup({
         <li class={step === 'account' ? 'current' : step === 'provider' ? '' : 'past'}>Account</li>
         <li class={step === 'working' || step === 'done' ? 'current' : ''}>Ready</li>
       </ol>
+      {hostGuide && <HostGuide guide={hostGuide} />}
       {hostProblem && <p class="error">{hostProblem}</p>}
       {error && (
         <p class="error" role="alert">

@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { hostProblemOf, installGuide } from '../../lib/install-guide.js';
 import { initialState, type AddonState } from '../../lib/state.js';
 import { ask, callHost, onBroadcast } from '../bridge.js';
 import { Setup, type SetupActions } from './Setup.js';
@@ -24,14 +25,15 @@ function App() {
     void ask<AddonState>({ type: 'state.get' }).then(setState);
     return onBroadcast((m) => m.type === 'state.changed' && setState(m.state));
   }, []);
-  const hostProblem =
-    state.phase === 'host_missing' || state.phase === 'disconnected' ? state.lastError : null;
+  const problem = hostProblemOf(state);
+  const hostProblem = state.phase === 'disconnected' ? state.lastError : null;
   return (
     <Setup
       key={hash}
       actions={actions}
       progress={state.progress?.message ?? null}
       hostProblem={hostProblem}
+      hostGuide={problem ? installGuide(problem, state.platform) : null}
       initialDomain={decodeURIComponent(hash.slice(1))}
       accounts={(state.status?.accounts ?? []).map((a) => a.email)}
     />

@@ -59,12 +59,12 @@ describe('host connection', () => {
     expect(h.messages).toEqual([{ type: 'event', name: 'status', data: {} }]);
   });
 
-  it('tells the user how to install the host when Thunderbird cannot find it', () => {
+  it('says the program is not installed when Thunderbird cannot find it (the pages say what to install)', () => {
     const h = harness();
     h.connection.start();
     h.ports[0]!.drop('No such native application org.leapbird.host');
     expect(h.closes[0]!.phase).toBe('host_missing');
-    expect(h.closes[0]!.reason).toContain('npm run install-host');
+    expect(h.closes[0]!.reason).toBe('The LeapBird program is not installed on this computer.');
   });
 
   it('reconnects with growing delays and starts over once healthy', () => {

@@ -6,7 +6,8 @@ import { h } from 'preact';
 import { renderToString } from 'preact-render-to-string';
 import { describe, expect, it } from 'vitest';
 import { composeHint } from '../../../extension/lib/compose-hint.js';
-import { initialState } from '../../../extension/lib/state.js';
+import { installGuide } from '../../../extension/lib/install-guide.js';
+import { initialState, type AddonState } from '../../../extension/lib/state.js';
 import { ComposePanel } from '../../../extension/ui/compose/ComposePanel.js';
 import { Keys } from '../../../extension/ui/keys/Keys.js';
 import { Popup } from '../../../extension/ui/popup/Popup.js';
@@ -161,23 +162,46 @@ describe('the compose popup', () => {
 });
 
 describe('the toolbar popup', () => {
-  it('tells how to install the program when it is missing', () => {
-    const page = text(
+  const popup = (state: Partial<AddonState>) =>
+    text(
       renderToString(
         h(Popup, {
-          state: {
-            ...initialState,
-            phase: 'host_missing',
-            lastError: 'The LeapBird program is not installed.',
-          },
+          state: { ...initialState, ...state },
           openKeys: () => {},
           openSetup: () => {},
           logOut: () => {},
         }),
       ),
     );
-    expect(page).toContain('npm run install-host');
-    expect(page).toContain('The LeapBird program is not installed.');
+
+  it('names the file to download for this system when the program is missing, not a command', () => {
+    const page = popup({
+      phase: 'host_missing',
+      lastError: 'The LeapBird program is not installed on this computer.',
+      platform: { os: 'linux', arch: 'x86-64' },
+    });
+    expect(page).toContain('The LeapBird program is not installed on this computer.');
+    expect(page).toContain('Install the LeapBird program');
+    expect(page).toContain(
+      'For Debian, Ubuntu, Linux Mint and other Debian-based systems: leapbird-host_0.1.0_amd64.deb',
+    );
+    expect(page).toContain(
+      'For any other Linux (no administrator rights needed): leapbird-host-0.1.0-linux-x64.tar.gz',
+    );
+    expect(page).toContain('Show me how, step by step');
+    expect(page).not.toContain('npm');
+  });
+
+  it('says which side to update when the program speaks another protocol version', () => {
+    const older = popup({ phase: 'host_outdated', hostProtocol: 0, hostVersion: null });
+    expect(older).toContain('Update the LeapBird program');
+    expect(older).toContain(
+      'The LeapBird program on this computer is too old for this add-on (version 0.1.0)',
+    );
+    expect(older).toContain('leapbird-host-0.1.0-linux-x64.tar.gz');
+    const newer = popup({ phase: 'host_outdated', hostProtocol: 99, hostVersion: '9.0.0' });
+    expect(newer).toContain('Update the LeapBird add-on');
+    expect(newer).toContain('(version 9.0.0) is newer than this add-on');
   });
 
   it('shows each account with its sync state and progress', () => {
@@ -239,16 +263,43 @@ describe('the setup tab', () => {
     expect(html).toMatch(/<button type="submit" disabled/);
   });
 
-  it('says what is wrong with the program before anything else', () => {
+  it('says what to download and how to install it before anything else, the command last', () => {
     const html = renderToString(
       h(Setup, {
         actions,
         progress: null,
-        hostProblem:
-          'The LeapBird program is not installed on this computer. Install it with: npm run install-host',
+        hostProblem: null,
+        hostGuide: installGuide({ kind: 'missing' }, { os: 'linux', arch: 'x86-64' }),
       }),
     );
-    expect(text(html)).toContain('Install it with: npm run install-host');
-    expect(html.indexOf('npm run install-host')).toBeLessThan(html.indexOf('<form'));
+    const page = text(html);
+    expect(page).toContain('Install the LeapBird program');
+    expect(page).toContain('For Linux (64-bit PC), download one of these:');
+    expect(page).toContain('sudo apt install ./leapbird-host_0.1.0_amd64.deb');
+    expect(page).toContain('In the unpacked folder, run install.sh');
+    expect(page).toContain('gpg --verify SHA256SUMS.asc SHA256SUMS');
+    expect(page).toContain('Then restart Thunderbird');
+    expect(html.indexOf('leapbird-host_0.1.0_amd64.deb')).toBeLessThan(html.indexOf('<form'));
+    // The developer's command is there, after everything a person needs.
+    expect(page.indexOf('npm run install-host')).toBeGreaterThan(page.indexOf('install.sh'));
+    expect(page).toMatch(
+      /Developers running LeapBird from its source folder: npm ci, then npm run install-host/,
+    );
+  });
+
+  it('on a system without a package says so in words, and keeps the source path', () => {
+    const page = text(
+      renderToString(
+        h(Setup, {
+          actions,
+          progress: null,
+          hostProblem: null,
+          hostGuide: installGuide({ kind: 'missing' }, { os: 'mac', arch: 'aarch64' }),
+        }),
+      ),
+    );
+    expect(page).toContain('There is no ready-made LeapBird program for macOS (64-bit ARM) yet');
+    expect(page).not.toContain('.deb');
+    expect(page).toContain('npm run install-host');
   });
 });

@@ -86,8 +86,10 @@ describe('the setup form', () => {
     expect(note).toMatch(/check that they belong to your provider/);
   });
 
-  it('turns a missing host into the install command and passes the host’s sentences on', () => {
-    expect(failureSentence(new RpcError('host_missing', 'x'))).toMatch(/npm run install-host/);
+  it('turns a missing host into a pointer to the install guide and passes the host’s sentences on', () => {
+    const missing = failureSentence(new RpcError('host_missing', 'x'));
+    expect(missing).toMatch(/not installed on this computer: see above for what to download/);
+    expect(missing).not.toMatch(/npm/);
     expect(failureSentence({ code: 'username_taken', message: 'That username is taken.' })).toBe(
       'That username is taken.',
     );
