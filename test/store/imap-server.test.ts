@@ -41,7 +41,8 @@ describe('the local IMAP server serving from the encrypted store', () => {
         }
         expect(fetched.map((m) => m.envelope?.subject)).toEqual(['numbered 1', 'numbered 2']);
         expect(fetched[0]!.source!.equals(big)).toBe(true);
-        expect([...fetched[0]!.flags!]).toEqual(['\\Seen']);
+        // Appended before this session selected INBOX: \\Recent for it (RFC 3501 2.3.2).
+        expect([...fetched[0]!.flags!]).toEqual(['\\Seen', '\\Recent']);
         const part = await client.download(String(fetched[1]!.uid), '1', { uid: true });
         const chunks: Buffer[] = [];
         for await (const c of part.content!) chunks.push(c as Buffer);
