@@ -1,0 +1,10 @@
+export { DnsClient, parseResolverAddress, type ResolverAddress } from './client.js';
+export {
+  buildQuery,
+  parseAnswer,
+  type DnsResult,
+  type DnsStatus,
+  type MxRecord,
+  type RecordType,
+  type TlsaRecord,
+} from './message.js';
