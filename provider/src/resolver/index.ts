@@ -7,6 +7,8 @@ import { request } from 'node:https';
 import { fingerprintOf } from '../ca/index.js';
 import { ProviderError } from '../errors.js';
 
+export { LEAP_TXT_LABEL, leapRecord, parseLeapRecord, type LeapAnnouncement } from './leap.js';
+
 export interface PeerProvider {
   /** `host:port` of the peer's HTTPS API. */
   api?: string;
