@@ -185,8 +185,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startDnsWorld(initial: ZoneSpec[]): Promise<DnsWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'dns-world-'));
-  const knotPort = await freePort();
-  const unboundPort = await freePort();
+  const knotPort = await freePort('127.0.0.1');
+  const unboundPort = await freePort('127.0.0.1');
   let zones = initial;
   writeZones(dir, zones, '127.0.0.1');
   const anchor = dsOf(dir, '.');

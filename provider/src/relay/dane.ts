@@ -9,7 +9,7 @@
  * PKIX usages 0 and 1 are unusable for SMTP (section 3.1.3), as are unknown selectors and
  * matching types; a TLSA RRset with no usable record is as if there were none.
  */
-import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import type { TlsaRecord } from '../dns/index.js';
 
 export function usableTlsa(records: TlsaRecord[]): TlsaRecord[] {
@@ -23,7 +23,7 @@ export function usableTlsa(records: TlsaRecord[]): TlsaRecord[] {
 
 function selected(cert: X509Certificate, selector: number): Buffer {
   if (selector === 0) return cert.raw;
-  return createPublicKey(cert.publicKey).export({ type: 'spki', format: 'der' }) as Buffer;
+  return cert.publicKey.export({ type: 'spki', format: 'der' });
 }
 
 function digest(data: Buffer, matchingType: number): Buffer {

@@ -1,0 +1,359 @@
+/**
+ * Mail between providers found in DNS, with DNSSEC validated by a real unbound from a test
+ * root served by a real knotd: DANE between two LEAP providers, the attacks it defeats
+ * (STARTTLS stripped, a certificate that does not match TLSA, a bogus zone), MTA-STS for a
+ * domain without DANE, opportunistic TLS for a domain with neither, and a LEAP peer
+ * without validated TLS. Every refusal is a 451 to the sender (its outbox retries), and the
+ * same message goes out once the fault is gone.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttps, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCa } from '../../provider/src/ca/index.js';
+import { startProvider } from '../../provider/src/index.js';
+import { freePort } from '../../provider/src/net/index.js';
+import { tlsaFor } from '../../provider/src/relay/index.js';
+import {
+  composeMessage,
+  decryptWith,
+  inbox,
+  makeKey,
+  newAccount,
+  uploadKey,
+  type MailAccount,
+  type TestProvider,
+} from '../provider/helpers.js';
+import { startNetworkPath, startSink, type NetworkPath, type Sink } from './network.js';
+import { startDnsWorld, type DnsWorld, type ZoneSpec } from './world.js';
+
+const IP = {
+  alpha: '127.19.0.2',
+  beta: '127.19.0.3',
+  gamma: '127.19.0.10',
+  delta: '127.19.0.11',
+  epsilon: '127.19.0.12',
+  path: '127.19.0.66',
+  impostor: '127.19.0.67',
+};
+
+let world: DnsWorld;
+let mxPort: number;
+let alpha: TestProvider;
+let beta: TestProvider;
+let alice: MailAccount & { privateKey: string };
+let bob: MailAccount & { privateKey: string };
+let path: NetworkPath;
+let impostor: Sink;
+let gammaSink: Sink;
+let deltaSink: Sink;
+let epsilonSink: Sink;
+let stsServer: Server;
+/** gamma's real MX certificate, switched in by the MTA-STS test. */
+let gammaTls: { key: string; cert: string };
+const dirs: string[] = [];
+
+function tempDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `dane-${name}-`));
+  dirs.push(dir);
+  return dir;
+}
+
+function tlsaLine(certPem: string): string {
+  const t = tlsaFor(certPem);
+  return `_${mxPort}._tcp.mx TLSA ${t.usage} ${t.selector} ${t.matchingType} ${t.data.toString('hex')}`;
+}
+
+let zones: (opts?: { betaBogus?: boolean }) => ZoneSpec[];
+
+async function provider(
+  name: 'alpha' | 'beta',
+  dataDir: string,
+  trustedCa: string[],
+  stsPort: number,
+) {
+  const p = await startProvider({
+    domain: `${name}.test`,
+    dataDir,
+    host: IP[name],
+    ports: { mx: mxPort },
+    dns: {
+      resolver: world.resolver,
+      smtpPort: mxPort,
+      httpsPort: stsPort,
+      trustedCa,
+      timeoutMs: 5000,
+    },
+  });
+  return { ...p, dataDir, cleanup: () => p.stop() } as TestProvider;
+}
+
+async function account(p: TestProvider, login: string) {
+  const a = await newAccount(p, login);
+  const key = await makeKey(a.address);
+  expect((await uploadKey(p, a, key.publicKey)).status).toBe(200);
+  return { ...a, privateKey: key.privateKey };
+}
+
+/** Submits as a client does; resolves to the relay's reply code (250 or the error's). */
+async function submit(
+  p: TestProvider,
+  user: MailAccount,
+  to: string,
+  raw: Buffer,
+): Promise<number> {
+  const relay = nodemailer.createTransport({
+    host: p.host,
+    port: p.ports.submission,
+    secure: true,
+    tls: { ca: p.caCertPem, servername: p.domain },
+    auth: { user: user.address, pass: user.token },
+    connectionTimeout: 10_000,
+  });
+  try {
+    await relay.sendMail({ envelope: { from: user.address, to: [to] }, raw });
+    return 250;
+  } catch (err) {
+    return (err as { responseCode?: number }).responseCode ?? 0;
+  } finally {
+    relay.close();
+  }
+}
+
+function relayLog(p: TestProvider): Record<string, unknown>[] {
+  return readFileSync(join(p.dataDir, 'provider.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => String(e.event ?? e.msg ?? '').startsWith('relay_'));
+}
+
+function lastDelivery(p: TestProvider, domain: string) {
+  return relayLog(p)
+    .filter((e) => (e.event ?? e.msg) === 'relay_delivered' && e.domain === domain)
+    .at(-1);
+}
+
+beforeAll(async () => {
+  mxPort = await freePort(IP.alpha);
+  const stsPort = await freePort(IP.gamma);
+  const alphaDir = tempDir('alpha');
+  const betaDir = tempDir('beta');
+  // The providers' certificates exist before DNS, so the zones carry their TLSA records.
+  const alphaCa = await ensureCa(alphaDir, 'alpha.test', [IP.alpha]);
+  const betaCa = await ensureCa(betaDir, 'beta.test', [IP.beta]);
+  // gamma.test is an ordinary domain whose certificates come from a "public" CA the relay
+  // is configured to trust; mallory's certificate comes from a CA nobody trusts.
+  const gammaCa = await ensureCa(tempDir('gamma'), 'gamma.test', [IP.gamma]);
+  const malloryCa = await ensureCa(tempDir('mallory'), 'mallory.test', [IP.impostor]);
+
+  zones = (opts = {}) => [
+    {
+      name: 'alpha.test',
+      records: [
+        '@ MX 10 mx',
+        `mx A ${IP.alpha}`,
+        tlsaLine(alphaCa.serverCertPem),
+        `api A ${IP.alpha}`,
+        '_leap TXT "v=LEAP1; api=api.alpha.test"',
+      ],
+    },
+    {
+      name: 'beta.test',
+      // beta's MX is reached through a network path the attacker may control.
+      records: [
+        '@ MX 10 mx',
+        `mx A ${IP.path}`,
+        tlsaLine(betaCa.serverCertPem),
+        `api A ${IP.beta}`,
+        '_leap TXT "v=LEAP1; api=api.beta.test"',
+      ],
+      bogus: opts.betaBogus ?? false,
+    },
+    {
+      name: 'gamma.test',
+      records: [
+        '@ MX 10 mx',
+        `mx A ${IP.gamma}`,
+        `mta-sts A ${IP.gamma}`,
+        '_mta-sts TXT "v=STSv1; id=20261206"',
+      ],
+    },
+    { name: 'delta.test', records: ['@ MX 10 mx', `mx A ${IP.delta}`] },
+    {
+      name: 'epsilon.test',
+      records: ['@ MX 10 mx', `mx A ${IP.epsilon}`, '_leap TXT "v=LEAP1; api=api.epsilon.test"'],
+    },
+    { name: 'nomail.test', records: ['@ MX 0 .'] },
+  ];
+  world = await startDnsWorld(zones());
+
+  alpha = await provider('alpha', alphaDir, [gammaCa.caCertPem], stsPort);
+  beta = await provider('beta', betaDir, [], stsPort);
+  alice = await account(alpha, 'alice');
+  bob = await account(beta, 'bob');
+
+  impostor = await startSink({
+    host: IP.impostor,
+    port: 0,
+    tls: { key: malloryCa.serverKeyPem, cert: malloryCa.serverCertPem },
+  });
+  path = await startNetworkPath({
+    host: IP.path,
+    port: mxPort,
+    upstream: { host: IP.beta, port: mxPort },
+    impostor: { host: IP.impostor, port: impostor.port },
+  });
+  // gamma's MX starts with a certificate the policy does not allow (mallory's).
+  gammaSink = await startSink({
+    host: IP.gamma,
+    port: mxPort,
+    tls: { key: malloryCa.serverKeyPem, cert: malloryCa.serverCertPem },
+  });
+  stsServer = createHttps(
+    { key: gammaCa.serverKeyPem, cert: gammaCa.serverCertPem },
+    (req, res) => {
+      if (req.url !== '/.well-known/mta-sts.txt') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('version: STSv1\nmode: enforce\nmx: mx.gamma.test\nmax_age: 86400\n');
+    },
+  );
+  await new Promise<void>((resolve) => stsServer.listen(stsPort, IP.gamma, () => resolve()));
+  deltaSink = await startSink({
+    host: IP.delta,
+    port: mxPort,
+    tls: { key: malloryCa.serverKeyPem, cert: malloryCa.serverCertPem },
+  });
+  epsilonSink = await startSink({ host: IP.epsilon, port: mxPort });
+  gammaTls = { key: gammaCa.serverKeyPem, cert: gammaCa.serverCertPem };
+});
+
+afterAll(async () => {
+  for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink]) await s?.close();
+  await new Promise((resolve) => (stsServer ? stsServer.close(resolve) : resolve(undefined)));
+  await alpha?.cleanup();
+  await beta?.cleanup();
+  await world?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function mail(from: MailAccount, to: string, subject: string) {
+  return composeMessage({ from: from.address, to, subject, text: `body of ${subject}` });
+}
+
+describe('between two LEAP providers with DANE', () => {
+  it('delivers both ways, encrypted on receipt, and the relay logs DANE', async () => {
+    const toAlice = await mail(bob, alice.address, 'dane-to-alpha heron-7731');
+    expect(await submit(beta, bob, alice.address, toAlice)).toBe(250);
+    const [stored] = await inbox(alpha, alice, 1);
+    expect((await decryptWith(alice.privateKey, stored as Buffer)).equals(toAlice)).toBe(true);
+    expect(lastDelivery(beta, 'alpha.test')).toMatchObject({
+      mx: 'mx.alpha.test',
+      protection: 'dane',
+    });
+
+    const toBob = await mail(alice, bob.address, 'dane-to-beta');
+    expect(await submit(alpha, alice, bob.address, toBob)).toBe(250);
+    expect((await inbox(beta, bob, 1)).length).toBe(1);
+    expect(lastDelivery(alpha, 'beta.test')).toMatchObject({
+      mx: 'mx.beta.test',
+      protection: 'dane',
+    });
+  });
+
+  it('sends nothing when an attacker strips STARTTLS, and delivers once the path is clean', async () => {
+    const before = (await inbox(beta, bob)).length;
+    const raw = await mail(alice, bob.address, 'stripped kestrel-1207');
+    path.mode = 'strip-starttls';
+    try {
+      const seen = path.fromClient().length;
+      expect(await submit(alpha, alice, bob.address, raw)).toBe(451);
+      const sent = path.fromClient().slice(seen);
+      expect(sent).toContain('EHLO');
+      expect(sent).not.toMatch(/MAIL FROM|RCPT TO|kestrel-1207/);
+      expect(relayLog(alpha).at(-1)).toMatchObject({ event: 'relay_failed', required: 'dane' });
+    } finally {
+      path.mode = 'pass';
+    }
+    expect(await submit(alpha, alice, bob.address, raw)).toBe(250);
+    expect((await inbox(beta, bob, before + 1)).length).toBe(before + 1);
+  });
+
+  it('sends nothing to a server whose certificate does not match TLSA, and delivers once it is gone', async () => {
+    const before = (await inbox(beta, bob)).length;
+    const raw = await mail(alice, bob.address, 'impostor plover-3390');
+    path.mode = 'impostor';
+    try {
+      const seen = path.fromClient().length;
+      expect(await submit(alpha, alice, bob.address, raw)).toBe(451);
+      expect(impostor.received).toEqual([]);
+      expect(path.fromClient().slice(seen)).not.toMatch(/plover-3390/);
+      expect(relayLog(alpha).at(-1)).toMatchObject({ event: 'relay_failed', required: 'dane' });
+      expect(String(relayLog(alpha).at(-1)?.reason)).toMatch(/TLSA/);
+    } finally {
+      path.mode = 'pass';
+    }
+    expect(await submit(alpha, alice, bob.address, raw)).toBe(250);
+    expect((await inbox(beta, bob, before + 1)).length).toBe(before + 1);
+  });
+
+  it('sends nothing while the zone is bogus, and delivers once it validates again', async () => {
+    const before = (await inbox(beta, bob)).length;
+    const raw = await mail(alice, bob.address, 'bogus zone');
+    await world.setZones(zones({ betaBogus: true }));
+    const seen = path.fromClient().length;
+    try {
+      expect(await submit(alpha, alice, bob.address, raw)).toBe(451);
+      expect(path.fromClient().slice(seen)).toBe('');
+    } finally {
+      await world.setZones(zones());
+    }
+    expect(await submit(alpha, alice, bob.address, raw)).toBe(250);
+    expect((await inbox(beta, bob, before + 1)).length).toBe(before + 1);
+  });
+});
+
+describe('domains without DANE', () => {
+  it('MTA-STS enforce: refuses a certificate the policy does not allow, delivers with a valid one', async () => {
+    const raw = await mail(alice, 'carol@gamma.test', 'sts wren-4410');
+    expect(await submit(alpha, alice, 'carol@gamma.test', raw)).toBe(451);
+    expect(gammaSink.received).toEqual([]);
+    expect(relayLog(alpha).at(-1)).toMatchObject({ event: 'relay_failed', required: 'mta-sts' });
+
+    await gammaSink.close();
+    gammaSink = await startSink({
+      host: IP.gamma,
+      port: mxPort,
+      tls: gammaTls,
+    });
+    expect(await submit(alpha, alice, 'carol@gamma.test', raw)).toBe(250);
+    expect(gammaSink.received).toHaveLength(1);
+    expect(gammaSink.received[0]?.secure).toBe(true);
+    expect(lastDelivery(alpha, 'gamma.test')).toMatchObject({ protection: 'mta-sts' });
+  });
+
+  it('neither DANE nor MTA-STS: opportunistic TLS, whatever the certificate', async () => {
+    const raw = await mail(alice, 'dave@delta.test', 'plain domain');
+    expect(await submit(alpha, alice, 'dave@delta.test', raw)).toBe(250);
+    expect(deltaSink.received).toHaveLength(1);
+    expect(deltaSink.received[0]?.secure).toBe(true);
+    expect(lastDelivery(alpha, 'delta.test')).toMatchObject({ protection: 'opportunistic' });
+  });
+
+  it('a LEAP peer without validated TLS gets nothing', async () => {
+    const raw = await mail(alice, 'erin@epsilon.test', 'leap without tls');
+    expect(await submit(alpha, alice, 'erin@epsilon.test', raw)).toBe(451);
+    expect(epsilonSink.received).toEqual([]);
+    expect(relayLog(alpha).at(-1)).toMatchObject({
+      event: 'relay_refused',
+      domain: 'epsilon.test',
+    });
+  });
+
+  it('a null MX is a permanent failure', async () => {
+    const raw = await mail(alice, 'x@nomail.test', 'null mx');
+    expect(await submit(alpha, alice, 'x@nomail.test', raw)).toBe(556);
+  });
+});
