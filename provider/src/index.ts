@@ -116,13 +116,20 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     mxPort: 0,
   };
   let delivery: LocalDelivery | null = null;
+  const dnsClient = options.dns
+    ? new DnsClient(parseResolverAddress(options.dns.resolver), 5000)
+    : null;
   const ctx: ProviderContext = {
     domain,
     name: options.name ?? domain,
     allowRegistration: options.allowRegistration ?? true,
     store,
     ca,
-    resolver: new Resolver(options.resolver ?? {}),
+    resolver: new Resolver(
+      options.resolver ?? {},
+      5000,
+      dnsClient ? { dns: dnsClient, httpsPort: options.dns?.httpsPort ?? 443 } : null,
+    ),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     secret: loadSecret(dataDir),
     endpoints: () => endpoints,
@@ -174,7 +181,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     const deliverLocal = async (raw: Buffer, sender: string, users: UserRecord[]) => {
       for (const user of users) await local.deliver(raw, sender, user);
     };
-    const outbound = outboundConfig(ctx, options.dns);
+    const outbound = outboundConfig(ctx, dnsClient, options.dns);
     const relay = (target: string, from: string, to: string[], raw: Buffer) =>
       relayToDomain(outbound, target, from, to, raw);
     local.bounce = (sender, raw) => routeMessage({ ctx, deliverLocal, relay }, '', [sender], raw);
@@ -234,11 +241,12 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   }
 }
 
-function outboundConfig(ctx: ProviderContext, dns: DnsDeliveryOptions | undefined): OutboundConfig {
+function outboundConfig(
+  ctx: ProviderContext,
+  client: DnsClient | null,
+  dns: DnsDeliveryOptions | undefined,
+): OutboundConfig {
   const timeoutMs = dns?.timeoutMs ?? 10_000;
-  const client = dns
-    ? new DnsClient(parseResolverAddress(dns.resolver), Math.min(timeoutMs, 5000))
-    : null;
   const trustedCa = dns?.trustedCa ?? [];
   return {
     resolver: ctx.resolver,

@@ -15,8 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCa } from '../../provider/src/ca/index.js';
 import { startProvider } from '../../provider/src/index.js';
 import { freePort } from '../../provider/src/net/index.js';
-import { tlsaFor } from '../../provider/src/relay/index.js';
+import { tlsaFor } from '../../provider/src/dns/index.js';
 import {
+  api,
   composeMessage,
   decryptWith,
   inbox,
@@ -41,6 +42,8 @@ const IP = {
 
 let world: DnsWorld;
 let mxPort: number;
+/** HTTPS port of the providers' APIs and of gamma's MTA-STS policy server. */
+let httpsPort: number;
 let alpha: TestProvider;
 let beta: TestProvider;
 let alice: MailAccount & { privateKey: string };
@@ -61,28 +64,24 @@ function tempDir(name: string): string {
   return dir;
 }
 
-function tlsaLine(certPem: string): string {
+/** TLSA `3 1 1` for the provider's certificate at `_<port>._tcp.<host>`. */
+function tlsaLine(certPem: string, port: number, host: string): string {
   const t = tlsaFor(certPem);
-  return `_${mxPort}._tcp.mx TLSA ${t.usage} ${t.selector} ${t.matchingType} ${t.data.toString('hex')}`;
+  return `_${port}._tcp.${host} TLSA ${t.usage} ${t.selector} ${t.matchingType} ${t.data.toString('hex')}`;
 }
 
 let zones: (opts?: { betaBogus?: boolean }) => ZoneSpec[];
 
-async function provider(
-  name: 'alpha' | 'beta',
-  dataDir: string,
-  trustedCa: string[],
-  stsPort: number,
-) {
+async function provider(name: 'alpha' | 'beta', dataDir: string, trustedCa: string[]) {
   const p = await startProvider({
     domain: `${name}.test`,
     dataDir,
     host: IP[name],
-    ports: { mx: mxPort },
+    ports: { mx: mxPort, api: httpsPort },
     dns: {
       resolver: world.resolver,
       smtpPort: mxPort,
-      httpsPort: stsPort,
+      httpsPort,
       trustedCa,
       timeoutMs: 5000,
     },
@@ -138,7 +137,7 @@ function lastDelivery(p: TestProvider, domain: string) {
 
 beforeAll(async () => {
   mxPort = await freePort(IP.alpha);
-  const stsPort = await freePort(IP.gamma);
+  httpsPort = await freePort(IP.alpha);
   const alphaDir = tempDir('alpha');
   const betaDir = tempDir('beta');
   // The providers' certificates exist before DNS, so the zones carry their TLSA records.
@@ -155,7 +154,8 @@ beforeAll(async () => {
       records: [
         '@ MX 10 mx',
         `mx A ${IP.alpha}`,
-        tlsaLine(alphaCa.serverCertPem),
+        tlsaLine(alphaCa.serverCertPem, mxPort, 'mx'),
+        tlsaLine(alphaCa.serverCertPem, httpsPort, 'api'),
         `api A ${IP.alpha}`,
         '_leap TXT "v=LEAP1; api=api.alpha.test"',
       ],
@@ -166,7 +166,8 @@ beforeAll(async () => {
       records: [
         '@ MX 10 mx',
         `mx A ${IP.path}`,
-        tlsaLine(betaCa.serverCertPem),
+        tlsaLine(betaCa.serverCertPem, mxPort, 'mx'),
+        tlsaLine(betaCa.serverCertPem, httpsPort, 'api'),
         `api A ${IP.beta}`,
         '_leap TXT "v=LEAP1; api=api.beta.test"',
       ],
@@ -184,14 +185,23 @@ beforeAll(async () => {
     { name: 'delta.test', records: ['@ MX 10 mx', `mx A ${IP.delta}`] },
     {
       name: 'epsilon.test',
-      records: ['@ MX 10 mx', `mx A ${IP.epsilon}`, '_leap TXT "v=LEAP1; api=api.epsilon.test"'],
+      // Its API's address answers with alpha's certificate, its TLSA names beta's.
+      records: [
+        '@ MX 10 mx',
+        `mx A ${IP.epsilon}`,
+        '_leap TXT "v=LEAP1; api=api.epsilon.test"',
+        `api A ${IP.alpha}`,
+        tlsaLine(betaCa.serverCertPem, httpsPort, 'api'),
+      ],
     },
+    // A LEAP provider that publishes no TLSA for its API.
+    { name: 'zeta.test', records: ['_leap TXT "v=LEAP1"', `api A ${IP.beta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
   ];
   world = await startDnsWorld(zones());
 
-  alpha = await provider('alpha', alphaDir, [gammaCa.caCertPem], stsPort);
-  beta = await provider('beta', betaDir, [], stsPort);
+  alpha = await provider('alpha', alphaDir, [gammaCa.caCertPem]);
+  beta = await provider('beta', betaDir, []);
   alice = await account(alpha, 'alice');
   bob = await account(beta, 'bob');
 
@@ -220,7 +230,7 @@ beforeAll(async () => {
       res.end('version: STSv1\nmode: enforce\nmx: mx.gamma.test\nmax_age: 86400\n');
     },
   );
-  await new Promise<void>((resolve) => stsServer.listen(stsPort, IP.gamma, () => resolve()));
+  await new Promise<void>((resolve) => stsServer.listen(httpsPort, IP.gamma, () => resolve()));
   deltaSink = await startSink({
     host: IP.delta,
     port: mxPort,
@@ -261,6 +271,24 @@ describe('between two LEAP providers with DANE', () => {
       mx: 'mx.beta.test',
       protection: 'dane',
     });
+  });
+
+  it("finds each other's keys through the peer's nicknym, found in DNS and reached over DANE", async () => {
+    const fromBeta = await api(beta, 'GET', `/nicknym?address=${alice.address}`);
+    expect(fromBeta.status).toBe(200);
+    expect(fromBeta.json.address).toBe(alice.address);
+    expect((await api(alpha, 'GET', `/nicknym?address=${bob.address}`)).json.address).toBe(
+      bob.address,
+    );
+    expect((await api(beta, 'GET', '/nicknym?address=nobody@alpha.test')).status).toBe(404);
+    // A LEAP peer whose API certificate does not match its TLSA, or that has none, is not asked.
+    const epsilon = await api(alpha, 'GET', '/nicknym?address=erin@epsilon.test');
+    expect(epsilon.status).toBe(502);
+    expect(epsilon.json.error).toMatchObject({ code: 'peer_untrusted' });
+    expect(epsilon.json.error.message).toMatch(/TLSA/);
+    const zeta = await api(alpha, 'GET', '/nicknym?address=zed@zeta.test');
+    expect(zeta.status).toBe(502);
+    expect(zeta.json.error.message).toMatch(/no validated TLSA/);
   });
 
   it('sends nothing when an attacker strips STARTTLS, and delivers once the path is clean', async () => {

@@ -9,15 +9,13 @@ import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCa, type CertificateAuthority } from '../../provider/src/ca/index.js';
-import { parseAnswer } from '../../provider/src/dns/index.js';
+import { checkDane, parseAnswer, tlsaFor } from '../../provider/src/dns/index.js';
 import {
-  checkDane,
   dotStuff,
   mxAllowed,
   orderMx,
   parseStsPolicy,
   parseStsRecord,
-  tlsaFor,
   type StsPolicy,
 } from '../../provider/src/relay/index.js';
 

@@ -8,3 +8,11 @@ export {
   type RecordType,
   type TlsaRecord,
 } from './message.js';
+export {
+  checkDane,
+  peerChain,
+  recordMatches,
+  tlsaFor,
+  usableTlsa,
+  type DaneResult,
+} from './dane.js';

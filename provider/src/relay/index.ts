@@ -5,7 +5,6 @@ export {
   type Protection,
 } from './outbound.js';
 export { StsCache } from './mta-sts-fetch.js';
-export { checkDane, tlsaFor, usableTlsa } from './dane.js';
 export { parseStsPolicy, parseStsRecord, mxAllowed, type StsPolicy } from './mta-sts.js';
 export { orderMx } from './discover.js';
 export { dotStuff } from './smtp-client.js';

@@ -16,10 +16,9 @@
 import { checkServerIdentity, rootCertificates, type TLSSocket } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import type { Logger } from '../../../native-host/src/log/index.js';
-import type { DnsClient } from '../dns/index.js';
+import { checkDane, usableTlsa, type DnsClient } from '../dns/index.js';
 import { smtpError } from '../mx/index.js';
 import { LEAP_TXT_LABEL, parseLeapRecord, type Resolver } from '../resolver/index.js';
-import { checkDane, usableTlsa } from './dane.js';
 import { hostAddresses, mailHosts, type MailHost } from './discover.js';
 import { mxAllowed, type StsPolicy } from './mta-sts.js';
 import { StsCache } from './mta-sts-fetch.js';

@@ -6,7 +6,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
-import { connect as tlsConnect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { peerChain } from '../dns/index.js';
 
 export interface TlsRequirement {
   /** Without STARTTLS the delivery fails (DANE, MTA-STS enforce, LEAP peers). */
@@ -106,18 +107,6 @@ class ReplyReader {
       this.waiting = (r) => (r instanceof Error ? reject(r) : resolve(r));
     });
   }
-}
-
-function peerChain(socket: TLSSocket): X509Certificate[] {
-  const chain: X509Certificate[] = [];
-  let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  const seen = new Set<string>();
-  while (cert?.raw && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    chain.push(new X509Certificate(cert.raw));
-    cert = cert.issuerCertificate;
-  }
-  return chain;
 }
 
 /** RFC 5321 section 4.5.2: a leading dot is doubled; the message ends with CRLF.CRLF. */

@@ -10,7 +10,8 @@
  * matching types; a TLSA RRset with no usable record is as if there were none.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import type { TlsaRecord } from '../dns/index.js';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { TlsaRecord } from './message.js';
 
 export function usableTlsa(records: TlsaRecord[]): TlsaRecord[] {
   return records.filter(
@@ -77,4 +78,17 @@ export function checkDane(
     }
   }
   return { ok: false, reason: 'the certificate matches no TLSA record' };
+}
+
+/** The chain a TLS peer presented: its certificate first, then what it sent after it. */
+export function peerChain(socket: TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+  const seen = new Set<string>();
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    chain.push(new X509Certificate(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return chain;
 }
