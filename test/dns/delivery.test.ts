@@ -14,6 +14,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCa } from '../../provider/src/ca/index.js';
 import { startProvider } from '../../provider/src/index.js';
+import { dnsRecords } from '../../provider/src/publish/index.js';
 import { freePort } from '../../provider/src/net/index.js';
 import { tlsaFor } from '../../provider/src/dns/index.js';
 import {
@@ -150,15 +151,15 @@ beforeAll(async () => {
 
   zones = (opts = {}) => [
     {
+      // Exactly what `npm run provider -- records` prints for alpha.
       name: 'alpha.test',
-      records: [
-        '@ MX 10 mx',
-        `mx A ${IP.alpha}`,
-        tlsaLine(alphaCa.serverCertPem, mxPort, 'mx'),
-        tlsaLine(alphaCa.serverCertPem, httpsPort, 'api'),
-        `api A ${IP.alpha}`,
-        '_leap TXT "v=LEAP1; api=api.alpha.test"',
-      ],
+      records: dnsRecords({
+        domain: 'alpha.test',
+        certPem: alphaCa.serverCertPem,
+        ipv4: [IP.alpha],
+        smtpPort: mxPort,
+        httpsPort,
+      }),
     },
     {
       name: 'beta.test',
