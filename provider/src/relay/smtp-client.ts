@@ -127,10 +127,10 @@ export async function deliverSmtp(d: SmtpDelivery): Promise<SmtpResult> {
   let socket: Socket | TLSSocket = plain;
   const reader = new ReplyReader();
   reader.attach(plain);
-  const timer = setTimeout(
-    () => reader.fail(new SmtpFailure(`no answer from ${d.host}:${d.port} in time`, null)),
-    d.timeoutMs,
-  );
+  // An idle timeout, not a deadline: a large message may take long, a silent server may not.
+  const idle = () =>
+    reader.fail(new SmtpFailure(`no answer from ${d.host}:${d.port} in time`, null));
+  plain.setTimeout(d.timeoutMs, idle);
   const send = (line: string) => socket.write(`${line}\r\n`);
   const expect = async (command: string | null, ok: number[]): Promise<Reply> => {
     if (command !== null) send(command);
@@ -163,6 +163,8 @@ export async function deliverSmtp(d: SmtpDelivery): Promise<SmtpResult> {
         throw new SmtpFailure(`TLS handshake failed: ${err.message}`, null);
       });
       socket = tls;
+      plain.setTimeout(0);
+      tls.setTimeout(d.timeoutMs, idle);
       reader.attach(tls);
       const refused = d.tls.verify(tls, peerChain(tls));
       if (refused) throw new SmtpFailure(refused, null);
@@ -179,7 +181,6 @@ export async function deliverSmtp(d: SmtpDelivery): Promise<SmtpResult> {
     send('QUIT');
     return { tls: secured, reply: done.lines.join(' ') };
   } finally {
-    clearTimeout(timer);
     socket.destroy();
     plain.destroy();
   }
