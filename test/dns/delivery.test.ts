@@ -28,6 +28,7 @@ import {
   type MailAccount,
   type TestProvider,
 } from '../provider/helpers.js';
+import { startHost, submit as submitLocally, type TestHost } from '../smtp/helpers.js';
 import { startNetworkPath, startSink, type NetworkPath, type Sink } from './network.js';
 import { startDnsWorld, type DnsWorld, type ZoneSpec } from './world.js';
 
@@ -48,7 +49,8 @@ let httpsPort: number;
 let alpha: TestProvider;
 let beta: TestProvider;
 let alice: MailAccount & { privateKey: string };
-let bob: MailAccount & { privateKey: string };
+let bob: MailAccount & { privateKey: string; publicKey: string };
+let aliceHost: TestHost;
 let path: NetworkPath;
 let impostor: Sink;
 let gammaSink: Sink;
@@ -94,7 +96,7 @@ async function account(p: TestProvider, login: string) {
   const a = await newAccount(p, login);
   const key = await makeKey(a.address);
   expect((await uploadKey(p, a, key.publicKey)).status).toBe(200);
-  return { ...a, privateKey: key.privateKey };
+  return { ...a, privateKey: key.privateKey, publicKey: key.publicKey };
 }
 
 /** Submits as a client does; resolves to the relay's reply code (250 or the error's). */
@@ -205,6 +207,19 @@ beforeAll(async () => {
   beta = await provider('beta', betaDir, []);
   alice = await account(alpha, 'alice');
   bob = await account(beta, 'bob');
+  // Alice's own machine: her outbox relays through alpha, as the host does.
+  aliceHost = await startHost(alice.address, {
+    relay: async () => ({
+      host: alpha.host,
+      port: alpha.ports.submission,
+      secure: true,
+      servername: alpha.domain,
+      ca: alpha.caCertPem,
+      user: alice.address,
+      accessToken: async () => alice.token,
+    }),
+  });
+  expect((await aliceHost.keys.consider(bob.address, bob.publicKey, 'manual')).accepted).toBe(true);
 
   impostor = await startSink({
     host: IP.impostor,
@@ -242,6 +257,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await aliceHost?.cleanup();
   for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink]) await s?.close();
   await new Promise((resolve) => (stsServer ? stsServer.close(resolve) : resolve(undefined)));
   await alpha?.cleanup();
@@ -308,6 +324,29 @@ describe('between two LEAP providers with DANE', () => {
     }
     expect(await submit(alpha, alice, bob.address, raw)).toBe(250);
     expect((await inbox(beta, bob, before + 1)).length).toBe(before + 1);
+  });
+
+  it("keeps the message in the sender's outbox while STARTTLS is stripped, and sends it when the path is clean", async () => {
+    const before = (await inbox(beta, bob)).length;
+    const raw = await mail(alice, bob.address, 'outbox grebe-5150');
+    path.mode = 'strip-starttls';
+    try {
+      const seen = path.fromClient().length;
+      expect(
+        await submitLocally(aliceHost, { from: alice.address, to: [bob.address] }, raw),
+      ).toContain('250');
+      await aliceHost.outbox.flush();
+      const [waiting] = aliceHost.outbox.list();
+      expect(waiting?.deliveries[0]).toMatchObject({ state: 'pending' });
+      expect(waiting?.deliveries[0]?.lastError).toMatch(/451|STARTTLS/);
+      expect(path.fromClient().slice(seen)).not.toMatch(/MAIL FROM|RCPT TO/);
+    } finally {
+      path.mode = 'pass';
+    }
+    await aliceHost.outbox.retryNow();
+    expect(aliceHost.outbox.list()).toEqual([]);
+    expect((await inbox(beta, bob, before + 1)).length).toBe(before + 1);
+    expect(lastDelivery(alpha, 'beta.test')).toMatchObject({ protection: 'dane' });
   });
 
   it('sends nothing to a server whose certificate does not match TLSA, and delivers once it is gone', async () => {
