@@ -38,6 +38,7 @@ const IP = {
   gamma: '127.19.0.10',
   delta: '127.19.0.11',
   epsilon: '127.19.0.12',
+  theta: '127.19.0.13',
   path: '127.19.0.66',
   impostor: '127.19.0.67',
 };
@@ -56,6 +57,7 @@ let impostor: Sink;
 let gammaSink: Sink;
 let deltaSink: Sink;
 let epsilonSink: Sink;
+let thetaSink: Sink;
 let stsServer: Server;
 /** gamma's real MX certificate, switched in by the MTA-STS test. */
 let gammaTls: { key: string; cert: string };
@@ -199,6 +201,7 @@ beforeAll(async () => {
     },
     // A LEAP provider that publishes no TLSA for its API.
     { name: 'zeta.test', records: ['_leap TXT "v=LEAP1"', `api A ${IP.beta}`] },
+    { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
   ];
   world = await startDnsWorld(zones());
@@ -253,12 +256,13 @@ beforeAll(async () => {
     tls: { key: malloryCa.serverKeyPem, cert: malloryCa.serverCertPem },
   });
   epsilonSink = await startSink({ host: IP.epsilon, port: mxPort });
+  thetaSink = await startSink({ host: IP.theta, port: mxPort });
   gammaTls = { key: gammaCa.serverKeyPem, cert: gammaCa.serverCertPem };
 });
 
 afterAll(async () => {
   await aliceHost?.cleanup();
-  for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink]) await s?.close();
+  for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink, thetaSink]) await s?.close();
   await new Promise((resolve) => (stsServer ? stsServer.close(resolve) : resolve(undefined)));
   await alpha?.cleanup();
   await beta?.cleanup();
@@ -408,6 +412,14 @@ describe('domains without DANE', () => {
     expect(deltaSink.received).toHaveLength(1);
     expect(deltaSink.received[0]?.secure).toBe(true);
     expect(lastDelivery(alpha, 'delta.test')).toMatchObject({ protection: 'opportunistic' });
+  });
+
+  it('neither, and no STARTTLS offered: delivered in plaintext, logged as none', async () => {
+    const raw = await mail(alice, 'tom@theta.test', 'no tls at all');
+    expect(await submit(alpha, alice, 'tom@theta.test', raw)).toBe(250);
+    expect(thetaSink.received).toHaveLength(1);
+    expect(thetaSink.received[0]?.secure).toBe(false);
+    expect(lastDelivery(alpha, 'theta.test')).toMatchObject({ protection: 'none' });
   });
 
   it('a LEAP peer without validated TLS gets nothing', async () => {
