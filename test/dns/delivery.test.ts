@@ -39,6 +39,7 @@ const IP = {
   delta: '127.19.0.11',
   epsilon: '127.19.0.12',
   theta: '127.19.0.13',
+  eta: '127.19.0.14',
   path: '127.19.0.66',
   impostor: '127.19.0.67',
 };
@@ -58,6 +59,8 @@ let gammaSink: Sink;
 let deltaSink: Sink;
 let epsilonSink: Sink;
 let thetaSink: Sink;
+let etaSink: Sink;
+let etaStsServer: Server;
 let stsServer: Server;
 /** gamma's real MX certificate, switched in by the MTA-STS test. */
 let gammaTls: { key: string; cert: string };
@@ -151,6 +154,7 @@ beforeAll(async () => {
   // gamma.test is an ordinary domain whose certificates come from a "public" CA the relay
   // is configured to trust; mallory's certificate comes from a CA nobody trusts.
   const gammaCa = await ensureCa(tempDir('gamma'), 'gamma.test', [IP.gamma]);
+  const etaCa = await ensureCa(tempDir('eta'), 'eta.test', [IP.eta]);
   const malloryCa = await ensureCa(tempDir('mallory'), 'mallory.test', [IP.impostor]);
 
   zones = (opts = {}) => [
@@ -201,12 +205,21 @@ beforeAll(async () => {
     },
     // A LEAP provider that publishes no TLSA for its API.
     { name: 'zeta.test', records: ['_leap TXT "v=LEAP1"', `api A ${IP.beta}`] },
+    {
+      name: 'eta.test',
+      records: [
+        '@ MX 10 mx',
+        `mx A ${IP.eta}`,
+        `mta-sts A ${IP.eta}`,
+        '_mta-sts TXT "v=STSv1; id=1"',
+      ],
+    },
     { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
   ];
   world = await startDnsWorld(zones());
 
-  alpha = await provider('alpha', alphaDir, [gammaCa.caCertPem]);
+  alpha = await provider('alpha', alphaDir, [gammaCa.caCertPem, etaCa.caCertPem]);
   beta = await provider('beta', betaDir, []);
   alice = await account(alpha, 'alice');
   bob = await account(beta, 'bob');
@@ -257,13 +270,29 @@ beforeAll(async () => {
   });
   epsilonSink = await startSink({ host: IP.epsilon, port: mxPort });
   thetaSink = await startSink({ host: IP.theta, port: mxPort });
+  // eta.test tries MTA-STS in testing mode while its MX still has a certificate that fails.
+  etaSink = await startSink({
+    host: IP.eta,
+    port: mxPort,
+    tls: { key: malloryCa.serverKeyPem, cert: malloryCa.serverCertPem },
+  });
+  etaStsServer = createHttps(
+    { key: etaCa.serverKeyPem, cert: etaCa.serverCertPem },
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('version: STSv1\nmode: testing\nmx: mx.eta.test\nmax_age: 86400\n');
+    },
+  );
+  await new Promise<void>((resolve) => etaStsServer.listen(httpsPort, IP.eta, () => resolve()));
   gammaTls = { key: gammaCa.serverKeyPem, cert: gammaCa.serverCertPem };
 });
 
 afterAll(async () => {
   await aliceHost?.cleanup();
-  for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink, thetaSink]) await s?.close();
-  await new Promise((resolve) => (stsServer ? stsServer.close(resolve) : resolve(undefined)));
+  for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink, thetaSink, etaSink])
+    await s?.close();
+  for (const server of [stsServer, etaStsServer])
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   await alpha?.cleanup();
   await beta?.cleanup();
   await world?.stop();
@@ -404,6 +433,15 @@ describe('domains without DANE', () => {
     expect(gammaSink.received).toHaveLength(1);
     expect(gammaSink.received[0]?.secure).toBe(true);
     expect(lastDelivery(alpha, 'gamma.test')).toMatchObject({ protection: 'mta-sts' });
+  });
+
+  it('MTA-STS testing: delivered, and what enforce would refuse is logged', async () => {
+    const raw = await mail(alice, 'ed@eta.test', 'sts testing');
+    expect(await submit(alpha, alice, 'ed@eta.test', raw)).toBe(250);
+    expect(etaSink.received).toHaveLength(1);
+    const log = readFileSync(join(alpha.dataDir, 'provider.log'), 'utf8');
+    expect(log).toMatch(/"event":"mta_sts_testing_failure","domain":"eta.test"/);
+    expect(lastDelivery(alpha, 'eta.test')).toMatchObject({ protection: 'opportunistic' });
   });
 
   it('neither DANE nor MTA-STS: opportunistic TLS, whatever the certificate', async () => {
