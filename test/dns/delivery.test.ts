@@ -214,6 +214,15 @@ beforeAll(async () => {
         '_mta-sts TXT "v=STSv1; id=1"',
       ],
     },
+    {
+      // Only a PKIX-EE record, which SMTP cannot use (RFC 7672 section 3.1.3): TLS mandatory.
+      name: 'iota.test',
+      records: [
+        '@ MX 10 mx',
+        `mx A ${IP.theta}`,
+        `_${mxPort}._tcp.mx TLSA 1 1 1 ${'ab'.repeat(32)}`,
+      ],
+    },
     { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
   ];
@@ -458,6 +467,11 @@ describe('domains without DANE', () => {
     expect(thetaSink.received).toHaveLength(1);
     expect(thetaSink.received[0]?.secure).toBe(false);
     expect(lastDelivery(alpha, 'theta.test')).toMatchObject({ protection: 'none' });
+
+    // The same server behind only unusable TLSA records: TLS is mandatory, nothing is sent.
+    const iota = await mail(alice, 'ian@iota.test', 'unusable tlsa');
+    expect(await submit(alpha, alice, 'ian@iota.test', iota)).toBe(451);
+    expect(thetaSink.received).toHaveLength(1);
   });
 
   it('a LEAP peer without validated TLS gets nothing', async () => {

@@ -111,6 +111,9 @@ class Delivery {
   }
 
   async plan(host: MailHost, addressesSecure: boolean): Promise<HostPlan> {
+    // RFC 7672 section 2.2: validated TLSA records none of which is usable still make TLS
+    // mandatory, without authentication.
+    let tlsMandatory = false;
     if (host.mxSecure && addressesSecure) {
       const tlsa = await this.c.dns.lookup(`_${this.c.smtpPort}._tcp.${host.name}`, 'TLSA');
       if (tlsa.status === 'servfail' || tlsa.status === 'timeout' || tlsa.status === 'error')
@@ -118,6 +121,7 @@ class Delivery {
       const usable = tlsa.secure ? usableTlsa(tlsa.records) : [];
       if (usable.length > 0)
         return { protection: 'dane', tls: daneRequirement(usable, host.name), required: 'dane' };
+      tlsMandatory = tlsa.secure && tlsa.records.length > 0;
     }
     const policy = await this.stsPolicy();
     if (policy?.mode === 'enforce') {
@@ -158,7 +162,7 @@ class Delivery {
     }
     return {
       protection: 'opportunistic',
-      tls: opportunistic(host.name),
+      tls: { ...opportunistic(host.name), required: tlsMandatory },
       required: 'opportunistic',
     };
   }
