@@ -13,25 +13,24 @@
  * Every failure that may heal (DNS, TLS, a refused certificate, a 4xx) is a 451 to the
  * submitting client, whose outbox retries; never a downgrade to weaker protection.
  */
-import { checkServerIdentity, rootCertificates, type TLSSocket } from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
 import type { Logger } from '../../../native-host/src/log/index.js';
-import { checkDane, usableTlsa, type DnsClient } from '../dns/index.js';
+import type { DnsClient } from '../dns/index.js';
 import { smtpError } from '../mx/index.js';
-import { LEAP_TXT_LABEL, parseLeapRecord, type Resolver } from '../resolver/index.js';
-import { hostAddresses, mailHosts, type MailHost } from './discover.js';
-import { mxAllowed, type StsPolicy } from './mta-sts.js';
-import { StsCache } from './mta-sts-fetch.js';
+import type { Resolver } from '../resolver/index.js';
+import { hostAddresses, mailHosts } from './discover.js';
+import type { StsCache } from './mta-sts-fetch.js';
+import { DeliveryPolicy, opportunistic } from './policy.js';
 import { SmtpFailure, deliverSmtp, type TlsRequirement } from './smtp-client.js';
 
-export type Protection = 'dane' | 'mta-sts' | 'opportunistic' | 'none';
+export type { Protection } from './policy.js';
 
 export interface DnsDeliveryOptions {
   /** The validating resolver, `ip:port`; its AD bit is trusted (run it on the host). */
   resolver: string;
   /** SMTP port of MX hosts found in DNS: 25 on the internet; another for tests and demos. */
   smtpPort?: number;
-  /** HTTPS port of MTA-STS policy servers: 443 on the internet; another for tests. */
+  /** HTTPS port of MTA-STS policy servers and LEAP peers' APIs: 443 on the internet;
+   * another for tests and demos. */
   httpsPort?: number;
   /** CAs (PEM) trusted besides the system's for MTA-STS (tests' private CAs). */
   trustedCa?: string[];
@@ -47,125 +46,6 @@ export interface OutboundConfig {
   helo: string;
   log: Logger;
   timeoutMs: number;
-}
-
-type HostPlan =
-  | { protection: Protection; tls: TlsRequirement; required: Protection }
-  | { refused: string; required: Protection };
-
-const opportunistic = (servername: string): TlsRequirement => ({
-  required: false,
-  servername,
-  verify: () => null,
-});
-
-function daneRequirement(records: Parameters<typeof checkDane>[0], name: string): TlsRequirement {
-  return {
-    required: true,
-    servername: name,
-    verify: (_s: TLSSocket, chain: X509Certificate[]) => {
-      const result = checkDane(records, chain, name);
-      return result.ok ? null : `DANE: ${result.reason}`;
-    },
-  };
-}
-
-function stsRequirement(name: string, ca: string[]): TlsRequirement {
-  return {
-    required: true,
-    servername: name,
-    ca,
-    verify: (socket) => {
-      if (!socket.authorized)
-        return `MTA-STS: certificate not trusted (${String(socket.authorizationError)})`;
-      const wrongName = checkServerIdentity(name, socket.getPeerCertificate());
-      return wrongName ? `MTA-STS: ${wrongName.message}` : null;
-    },
-  };
-}
-
-class Delivery {
-  private sts: Promise<StsPolicy | null> | null = null;
-  private leap: Promise<boolean> | null = null;
-
-  constructor(
-    private readonly c: OutboundConfig & { dns: DnsClient },
-    private readonly domain: string,
-  ) {}
-
-  private stsPolicy(): Promise<StsPolicy | null> {
-    this.sts ??= this.c.sts
-      ? this.c.sts.lookup(this.domain).then((r) => {
-          if (!r.policy) return null;
-          return r.policy.mode === 'none' ? null : r.policy;
-        })
-      : Promise.resolve(null);
-    return this.sts;
-  }
-
-  private announcesLeap(): Promise<boolean> {
-    this.leap ??= this.c.dns
-      .lookup(`${LEAP_TXT_LABEL}.${this.domain}`, 'TXT')
-      .then((r) => r.secure && r.records.some((t) => parseLeapRecord(t) !== null));
-    return this.leap;
-  }
-
-  async plan(host: MailHost, addressesSecure: boolean): Promise<HostPlan> {
-    // RFC 7672 section 2.2: validated TLSA records none of which is usable still make TLS
-    // mandatory, without authentication.
-    let tlsMandatory = false;
-    if (host.mxSecure && addressesSecure) {
-      const tlsa = await this.c.dns.lookup(`_${this.c.smtpPort}._tcp.${host.name}`, 'TLSA');
-      if (tlsa.status === 'servfail' || tlsa.status === 'timeout' || tlsa.status === 'error')
-        return { refused: `TLSA lookup failed (${tlsa.detail})`, required: 'dane' };
-      const usable = tlsa.secure ? usableTlsa(tlsa.records) : [];
-      if (usable.length > 0)
-        return { protection: 'dane', tls: daneRequirement(usable, host.name), required: 'dane' };
-      tlsMandatory = tlsa.secure && tlsa.records.length > 0;
-    }
-    const policy = await this.stsPolicy();
-    if (policy?.mode === 'enforce') {
-      if (!mxAllowed(policy, host.name))
-        return { refused: `MTA-STS policy does not name ${host.name}`, required: 'mta-sts' };
-      return {
-        protection: 'mta-sts',
-        tls: stsRequirement(host.name, [...rootCertificates, ...this.c.trustedCa]),
-        required: 'mta-sts',
-      };
-    }
-    if (await this.announcesLeap())
-      return {
-        refused: 'LEAP peer without validated TLS (no DANE, no MTA-STS)',
-        required: 'dane',
-      };
-    if (policy?.mode === 'testing') {
-      // Testing mode: delivered as usual; what enforce would have refused is only logged.
-      const check = stsRequirement(host.name, [...rootCertificates, ...this.c.trustedCa]);
-      return {
-        protection: 'opportunistic',
-        required: 'opportunistic',
-        tls: {
-          ...check,
-          required: false,
-          verify: (socket, chain) => {
-            const problem = check.verify(socket, chain);
-            if (problem || !mxAllowed(policy, host.name))
-              this.c.log.warn('mta_sts_testing_failure', {
-                domain: this.domain,
-                mx: host.name,
-                reason: problem ?? 'MX not in policy',
-              });
-            return null;
-          },
-        },
-      };
-    }
-    return {
-      protection: 'opportunistic',
-      tls: { ...opportunistic(host.name), required: tlsMandatory },
-      required: 'opportunistic',
-    };
-  }
 }
 
 function failureReply(domain: string, err: unknown): Error {
@@ -224,7 +104,7 @@ export async function relayToDomain(
   }
   if (!c.dns) throw smtpError(`5.1.2 No mail server is known for ${domain}`, 550);
   const dns = c.dns;
-  const delivery = new Delivery({ ...c, dns }, domain);
+  const delivery = new DeliveryPolicy({ ...c, dns }, domain);
   let lastError: unknown = new Error('no usable mail server');
   for (const host of await mailHosts(dns, domain)) {
     const addresses = await hostAddresses(dns, host.name);
