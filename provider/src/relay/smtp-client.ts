@@ -57,6 +57,14 @@ class ReplyReader {
 
   attach(socket: Socket | TLSSocket): void {
     this.detach();
+    // Anything the server sent after its reply to STARTTLS came in plaintext: an attacker's
+    // injected replies (CVE-2011-0411 style) must not be read as answers over TLS.
+    if (this.buffer !== '' || this.replies.length > 0 || this.lines.length > 0) {
+      this.buffer = '';
+      this.replies = [];
+      this.lines = [];
+      this.fail(new SmtpFailure('the server sent data after its STARTTLS reply', null));
+    }
     const onData = (chunk: Buffer) => this.push(chunk.toString('latin1'));
     const onEnd = () => this.fail(new SmtpFailure('the server closed the connection', null));
     const onError = (err: Error) => this.fail(new SmtpFailure(err.message, null));
