@@ -45,12 +45,12 @@ function keyFor(dir: string, zone: string): string {
   return run('ldns-keygen', ['-a', 'ECDSAP256SHA256', '-k', label], dir).trim();
 }
 
-function zoneText(origin: string, records: string[], nsAddress: string): string {
+function zoneText(origin: string, records: string[], nsAddress: string, serial: number): string {
   const o = origin === '.' ? '.' : `${origin}.`;
   return [
     `$ORIGIN ${o}`,
     `$TTL ${TTL}`,
-    `@ SOA ns.${o === '.' ? 'root.' : o} hostmaster.${o === '.' ? 'root.' : o} ${Math.floor(Date.now() / 1000)} 3600 600 86400 ${TTL}`,
+    `@ SOA ns.${o === '.' ? 'root.' : o} hostmaster.${o === '.' ? 'root.' : o} ${serial} 3600 600 86400 ${TTL}`,
     `@ NS ns.${o === '.' ? 'root.' : o}`,
     `ns.${o === '.' ? 'root.' : o} A ${nsAddress}`,
     ...records,
@@ -90,18 +90,21 @@ function dsOf(dir: string, zone: string): string {
   return ds;
 }
 
-function writeZones(dir: string, zones: ZoneSpec[], nsAddress: string): string[] {
+/** Every rewrite gets a higher serial, however fast: knotd reloads only newer zones. */
+function writeZones(dir: string, zones: ZoneSpec[], nsAddress: string, serial: number): string[] {
   const files: string[] = [];
   const delegations: string[] = [];
   for (const z of zones) {
-    files.push(signZone(dir, z.name, zoneText(z.name, z.records, nsAddress), z.bogus ?? false));
+    files.push(
+      signZone(dir, z.name, zoneText(z.name, z.records, nsAddress, serial), z.bogus ?? false),
+    );
     delegations.push(
       `${z.name}. NS ns.${z.name}.`,
       `ns.${z.name}. A ${nsAddress}`,
       dsOf(dir, z.name),
     );
   }
-  files.unshift(signZone(dir, '.', zoneText('.', delegations, nsAddress), false));
+  files.unshift(signZone(dir, '.', zoneText('.', delegations, nsAddress, serial), false));
   return files;
 }
 
@@ -188,7 +191,8 @@ export async function startDnsWorld(initial: ZoneSpec[]): Promise<DnsWorld> {
   const knotPort = await freePort('127.0.0.1');
   const unboundPort = await freePort('127.0.0.1');
   let zones = initial;
-  writeZones(dir, zones, '127.0.0.1');
+  let serial = 1;
+  writeZones(dir, zones, '127.0.0.1', serial);
   const anchor = dsOf(dir, '.');
   writeFileSync(join(dir, 'knot.conf'), knotConfig(dir, knotPort, zones));
   writeFileSync(join(dir, 'unbound.conf'), unboundConfig(dir, unboundPort, knotPort, anchor));
@@ -222,7 +226,8 @@ export async function startDnsWorld(initial: ZoneSpec[]): Promise<DnsWorld> {
       const names = (zs: ZoneSpec[]) => zs.map((z) => z.name).join(',');
       if (names(next) !== names(zones)) throw new Error('setZones keeps the same domains');
       zones = next;
-      writeZones(dir, zones, '127.0.0.1');
+      serial += 1;
+      writeZones(dir, zones, '127.0.0.1', serial);
       run('knotc', ['-c', join(dir, 'knot.conf'), '-b', 'zone-reload'], dir);
       // The new serials are served; what unbound remembers of the old zones goes.
       for (const z of zones)
