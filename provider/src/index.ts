@@ -186,7 +186,9 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       relayToDomain(outbound, target, from, to, raw);
     local.bounce = (sender, raw) => routeMessage({ ctx, deliverLocal, relay }, '', [sender], raw);
 
-    const tls = { key: ca.serverKeyPem, cert: ca.serverCertPem };
+    // The chain includes the CA, so peers can match a DANE-TA record (`2 0 1` of the CA
+    // certificate), which survives a new server key.
+    const tls = { key: ca.serverKeyPem, cert: `${ca.serverCertPem.trim()}\n${ca.caCertPem}` };
     const mx = await startMx({
       ctx,
       host,

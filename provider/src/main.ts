@@ -71,6 +71,7 @@ function records(args: string[]): void {
   const input: PublishInput = {
     domain: values.domain.toLowerCase(),
     certPem: readFileSync(certPath, 'utf8'),
+    caCertPem: readFileSync(join(values.data, 'ca', 'ca.crt'), 'utf8'),
     ...(values['next-cert'] ? { nextCertPem: readFileSync(values['next-cert'], 'utf8') } : {}),
     ipv4: values.ip ?? [],
     ipv6: values.ip6 ?? [],

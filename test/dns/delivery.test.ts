@@ -175,7 +175,8 @@ beforeAll(async () => {
       records: [
         '@ MX 10 mx',
         `mx A ${IP.path}`,
-        tlsaLine(betaCa.serverCertPem, mxPort, 'mx'),
+        // beta names its CA (DANE-TA), alpha its server key (DANE-EE): both kinds are used.
+        `_${mxPort}._tcp.mx TLSA 2 0 1 ${tlsaFor(betaCa.caCertPem, 2, 0, 1).data.toString('hex')}`,
         tlsaLine(betaCa.serverCertPem, httpsPort, 'api'),
         `api A ${IP.beta}`,
         '_leap TXT "v=LEAP1; api=api.beta.test"',

@@ -48,6 +48,8 @@ it('prints the records for the current and the next key, and the MTA-STS policy'
     expect(stdout).toContain(`_25._tcp.mx.example.test. IN TLSA 3 1 1 ${hex(pem)}`);
     expect(stdout).toContain(`_443._tcp.api.example.test. IN TLSA 3 1 1 ${hex(pem)}`);
   }
+  const ta = tlsaFor(current.caCertPem, 2, 0, 1).data.toString('hex');
+  expect(stdout).toContain(`_25._tcp.mx.example.test. IN TLSA 2 0 1 ${ta}`);
   expect(stdout).toContain('example.test. IN MX 10 mx.example.test.');
   expect(stdout).toContain('mx.example.test. IN A 192.0.2.10');
   expect(stdout).toContain('_leap.example.test. IN TXT "v=LEAP1; api=api.example.test"');

@@ -9,6 +9,8 @@ import { LEAP_TXT_LABEL, leapRecord } from '../resolver/index.js';
 
 export interface PublishInput {
   domain: string;
+  /** The provider's CA certificate (PEM): a DANE-TA record (`2 0 1`) for the MX names it. */
+  caCertPem?: string;
   /** The certificate the MX and the API present now (PEM). */
   certPem: string;
   /** The next certificate (new key), to publish before a rollover. */
@@ -23,8 +25,8 @@ export interface PublishInput {
   stsMaxAgeSeconds?: number;
 }
 
-function tlsaRdata(certPem: string): string {
-  const t = tlsaFor(certPem, 3, 1, 1);
+function tlsaRdata(certPem: string, usage = 3, selector = 1): string {
+  const t = tlsaFor(certPem, usage, selector, 1);
   return `${t.usage} ${t.selector} ${t.matchingType} ${t.data.toString('hex')}`;
 }
 
@@ -57,6 +59,10 @@ export function dnsRecords(input: PublishInput): string[] {
     `${d} IN MX 10 mx.${d}`,
     ...addresses,
     ...certs.map((c) => `_${smtp}._tcp.mx.${d} IN TLSA ${tlsaRdata(c)}`),
+    // The MX sends its CA in the chain: this record stays valid across server key changes.
+    ...(input.caCertPem
+      ? [`_${smtp}._tcp.mx.${d} IN TLSA ${tlsaRdata(input.caCertPem, 2, 0)}`]
+      : []),
     ...certs.map((c) => `_${https}._tcp.api.${d} IN TLSA ${tlsaRdata(c)}`),
     `${LEAP_TXT_LABEL}.${d} IN TXT "${leapRecord(input.domain)}"`,
     `_mta-sts.${d} IN TXT "v=STSv1; id=${stsId(stsPolicy(input))}"`,
