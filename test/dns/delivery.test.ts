@@ -224,6 +224,12 @@ beforeAll(async () => {
         `_${mxPort}._tcp.mx TLSA 1 1 1 ${'ab'.repeat(32)}`,
       ],
     },
+    {
+      // A LEAP peer whose announcement an attacker makes bogus, the rest of the zone intact.
+      name: 'kappa.test',
+      records: ['@ MX 10 mx', `mx A ${IP.theta}`, '_leap TXT "v=LEAP1"'],
+      bogus: ['_leap'],
+    },
     { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
   ];
@@ -483,6 +489,13 @@ describe('domains without DANE', () => {
       event: 'relay_refused',
       domain: 'epsilon.test',
     });
+
+    // Its announcement made bogus does not make it an ordinary domain.
+    const before = thetaSink.received.length;
+    const kappa = await mail(alice, 'kim@kappa.test', 'leap bogus');
+    expect(await submit(alpha, alice, 'kim@kappa.test', kappa)).toBe(451);
+    expect(thetaSink.received).toHaveLength(before);
+    expect(relayLog(alpha).at(-1)).toMatchObject({ event: 'relay_refused', domain: 'kappa.test' });
   });
 
   it('a null MX is a permanent failure', async () => {

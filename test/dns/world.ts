@@ -17,7 +17,9 @@ export interface ZoneSpec {
   name: string;
   /** Zone-file lines with absolute or relative owner names, e.g. `mx A 127.0.19.2`. */
   records: string[];
-  bogus?: boolean;
+  /** Break the signatures: all (except the DNSKEY set's), or only those of these owner
+   * names (relative, e.g. `_leap`). */
+  bogus?: boolean | string[];
 }
 
 export interface DnsWorld {
@@ -58,13 +60,14 @@ function zoneText(origin: string, records: string[], nsAddress: string, serial: 
   ].join('\n');
 }
 
-/** Breaks every signature except the DNSKEY set's: the keys validate, the data does not. */
-function breakSignatures(signed: string): string {
+/** Breaks signatures (never the DNSKEY set's): the keys validate, the data does not. */
+function breakSignatures(signed: string, owners: string[] | null): string {
   return signed
     .split('\n')
     .map((line) => {
       const f = line.split(/\s+/);
       if (f[3] !== 'RRSIG' || f[4] === 'DNSKEY') return line;
+      if (owners && !owners.includes((f[0] as string).toLowerCase())) return line;
       const sig = f[f.length - 1] as string;
       const flipped = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
       return [...f.slice(0, -1), flipped].join('\t');
@@ -72,14 +75,15 @@ function breakSignatures(signed: string): string {
     .join('\n');
 }
 
-function signZone(dir: string, origin: string, text: string, bogus: boolean): string {
+function signZone(dir: string, origin: string, text: string, bogus: boolean | string[]): string {
   const file = origin === '.' ? 'root.zone' : `${origin}.zone`;
   writeFileSync(join(dir, file), text);
   const key = keyFor(dir, origin);
   run('ldns-signzone', ['-n', '-f', `${file}.signed`, file, key], dir);
   if (bogus) {
     const signedPath = join(dir, `${file}.signed`);
-    writeFileSync(signedPath, breakSignatures(readFileSync(signedPath, 'utf8')));
+    const owners = Array.isArray(bogus) ? bogus.map((o) => `${o}.${origin}.`.toLowerCase()) : null;
+    writeFileSync(signedPath, breakSignatures(readFileSync(signedPath, 'utf8'), owners));
   }
   return `${file}.signed`;
 }

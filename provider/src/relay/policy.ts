@@ -61,7 +61,7 @@ function stsRequirement(name: string, ca: string[]): TlsRequirement {
 
 export class DeliveryPolicy {
   private sts: Promise<StsPolicy | null> | null = null;
-  private leap: Promise<boolean> | null = null;
+  private leap: Promise<'leap' | 'not-leap' | 'unknown'> | null = null;
 
   constructor(
     private readonly c: PolicyConfig,
@@ -78,10 +78,14 @@ export class DeliveryPolicy {
     return this.sts;
   }
 
-  private announcesLeap(): Promise<boolean> {
-    this.leap ??= this.c.dns
-      .lookup(`${LEAP_TXT_LABEL}.${this.domain}`, 'TXT')
-      .then((r) => r.secure && r.records.some((t) => parseLeapRecord(t) !== null));
+  /** `unknown` when the lookup failed: an attacker who makes only this answer bogus must
+   * not turn a LEAP peer into an ordinary domain. */
+  private announcesLeap(): Promise<'leap' | 'not-leap' | 'unknown'> {
+    this.leap ??= this.c.dns.lookup(`${LEAP_TXT_LABEL}.${this.domain}`, 'TXT').then((r) => {
+      if (r.status === 'servfail' || r.status === 'timeout' || r.status === 'error')
+        return 'unknown';
+      return r.secure && r.records.some((t) => parseLeapRecord(t) !== null) ? 'leap' : 'not-leap';
+    });
     return this.leap;
   }
 
@@ -108,11 +112,14 @@ export class DeliveryPolicy {
         required: 'mta-sts',
       };
     }
-    if (await this.announcesLeap())
+    const leap = await this.announcesLeap();
+    if (leap === 'leap')
       return {
         refused: 'LEAP peer without validated TLS (no DANE, no MTA-STS)',
         required: 'dane',
       };
+    if (leap === 'unknown')
+      return { refused: 'the LEAP announcement lookup failed', required: 'dane' };
     if (policy?.mode === 'testing') {
       // Testing mode: delivered as usual; what enforce would have refused is only logged.
       const check = stsRequirement(host.name, [...rootCertificates, ...this.c.trustedCa]);
