@@ -232,6 +232,8 @@ beforeAll(async () => {
     },
     { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
+    // No MX: the domain itself is the mail host (implicit MX, RFC 5321 section 5.1).
+    { name: 'lambda.test', records: [`@ A ${IP.theta}`] },
   ];
   world = await startDnsWorld(zones());
 
@@ -498,8 +500,14 @@ describe('domains without DANE', () => {
     expect(relayLog(alpha).at(-1)).toMatchObject({ event: 'relay_refused', domain: 'kappa.test' });
   });
 
-  it('a null MX is a permanent failure', async () => {
+  it('a null MX and a domain that does not exist are permanent failures; no MX means the domain itself', async () => {
     const raw = await mail(alice, 'x@nomail.test', 'null mx');
     expect(await submit(alpha, alice, 'x@nomail.test', raw)).toBe(556);
+    expect(await submit(alpha, alice, 'x@nowhere.alpha.test', raw)).toBe(550);
+
+    const before = thetaSink.received.length;
+    expect(await submit(alpha, alice, 'lou@lambda.test', raw)).toBe(250);
+    expect(thetaSink.received.at(before)?.to).toEqual(['lou@lambda.test']);
+    expect(lastDelivery(alpha, 'lambda.test')).toMatchObject({ mx: 'lambda.test' });
   });
 });
