@@ -128,7 +128,13 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     resolver: new Resolver(
       options.resolver ?? {},
       5000,
-      dnsClient ? { dns: dnsClient, httpsPort: options.dns?.httpsPort ?? 443 } : null,
+      dnsClient
+        ? {
+            dns: dnsClient,
+            httpsPort: options.dns?.httpsPort ?? 443,
+            trustedCa: options.dns?.trustedCa ?? [],
+          }
+        : null,
     ),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     secret: loadSecret(dataDir),

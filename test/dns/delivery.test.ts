@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCa } from '../../provider/src/ca/index.js';
+import * as openpgp from 'openpgp';
 import { startProvider } from '../../provider/src/index.js';
+import { wkdHash } from '../../provider/src/keys/index.js';
 import { dnsRecords } from '../../provider/src/publish/index.js';
 import { freePort } from '../../provider/src/net/index.js';
 import { tlsaFor } from '../../provider/src/dns/index.js';
@@ -61,6 +63,7 @@ let epsilonSink: Sink;
 let thetaSink: Sink;
 let etaSink: Sink;
 let etaStsServer: Server;
+const wkdServers: Server[] = [];
 let stsServer: Server;
 /** gamma's real MX certificate, switched in by the MTA-STS test. */
 let gammaTls: { key: string; cert: string };
@@ -154,6 +157,7 @@ beforeAll(async () => {
   // gamma.test is an ordinary domain whose certificates come from a "public" CA the relay
   // is configured to trust; mallory's certificate comes from a CA nobody trusts.
   const gammaCa = await ensureCa(tempDir('gamma'), 'gamma.test', [IP.gamma]);
+  const deltaCa = await ensureCa(tempDir('delta'), 'delta.test', [IP.delta]);
   const etaCa = await ensureCa(tempDir('eta'), 'eta.test', [IP.eta]);
   const malloryCa = await ensureCa(tempDir('mallory'), 'mallory.test', [IP.impostor]);
 
@@ -192,7 +196,8 @@ beforeAll(async () => {
         '_mta-sts TXT "v=STSv1; id=20261206"',
       ],
     },
-    { name: 'delta.test', records: ['@ MX 10 mx', `mx A ${IP.delta}`] },
+    // Ordinary domains; their apex addresses serve WKD (delta with a trusted certificate).
+    { name: 'delta.test', records: ['@ MX 10 mx', `mx A ${IP.delta}`, `@ A ${IP.delta}`] },
     {
       name: 'epsilon.test',
       // Its API's address answers with alpha's certificate, its TLSA names beta's.
@@ -230,14 +235,18 @@ beforeAll(async () => {
       records: ['@ MX 10 mx', `mx A ${IP.theta}`, '_leap TXT "v=LEAP1"'],
       bogus: ['_leap'],
     },
-    { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`] },
+    { name: 'theta.test', records: ['@ MX 10 mx', `mx A ${IP.theta}`, `@ A ${IP.theta}`] },
     { name: 'nomail.test', records: ['@ MX 0 .'] },
     // No MX: the domain itself is the mail host (implicit MX, RFC 5321 section 5.1).
     { name: 'lambda.test', records: [`@ A ${IP.theta}`] },
   ];
   world = await startDnsWorld(zones());
 
-  alpha = await provider('alpha', alphaDir, [gammaCa.caCertPem, etaCa.caCertPem]);
+  alpha = await provider('alpha', alphaDir, [
+    gammaCa.caCertPem,
+    etaCa.caCertPem,
+    deltaCa.caCertPem,
+  ]);
   beta = await provider('beta', betaDir, []);
   alice = await account(alpha, 'alice');
   bob = await account(beta, 'bob');
@@ -288,6 +297,23 @@ beforeAll(async () => {
   });
   epsilonSink = await startSink({ host: IP.epsilon, port: mxPort });
   thetaSink = await startSink({ host: IP.theta, port: mxPort });
+  // WKD (direct method) for dave at delta and at theta, whose web server's certificate no
+  // trusted CA issued.
+  for (const [domain, ip, tls] of [
+    ['delta.test', IP.delta, deltaCa],
+    ['theta.test', IP.theta, malloryCa],
+  ] as const) {
+    const key = await makeKey(`dave@${domain}`);
+    const daveBinary = (await openpgp.readKey({ armoredKey: key.publicKey })).write();
+    const server = createHttps({ key: tls.serverKeyPem, cert: tls.serverCertPem }, (req, res) => {
+      if (req.url?.startsWith(`/.well-known/openpgpkey/hu/${wkdHash('dave')}`)) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(Buffer.from(daveBinary));
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(httpsPort, ip, () => resolve()));
+    wkdServers.push(server);
+  }
   // eta.test tries MTA-STS in testing mode while its MX still has a certificate that fails.
   etaSink = await startSink({
     host: IP.eta,
@@ -309,7 +335,7 @@ afterAll(async () => {
   await aliceHost?.cleanup();
   for (const s of [path, impostor, gammaSink, deltaSink, epsilonSink, thetaSink, etaSink])
     await s?.close();
-  for (const server of [stsServer, etaStsServer])
+  for (const server of [stsServer, etaStsServer, ...wkdServers])
     await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   await alpha?.cleanup();
   await beta?.cleanup();
@@ -498,6 +524,18 @@ describe('domains without DANE', () => {
     expect(await submit(alpha, alice, 'kim@kappa.test', kappa)).toBe(451);
     expect(thetaSink.received).toHaveLength(before);
     expect(relayLog(alpha).at(-1)).toMatchObject({ event: 'relay_refused', domain: 'kappa.test' });
+  });
+
+  it("finds an ordinary domain's keys by WKD at the domain, over HTTPS checked against the CAs", async () => {
+    const found = await api(alpha, 'GET', '/nicknym?address=dave@delta.test');
+    expect(found.status).toBe(200);
+    expect(found.json.address).toBe('dave@delta.test');
+    expect((await api(alpha, 'GET', '/nicknym?address=nobody@delta.test')).status).toBe(404);
+    // The same key behind a certificate no trusted CA issued is not taken.
+    const untrusted = await api(alpha, 'GET', '/nicknym?address=dave@theta.test');
+    expect(untrusted.status).toBe(502);
+    expect(untrusted.json.error.code).toBe('peer_unavailable');
+    expect(untrusted.json.error.message).toMatch(/certificate/);
   });
 
   it('a null MX and a domain that does not exist are permanent failures; no MX means the domain itself', async () => {

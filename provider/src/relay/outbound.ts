@@ -32,7 +32,8 @@ export interface DnsDeliveryOptions {
   /** HTTPS port of MTA-STS policy servers and LEAP peers' APIs: 443 on the internet;
    * another for tests and demos. */
   httpsPort?: number;
-  /** CAs (PEM) trusted besides the system's for MTA-STS (tests' private CAs). */
+  /** CAs (PEM) trusted besides the system's for MTA-STS and ordinary domains' WKD servers
+   * (tests' private CAs). */
   trustedCa?: string[];
   timeoutMs?: number;
 }

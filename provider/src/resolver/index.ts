@@ -6,7 +6,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request } from 'node:https';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, rootCertificates, type TLSSocket } from 'node:tls';
 import { checkDane, peerChain, usableTlsa, type DnsClient, type TlsaRecord } from '../dns/index.js';
 import { LEAP_TXT_LABEL, parseLeapRecord } from './leap.js';
 import { fingerprintOf } from '../ca/index.js';
@@ -27,6 +27,9 @@ export interface PeerProvider {
   /** Found in DNS: the API's TLS name and its validated TLSA records (DANE replaces the CA). */
   apiName?: string;
   apiTlsa?: TlsaRecord[];
+  /** Found in DNS, not a LEAP provider: WKD's direct method at the domain, checked against
+   * the public CAs (plus the configured ones), as any HTTPS client would. */
+  wkdWebPki?: boolean;
 }
 
 /** Discovery of LEAP peers in DNS. */
@@ -34,6 +37,8 @@ export interface PeerDiscovery {
   dns: DnsClient;
   /** HTTPS port of peers' APIs: 443 on the internet, another for tests and demos. */
   httpsPort: number;
+  /** CAs (PEM) trusted besides the system's for WKD servers of ordinary domains. */
+  trustedCa: string[];
 }
 
 export type ResolverMap = Record<string, PeerProvider>;
@@ -87,12 +92,12 @@ function get(
   target: { host: string; port: number },
   servername: string,
   path: string,
-  ca: string | null | TLSSocket,
+  ca: string | string[] | null | TLSSocket,
   timeoutMs: number,
 ): Promise<Fetched> {
   return new Promise((resolve, reject) => {
-    const verified = ca !== null && typeof ca !== 'string' ? ca : null;
-    const pem = typeof ca === 'string' ? ca : null;
+    const verified = ca !== null && typeof ca !== 'string' && !Array.isArray(ca) ? ca : null;
+    const pem = typeof ca === 'string' || Array.isArray(ca) ? ca : null;
     const common = {
       host: target.host,
       port: target.port,
@@ -144,7 +149,8 @@ export class Resolver {
    * The map's entry, else a LEAP provider found in DNS: a validated `_leap` announcement,
    * the API host's validated address and TLSA records. A LEAP peer without them is refused
    * (validated TLS is required between LEAP providers); a domain that announces nothing is
-   * not a LEAP provider (undefined). DNS failures are errors, never "not a provider".
+   * an ordinary domain, asked by WKD at its own address (undefined without one). DNS
+   * failures are errors, never "not a provider".
    */
   async discover(domain: string): Promise<PeerProvider | undefined> {
     const mapped = this.peer(domain);
@@ -157,7 +163,7 @@ export class Resolver {
     const announced = txt.secure
       ? txt.records.map(parseLeapRecord).find((a) => a !== null)
       : undefined;
-    if (!announced) return undefined;
+    if (!announced) return this.wkdOf(domain);
     const apiName = (announced.api ?? `api.${domain}`).toLowerCase();
     const untrusted = (why: string) =>
       new ProviderError('peer_untrusted', `${domain} is a LEAP provider but ${why}`, 502);
@@ -178,6 +184,20 @@ export class Resolver {
     return mx ? splitHostPort(mx) : null;
   }
 
+  /** An ordinary domain's WKD server (direct method: the domain's own address). */
+  private async wkdOf(domain: string): Promise<PeerProvider | undefined> {
+    const { dns, httpsPort } = this.discovery as PeerDiscovery;
+    const address = await dns.lookup(domain, 'A');
+    if (address.status === 'servfail' || address.status === 'timeout')
+      throw new ProviderError(
+        'peer_unavailable',
+        `DNS lookup for ${domain} failed (${address.detail})`,
+        502,
+      );
+    const ip = address.records[0];
+    return ip ? { wkd: `${ip}:${httpsPort}`, wkdWebPki: true } : undefined;
+  }
+
   /** GET on a peer's API (or its WKD server) over TLS that trusts only that peer's CA. */
   async peerGet(domain: string, service: 'api' | 'wkd', path: string): Promise<Fetched> {
     const peer = await this.discover(domain);
@@ -188,6 +208,10 @@ export class Resolver {
     if (service === 'api' && peer?.apiTlsa && peer.apiName) {
       const socket = await daneConnection(target, peer.apiName, peer.apiTlsa, this.timeoutMs);
       return get(target, peer.apiName, path, socket, this.timeoutMs);
+    }
+    if (service === 'wkd' && peer?.wkdWebPki) {
+      const cas = [...rootCertificates, ...(this.discovery?.trustedCa ?? [])];
+      return get(target, domain, path, cas, this.timeoutMs);
     }
     const ca = await this.peerCa(domain, target);
     return get(target, domain, path, ca, this.timeoutMs);
