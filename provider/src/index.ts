@@ -13,12 +13,21 @@ import { ensureCa } from './ca/index.js';
 import type { Limits, ProviderContext, PublicEndpoints } from './context.js';
 import { startDovecot, type DovecotInstance } from './dovecot/index.js';
 import { LocalDelivery, createLmtp, startMx } from './mx/index.js';
-import { relayToDomain, routeMessage, startRelay } from './relay/index.js';
+import { DnsClient, parseResolverAddress } from './dns/index.js';
+import {
+  StsCache,
+  relayToDomain,
+  routeMessage,
+  startRelay,
+  type DnsDeliveryOptions,
+  type OutboundConfig,
+} from './relay/index.js';
 import { Resolver, type ResolverMap } from './resolver/index.js';
 import { openSqliteStore, type ProviderStore, type UserRecord } from './store/index.js';
 
 export type { ResolverMap, PeerProvider } from './resolver/index.js';
 export type { Limits } from './context.js';
+export type { DnsDeliveryOptions, Protection } from './relay/index.js';
 export type { ProviderStore } from './store/index.js';
 export { startDovecot, type DovecotInstance, type DovecotOptions } from './dovecot/index.js';
 
@@ -27,8 +36,10 @@ export interface ProviderOptions {
   dataDir: string;
   /** Address every listener binds (default 127.0.0.1). */
   host?: string;
-  /** Other providers by domain (tests and demos; production uses DNS). */
+  /** Other providers by domain (tests and demos); overrides DNS for the domains it names. */
   resolver?: ResolverMap;
+  /** Delivery to other domains by DNS (MX, DANE, MTA-STS) through a validating resolver. */
+  dns?: DnsDeliveryOptions;
   /** Fixed ports; 0 or absent = chosen free. */
   ports?: { api?: number; mx?: number; submission?: number; imap?: number };
   /** Encrypt incoming mail (default true). Off only for the benchmark's baseline. */
@@ -105,13 +116,26 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     mxPort: 0,
   };
   let delivery: LocalDelivery | null = null;
+  const dnsClient = options.dns
+    ? new DnsClient(parseResolverAddress(options.dns.resolver), 5000)
+    : null;
   const ctx: ProviderContext = {
     domain,
     name: options.name ?? domain,
     allowRegistration: options.allowRegistration ?? true,
     store,
     ca,
-    resolver: new Resolver(options.resolver ?? {}),
+    resolver: new Resolver(
+      options.resolver ?? {},
+      5000,
+      dnsClient
+        ? {
+            dns: dnsClient,
+            httpsPort: options.dns?.httpsPort ?? 443,
+            trustedCa: options.dns?.trustedCa ?? [],
+          }
+        : null,
+    ),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     secret: loadSecret(dataDir),
     endpoints: () => endpoints,
@@ -163,11 +187,14 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     const deliverLocal = async (raw: Buffer, sender: string, users: UserRecord[]) => {
       for (const user of users) await local.deliver(raw, sender, user);
     };
+    const outbound = outboundConfig(ctx, dnsClient, options.dns);
     const relay = (target: string, from: string, to: string[], raw: Buffer) =>
-      relayToDomain(ctx.resolver, `smtp.${domain}`, target, from, to, raw);
+      relayToDomain(outbound, target, from, to, raw);
     local.bounce = (sender, raw) => routeMessage({ ctx, deliverLocal, relay }, '', [sender], raw);
 
-    const tls = { key: ca.serverKeyPem, cert: ca.serverCertPem };
+    // The chain includes the CA, so peers can match a DANE-TA record (`2 0 1` of the CA
+    // certificate), which survives a new server key.
+    const tls = { key: ca.serverKeyPem, cert: `${ca.serverCertPem.trim()}\n${ca.caCertPem}` };
     const mx = await startMx({
       ctx,
       host,
@@ -184,6 +211,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       tls,
       deliverLocal,
       relay,
+      dnsDelivery: outbound.dns !== null,
     });
     endpoints.submissionPort = submission.port;
     stops.push(() => submission.close());
@@ -219,6 +247,33 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     await stop();
     throw err;
   }
+}
+
+function outboundConfig(
+  ctx: ProviderContext,
+  client: DnsClient | null,
+  dns: DnsDeliveryOptions | undefined,
+): OutboundConfig {
+  const timeoutMs = dns?.timeoutMs ?? 10_000;
+  const trustedCa = dns?.trustedCa ?? [];
+  return {
+    resolver: ctx.resolver,
+    dns: client,
+    smtpPort: dns?.smtpPort ?? 25,
+    sts: client
+      ? new StsCache({
+          dns: client,
+          httpsPort: dns?.httpsPort ?? 443,
+          trustedCa,
+          timeoutMs,
+          now: ctx.now,
+        })
+      : null,
+    trustedCa,
+    helo: `mx.${ctx.domain}`,
+    log: ctx.log,
+    timeoutMs,
+  };
 }
 
 function closeHttps(server: Server): Promise<void> {

@@ -28,6 +28,9 @@ export function providerJson(ctx: ProviderContext): Record<string, unknown> {
       allow_free: true,
     },
     enrollment_policy: ctx.allowRegistration ? 'open' : 'closed',
+    // LEAP compatibility (also in DNS: `_leap.<domain>` TXT): peers must reach this
+    // provider's MX and API only with TLS validated by DANE (TLSA records in DNSSEC).
+    leap_federation: { version: 1, validated_tls: ['dane'], dns: `_leap.${ctx.domain}` },
   };
 }
 

@@ -94,7 +94,7 @@ async function remoteLookup(
   local: string,
   domain: string,
 ): Promise<{ address: string; openpgp: string }> {
-  const peer = ctx.resolver.peer(domain);
+  const peer = await ctx.resolver.discover(domain);
   if (peer?.api) {
     const res = await peerGet(
       ctx,

@@ -32,6 +32,7 @@ export function serverNames(domain: string): string[] {
     `mx.${domain}`,
     `imap.${domain}`,
     `smtp.${domain}`,
+    `mta-sts.${domain}`,
   ];
 }
 
@@ -92,15 +93,18 @@ export async function ensureCa(
   if (current !== san || !existsSync(serverCertPath) || !existsSync(serverKeyPath)) {
     const csrPath = join(dir, 'server.csr');
     const extPath = join(dir, 'server.ext');
-    await run('openssl', [
-      'ecparam',
-      '-name',
-      'prime256v1',
-      '-genkey',
-      '-noout',
-      '-out',
-      serverKeyPath,
-    ]);
+    // The key stays when only the names change: a published TLSA record (`3 1 1`, the
+    // key's SPKI) then still matches the new certificate.
+    if (!existsSync(serverKeyPath))
+      await run('openssl', [
+        'ecparam',
+        '-name',
+        'prime256v1',
+        '-genkey',
+        '-noout',
+        '-out',
+        serverKeyPath,
+      ]);
     await run('openssl', [
       'req',
       '-new',

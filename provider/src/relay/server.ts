@@ -28,6 +28,8 @@ export interface RelayOptions {
   tls: { key: string; cert: string };
   deliverLocal: (raw: Buffer, sender: string, users: UserRecord[]) => Promise<void>;
   relay: (domain: string, from: string, to: string[], raw: Buffer) => Promise<void>;
+  /** Mail for other domains is looked up in DNS (else only the resolver map's are known). */
+  dnsDelivery: boolean;
 }
 
 /** Splits recipients into local users and remote addresses grouped by domain, then delivers. */
@@ -93,7 +95,7 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
           throw smtpError('4.5.3 Too many recipients', 452);
         const { domain } = normaliseAddress(address.address);
         if (domain === o.ctx.domain) localRecipient(o.ctx, address.address);
-        else if (!o.ctx.resolver.mxFor(domain))
+        else if (!o.dnsDelivery && !o.ctx.resolver.mxFor(domain))
           throw smtpError(`5.1.2 No mail server is known for ${domain}`, 550);
         callback();
       } catch (err) {
