@@ -89,6 +89,37 @@ export function cli(place: Place, args: string[], input = ''): Promise<CliResult
   return new Promise((done) => child.on('exit', (code) => done({ code, stdout, stderr })));
 }
 
+/**
+ * A command typed at a terminal (a pseudo-terminal, through Python's pty module): `input` is
+ * typed once `prompt` shows; the result's stdout is everything the terminal showed.
+ */
+export function cliOnTerminal(
+  place: Place,
+  args: string[],
+  prompt: string,
+  input: string,
+): Promise<CliResult> {
+  return new Promise((done) => {
+    const child = spawn(
+      'python3',
+      [
+        join(import.meta.dirname, 'type-on-tty.py'),
+        process.execPath,
+        '--import',
+        'tsx',
+        main,
+        ...args,
+      ],
+      { cwd: repo, env: { ...place.env, TTY_PROMPT: prompt, TTY_INPUT: input } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 export interface ClientSettings {
   email: string;
   username: string;

@@ -17,6 +17,7 @@ import { sayHello, spawnHost } from '../helpers/addon-side.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   cli,
+  cliOnTerminal,
   credentialsOf,
   standalonePlace,
   startServe,
@@ -138,7 +139,7 @@ describe('leapbird-host serve, login, status, credentials', () => {
     expect(await imapLogin(first)).toContain('INBOX');
   }, 120_000);
 
-  it('stops on SIGTERM, and after a restart is locked until the password is given again', async () => {
+  it('stops on SIGTERM, and after a restart is locked until the password is typed again', async () => {
     expect(await serve!.stop()).toBe(0);
     expect(serve!.stderr()).toContain('leapbird-host: stopped');
     expect(existsSync(join(place.dataDir, LOCK_FILE))).toBe(false);
@@ -155,8 +156,17 @@ describe('leapbird-host serve, login, status, credentials', () => {
     expect(noCredentials.code).toBe(1);
     expect(noCredentials.stderr).toContain('alice@alpha.test is locked');
 
-    const again = await cli(place, ['login', 'alice@alpha.test', '--password-stdin'], PASSWORD);
+    // Typed at a terminal this time: the prompt shows, the password does not.
+    const again = await cliOnTerminal(
+      place,
+      ['login', 'alice@alpha.test'],
+      'Password for alice@alpha.test:',
+      PASSWORD,
+    );
     expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Password for alice@alpha.test:');
+    expect(again.stdout).toContain('alice@alpha.test is unlocked');
+    expect(again.stdout).not.toContain(PASSWORD);
     // The same password and ports: mutt's or mbsync's settings stay right.
     expect(await credentialsOf(place, 'alice@alpha.test')).toEqual(first);
     expect(await imapLogin(first)).toContain('INBOX');
