@@ -256,6 +256,8 @@ async function startLocked(
   const ended = new Promise<void>((resolve) => (markEnded = resolve));
   /** The add-ons connected now: one on stdio, or any number relayed to a standalone host. */
   const peers = new Set<HostPeer>();
+  /** Relayed add-ons' connections, dropped at stop so that Thunderbird's side ends too. */
+  const addonSockets = new Set<Socket>();
   let latestPeer: HostPeer | null = null;
 
   const accounts = new AccountService({
@@ -362,7 +364,12 @@ async function startLocked(
         return terminalCommand(method, params as Record<string, unknown>);
       }),
     );
-    servers.push(await listenForAddons(paths.addon, (socket) => attachAddon(socket, () => {})));
+    servers.push(
+      await listenForAddons(paths.addon, (socket) => {
+        addonSockets.add(socket);
+        attachAddon({ input: socket, output: socket }, () => addonSockets.delete(socket));
+      }),
+    );
     logger.info('standalone.listening', { control: paths.control, addon: paths.addon });
   }
 
@@ -424,8 +431,9 @@ async function startLocked(
       await accounts
         .stopAll()
         .catch((error: unknown) => logger.warn('host.stop_accounts_failed', { error }));
-      for (const server of servers)
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Not waiting for their connections: a relayed add-on's stays open until it is dropped.
+      for (const server of servers) server.close();
+      for (const socket of addonSockets) socket.destroy();
       unlock();
       markEnded();
     })();
@@ -436,11 +444,11 @@ async function startLocked(
 }
 
 /** The socket relayed add-ons arrive on (mode 0600 in the 0700 data folder). */
-async function listenForAddons(path: string, onAddon: (io: Io) => void): Promise<Server> {
+async function listenForAddons(path: string, onAddon: (socket: Socket) => void): Promise<Server> {
   rmSync(path, { force: true }); // left by a host that crashed: the lock proved it gone
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
-    onAddon({ input: socket, output: socket });
+    onAddon(socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -55,7 +55,11 @@ export async function startServe(place: Place): Promise<ServeProcess> {
     exited,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
+      // A host that does not stop is a failure (exit code null), not a leak left running.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await exited;
+      clearTimeout(hung);
+      return code;
     },
   };
   await waitFor(

@@ -140,7 +140,11 @@ describe('leapbird-host serve, login, status, credentials', () => {
   }, 120_000);
 
   it('stops on SIGTERM, and after a restart is locked until the password is typed again', async () => {
+    const relayed = spawnHost({ dataDir: place.dataDir });
+    await sayHello(relayed.addon, randomBytes(32).toString('base64'));
     expect(await serve!.stop()).toBe(0);
+    // Thunderbird's relaying host ends with it, so the add-on reconnects to a host that serves.
+    await relayed.exited;
     expect(serve!.stderr()).toContain('leapbird-host: stopped');
     expect(existsSync(join(place.dataDir, LOCK_FILE))).toBe(false);
     const stopped = await cli(place, ['status']);
