@@ -27,8 +27,9 @@ export function readPasswordFromTerminal(
       'invalid_params',
       'Standard input is not a terminal; pass the password with --password-stdin.',
     );
-  output.write(prompt);
+  // Echo off before the prompt shows: a password typed or pasted at once must not appear.
   input.setRawMode(true);
+  output.write(prompt);
   input.resume();
   input.setEncoding('utf8');
   return new Promise((resolve, reject) => {
