@@ -4,6 +4,7 @@
  * `leapbird-host login --password-stdin` as soon as it listens, then an IMAP LOGIN over TLS).
  * Anchor: `leapbird-host status` against the running host, i.e. starting the program once.
  *   npx tsx bench/standalone-start.ts [runs]
+ *   LEAPBIRD_HOST_MAIN=dist/native-host/native-host/src/main.js npx tsx bench/standalone-start.ts  (the built host)
  */
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';

@@ -206,7 +206,9 @@ export async function startHost(
 }
 
 /** Why a standalone host could not start, in a sentence for the terminal. */
-export class HostStartError extends Error {}
+export class HostStartError extends Error {
+  override name = 'HostStartError';
+}
 
 /**
  * `leapbird-host serve`: the host without Thunderbird. Accounts stay locked until a

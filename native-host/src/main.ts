@@ -9,7 +9,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/index.js';
 import { install, nativeManifest, uninstall } from './messaging/index.js';
-import { startHost } from './host.js';
 import { isCliCommand, runCli } from './cli/index.js';
 
 const mainPath = fileURLToPath(import.meta.url);
@@ -50,6 +49,8 @@ async function main(args: string[]): Promise<number> {
     console.info =
     console.debug =
       (...parts: unknown[]) => process.stderr.write(parts.join(' ') + '\n');
+  // Loaded here, not at the top: the terminal commands should not wait for all of it.
+  const { startHost } = await import('./host.js');
   const host = await startHost(loadConfig());
   // A host refused its data folder ends by itself once the folder is free: Thunderbird sees
   // the port close and reconnects to a host that takes it.

@@ -11,7 +11,10 @@ import { hostConfigFor, type TestProvider } from '../provider/helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
-const main = join(repo, 'native-host/src/main.ts');
+/** The source through tsx, or a built host (`LEAPBIRD_HOST_MAIN=dist/…/main.js`, for timing). */
+const main = resolve(repo, process.env.LEAPBIRD_HOST_MAIN ?? 'native-host/src/main.ts');
+const hostArgs = (args: string[]) =>
+  main.endsWith('.ts') ? ['--import', 'tsx', main, ...args] : [main, ...args];
 
 export interface Place {
   dataDir: string;
@@ -42,7 +45,7 @@ export interface ServeProcess {
 }
 
 export async function startServe(place: Place): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve'], {
+  const child = spawn(process.execPath, hostArgs(['serve']), {
     cwd: repo,
     env: place.env,
   });
@@ -81,7 +84,7 @@ export interface CliResult {
 
 /** One terminal command; `input` goes to its stdin (for --password-stdin). */
 export function cli(place: Place, args: string[], input = ''): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
+  const child = spawn(process.execPath, hostArgs(args), {
     cwd: repo,
     env: place.env,
   });

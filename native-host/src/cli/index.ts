@@ -8,9 +8,8 @@
  * Every failure is one sentence on stderr and a non-zero exit, never a stack trace.
  */
 import { join } from 'node:path';
-import { AccountRegistry, type ClientCredentials } from '../account/index.js';
+import type { ClientCredentials } from '../account/index.js';
 import { loadConfig, socketPaths, type HostConfig } from '../config/index.js';
-import { HostStartError, startStandaloneHost } from '../host.js';
 import { lockStillHeld } from '../lock/index.js';
 import { parseAddress } from './address.js';
 import { askHost, CommandError } from './control-client.js';
@@ -33,7 +32,7 @@ export async function runCli(command: CliCommand, args: string[]): Promise<numbe
     if (command === 'login') return await login(config, args);
     return await credentials(config, args);
   } catch (error) {
-    if (error instanceof CommandError || error instanceof HostStartError || isPlain(error)) {
+    if (error instanceof CommandError || isPlain(error) || isStartError(error)) {
       process.stderr.write(`leapbird-host: ${(error as Error).message}\n`);
       return 1;
     }
@@ -41,14 +40,26 @@ export async function runCli(command: CliCommand, args: string[]): Promise<numbe
   }
 }
 
+function isStartError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'HostStartError';
+}
+
 /** Errors of the configuration and the account list are already sentences. */
 function isPlain(error: unknown): boolean {
   return error instanceof Error && error.constructor === Error;
 }
 
+/**
+ * The host (and everything it imports: OpenPGP, the store, RxDB) is loaded only by the
+ * commands that need it, so that `status` or `credentials` answer without that start-up.
+ */
+const loadHost = () => import('../host.js');
+const loadAccounts = () => import('../account/index.js');
+
 async function serve(config: HostConfig): Promise<number> {
+  const { startStandaloneHost } = await loadHost();
   const host = await startStandaloneHost(config);
-  const accounts = new AccountRegistry(config.dataDir).list();
+  const accounts = new (await loadAccounts()).AccountRegistry(config.dataDir).list();
   process.stderr.write(
     `leapbird-host: serving ${config.dataDir} (${accounts.length} account${accounts.length === 1 ? '' : 's'}` +
       `${accounts.length ? ', locked until "leapbird-host login ADDRESS"' : ''}); log ${join(config.dataDir, 'logs', 'host.log')}\n`,
@@ -88,7 +99,7 @@ async function status(config: HostConfig): Promise<number> {
     process.stdout.write(formatStatus(answer.result as StandaloneStatus));
     return 0;
   }
-  const accounts = new AccountRegistry(config.dataDir).list();
+  const accounts = new (await loadAccounts()).AccountRegistry(config.dataDir).list();
   process.stdout.write(formatStopped(config.dataDir, accounts, lockStillHeld(config.dataDir)));
   return 3; // as systemctl status: not running
 }
