@@ -3,12 +3,13 @@
  * with a command:
  *   install [--uninstall]   register (or remove) the host for the current user
  *   print-manifest          print the native-messaging manifest
+ *   serve | login | status | credentials   standalone mode, for any mail client (cli/)
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/index.js';
 import { install, nativeManifest, uninstall } from './messaging/index.js';
-import { startHost } from './host.js';
+import { isCliCommand, runCli } from './cli/index.js';
 
 const mainPath = fileURLToPath(import.meta.url);
 const launcherPath = join(
@@ -36,9 +37,10 @@ async function main(args: string[]): Promise<number> {
     }
     return 0;
   }
+  if (isCliCommand(command)) return runCli(command, args.slice(1));
   if (command !== undefined && !command.endsWith('.json') && command !== 'native') {
     process.stderr.write(
-      `Unknown command "${command}". Use: install [--uninstall] | print-manifest\n`,
+      `Unknown command "${command}". Use: serve | login ADDRESS | status | credentials ADDRESS | install [--uninstall] | print-manifest\n`,
     );
     return 2;
   }
@@ -47,10 +49,14 @@ async function main(args: string[]): Promise<number> {
     console.info =
     console.debug =
       (...parts: unknown[]) => process.stderr.write(parts.join(' ') + '\n');
+  // Loaded here, not at the top: the terminal commands should not wait for all of it.
+  const { startHost } = await import('./host.js');
   const host = await startHost(loadConfig());
   // A host refused its data folder ends by itself once the folder is free: Thunderbird sees
   // the port close and reconnects to a host that takes it.
   if (host.refused) void host.ended.then(() => process.exit(0));
+  // A relay to a standalone host ends with either side; Thunderbird then reconnects.
+  if (host.relayedTo) void host.ended.then(() => process.exit(0));
   process.on('SIGTERM', () => void host.stop('SIGTERM').then(() => process.exit(0)));
   process.on('uncaughtException', (error) => {
     host.logger.error('host.uncaught', { error });

@@ -56,6 +56,32 @@ import { indexProgressOf, syncProgressOf } from './progress.js';
 import { storageSecretAtLogin } from './recovery.js';
 import { ensureLocalTls, type LocalTls } from '../tls/index.js';
 import { AccountRuntime, type UpstreamAccess } from './runtime.js';
+import { keepLocalPassword, readLocalPassword } from './local-password.js';
+
+/** An account as `leapbird-host status` shows it: its state, its servers and its sync. */
+export interface AccountDescription {
+  email: string;
+  kind: AccountRecord['kind'];
+  state: HostStatus['accounts'][number]['state'];
+  /** Why it is not connected, in words; null when it is. */
+  message: string | null;
+  imap: { host: string; port: number };
+  smtp: { host: string; port: number };
+  /** Messages stored here and at the provider, over every folder synced so far. */
+  sync: { folders: number; done: number; total: number; synced: boolean };
+}
+
+/** What another mail client needs to use an account through this host. */
+export interface ClientCredentials {
+  email: string;
+  username: string;
+  password: string;
+  imap: { host: string; port: number; security: 'tls' };
+  smtp: { host: string; port: number; security: 'tls' };
+  /** SHA-256 of the loopback servers' certificate, hex with colons. */
+  certificateFingerprint: string;
+  certificatePem: string;
+}
 
 export interface AccountServiceOptions {
   dataDir: string;
@@ -84,6 +110,8 @@ export class AccountService {
   >();
 
   private localTls: Promise<LocalTls> | null = null;
+  /** Each unlocked account's loopback password, for `credentials` (see local-password.ts). */
+  private readonly localPasswords = new Map<string, string>();
 
   constructor(private readonly options: AccountServiceOptions) {
     this.registry = new AccountRegistry(options.dataDir);
@@ -139,6 +167,77 @@ export class AccountService {
 
   logIn(credentials: SetupCredentials): Promise<SetupResult> {
     return this.setUp(credentials, 'logIn');
+  }
+
+  /**
+   * A login typed on a terminal (`leapbird-host login`), with no add-on and so no device key:
+   * the same path as a new device (SRP, the storage secret from the recovery record), and the
+   * secrets stay in this process's memory only, so the next start asks for the password again.
+   * Files the add-on's device key wrapped are left as they are, for Thunderbird's next start.
+   */
+  logInFromTerminal(credentials: SetupCredentials, signUp = false): Promise<SetupResult> {
+    return this.setUp(credentials, signUp ? 'signUp' : 'logIn', { terminal: true });
+  }
+
+  /** Accounts not running yet wait for a password typed on a terminal, and say so. */
+  lockUntilLogin(sentence: (email: string) => string): void {
+    for (const record of this.registry.list()) {
+      if (this.runtimes.has(record.email)) continue;
+      this.problems.set(record.email, { state: 'needs_login', message: sentence(record.email) });
+    }
+    this.options.onStatus?.();
+  }
+
+  describe(): AccountDescription[] {
+    return this.registry.list().map((record) => {
+      const runtime = this.runtimes.get(record.email);
+      const folders = runtime?.syncProgress ?? [];
+      const state = runtime?.state ?? this.problems.get(record.email)?.state ?? 'starting';
+      return {
+        email: record.email,
+        kind: record.kind,
+        state,
+        message:
+          this.problems.get(record.email)?.message ??
+          runtime?.syncError?.message ??
+          (state === 'starting' ? 'Starting.' : null),
+        imap: { host: '127.0.0.1', port: record.imapPort },
+        smtp: { host: '127.0.0.1', port: record.smtpPort },
+        sync: {
+          folders: folders.length,
+          done: folders.reduce((sum, f) => sum + Math.min(f.done, f.total), 0),
+          total: folders.reduce((sum, f) => sum + f.total, 0),
+          synced: folders.length > 0 && folders.every((f) => f.synced),
+        },
+      };
+    });
+  }
+
+  /** What mutt, mbsync and the like need; only for an unlocked account. */
+  async credentials(email: string): Promise<ClientCredentials> {
+    const record = this.registry.find(email);
+    if (!record) throw new RpcError('not_found', `${email} is not set up on this computer.`);
+    if (!this.runtimes.has(record.email))
+      throw new RpcError(
+        'needs_login',
+        `${record.email} is locked: unlock it with "leapbird-host login ${record.email}" first.`,
+      );
+    const password = this.localPasswords.get(record.email);
+    if (!password)
+      throw new RpcError(
+        'not_found',
+        `The password for ${record.email}'s local servers was made before LeapBird kept it for other clients; log in again ("leapbird-host login ${record.email}") to get one (Thunderbird then asks for the new one).`,
+      );
+    const tls = await this.tls();
+    return {
+      email: record.email,
+      username: record.email,
+      password,
+      imap: { host: '127.0.0.1', port: record.imapPort, security: 'tls' },
+      smtp: { host: '127.0.0.1', port: record.smtpPort, security: 'tls' },
+      certificateFingerprint: tls.fingerprint,
+      certificatePem: tls.certPem,
+    };
   }
 
   /** Starts every account this machine knows, logging in again with the kept login key. */
@@ -269,6 +368,7 @@ export class AccountService {
     const record = this.registry.find(email);
     const runtime = this.runtimes.get(email.toLowerCase());
     this.runtimes.delete(email.toLowerCase());
+    this.localPasswords.delete(email.toLowerCase());
     await runtime?.stop();
     if (!record) return;
     rmSync(join(this.registry.accountDir(record), LOGIN_KEY_FILE), { force: true });
@@ -318,8 +418,9 @@ export class AccountService {
   private async setUp(
     credentials: SetupCredentials,
     mode: 'signUp' | 'logIn',
+    from: { terminal: boolean } = { terminal: false },
   ): Promise<SetupResult> {
-    this.requireDeviceKey(); // before anything is created at the provider
+    if (!from.terminal) this.requireDeviceKey(); // before anything is created at the provider
     const domain = credentials.domain.trim().toLowerCase();
     const step = this.setupSteps(SETUP_STEPS);
     step(`Checking ${domain} and its certificate…`);
@@ -392,7 +493,7 @@ export class AccountService {
   /** The secret this computer already keeps for the account, when the device key opens it. */
   private async localStorageSecret(email: string): Promise<Buffer | null> {
     const existing = this.registry.find(email);
-    if (!existing) return null;
+    if (!existing || !this.deviceKey) return null;
     return loadStorageSecret(
       this.registry.accountDir(existing),
       email,
@@ -469,12 +570,21 @@ export class AccountService {
     upstream: (record: AccountRecord) => Promise<UpstreamAccess>;
     session?: ProviderSession;
   }): Promise<SetupResult> {
-    const deviceKey = this.requireDeviceKey();
+    // Null for a login on a terminal: then nothing is wrapped for the next start.
+    const deviceKey = this.deviceKey;
     const email = options.identity.email;
     const existing = this.registry.find(email);
     await this.runtimes.get(email)?.stop();
     this.runtimes.delete(email);
-    const localPassword = randomBytes(24).toString('base64url');
+    // The same password as before when it was kept, so other clients' settings stay right.
+    const localPassword =
+      (existing &&
+        (await readLocalPassword(
+          this.registry.accountDir(existing),
+          existing,
+          options.storageSecret,
+        ))) ||
+      randomBytes(24).toString('base64url');
     const record = {
       ...options.identity,
       dir:
@@ -487,11 +597,16 @@ export class AccountService {
     } as AccountRecord;
     const dir = this.registry.accountDir(record);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await saveStorageSecret(dir, email, options.storageSecret, deviceKey);
-    await writeFileDurably(
-      join(dir, LOGIN_KEY_FILE),
-      wrapSecretLocally(options.loginKey, deviceKey, `login:${email}`) + '\n',
-    );
+    if (deviceKey) {
+      await saveStorageSecret(dir, email, options.storageSecret, deviceKey);
+      await writeFileDurably(
+        join(dir, LOGIN_KEY_FILE),
+        wrapSecretLocally(options.loginKey, deviceKey, `login:${email}`) + '\n',
+      );
+    }
+    await keepLocalPassword(dir, email, options.storageSecret, localPassword);
+    this.localPasswords.set(email, localPassword);
+    this.problems.delete(email);
     await this.registry.put(record);
     if (options.session) await this.keepKnownKey(email, options.session.loginKeyInfo);
 
@@ -699,6 +814,10 @@ export class AccountService {
         this.options.onProgress?.(indexProgressOf(record.email, progress)),
     });
     this.runtimes.set(record.email, runtime);
+    if (!this.localPasswords.has(record.email)) {
+      const kept = await readLocalPassword(accountDir, record, storageSecret);
+      if (kept) this.localPasswords.set(record.email, kept);
+    }
     return runtime;
   }
 }

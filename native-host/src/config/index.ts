@@ -72,3 +72,12 @@ function parseLogLevel(value: string): LogLevel {
   if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
   throw new Error(`Unknown log level "${value}"; use debug, info, warn or error.`);
 }
+
+/**
+ * The sockets a standalone host (`leapbird-host serve`) listens on, in its data folder
+ * (0700; the sockets themselves 0600): `control` for the terminal commands (one JSON
+ * request per line), `addon` for a Thunderbird-started host relaying the add-on to it.
+ */
+export function socketPaths(dataDir: string): { control: string; addon: string } {
+  return { control: join(dataDir, 'control.sock'), addon: join(dataDir, 'addon.sock') };
+}
