@@ -189,13 +189,62 @@ describe('SEARCHRES where Dovecot differs', () => {
   });
 });
 
+describe('MULTIAPPEND (RFC 3502)', () => {
+  /** One APPEND command with each message as a LITERAL+. */
+  function multiAppend(tag: string, mailbox: string, messages: string[]): Buffer {
+    const parts = [Buffer.from(`${tag} APPEND ${mailbox}`)];
+    for (const [i, m] of messages.entries()) {
+      const flags = i === 0 ? ' (\\Seen)' : i === 1 ? ' "01-Feb-2024 10:00:00 +0000"' : '';
+      parts.push(Buffer.from(`${flags} {${Buffer.byteLength(m)}+}\r\n${m}`));
+    }
+    parts.push(Buffer.from('\r\n'));
+    return Buffer.concat(parts);
+  }
+
+  it('stores several messages in one APPEND with their UIDs in APPENDUID, or none', async () => {
+    const results: string[][] = [];
+    for (const [, server] of servers) {
+      const { port, user } = await server.start();
+      const c = await login(port, user);
+      const out: string[] = [];
+      await c.command('c', 'CREATE Multi');
+      await append(c, 'Multi', 'Subject: first\r\n\r\nx\r\n');
+      c.write(multiAppend('m', 'Multi', numbered(3)));
+      out.push(...answers(await c.response('m'), 'm', /^$/));
+      // A flag list that does not parse fails the whole command: nothing of it is stored.
+      const m = 'Subject: n\r\n\r\nx\r\n';
+      c.write(`n APPEND Multi {${m.length}+}\r\n${m} (\\Bogus) {${m.length}+}\r\n${m}\r\n`);
+      out.push(...answers(await c.response('n'), 'n', /^$/));
+      c.write(multiAppend('t', 'Nowhere', numbered(2)));
+      out.push(...answers(await c.response('t'), 't', /^$/));
+      await c.command('s', 'EXAMINE Multi');
+      out.push(
+        ...answers(
+          await c.command(
+            'f',
+            'FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])',
+          ),
+          'f',
+          /FETCH/,
+        ).map((l) => l.replace(/INTERNALDATE "[^"]*" /, (d) => (d.includes('2024') ? d : ''))),
+      );
+      results.push(out);
+      c.close();
+    }
+    const [expected, ...ours] = results;
+    expect(expected!.slice(0, 3)).toEqual(['OK [APPENDUID 2:4]', 'BAD', 'NO [TRYCREATE]']);
+    expect(expected).toHaveLength(8);
+    for (const got of ours) expect(got).toEqual(expected);
+  });
+});
+
 describe('capabilities', () => {
   it('advertises each extension implemented here', async () => {
     const [, ours] = servers;
     const { port, user } = await ours![1].start();
     const c: RawClient = await login(port, user);
     const caps = await c.command('c', 'CAPABILITY');
-    for (const cap of ['ESEARCH', 'SEARCHRES'])
+    for (const cap of ['ESEARCH', 'SEARCHRES', 'MULTIAPPEND'])
       expect(caps).toMatch(new RegExp(`^\\* CAPABILITY .*\\b${cap}( |\\r)`, 'm'));
     c.close();
   });

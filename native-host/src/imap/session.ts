@@ -74,6 +74,7 @@ const SELECTED_CAPABILITIES = [
   'QRESYNC',
   'ESEARCH',
   'SEARCHRES',
+  'MULTIAPPEND',
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;
