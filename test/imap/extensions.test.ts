@@ -238,13 +238,52 @@ describe('MULTIAPPEND (RFC 3502)', () => {
   });
 });
 
+describe('CREATE-SPECIAL-USE (RFC 6154)', () => {
+  // Dovecot 2.3 parses CREATE's USE and ignores it (it neither advertises nor keeps it), so
+  // this one is checked against the RFC's rules on both backends, not against Dovecot.
+  it.each(servers.slice(1))(
+    'creates a mailbox with its special use (%s)',
+    async (_name, server) => {
+      const { port, user } = await server.start();
+      const c = await login(port, user);
+      expect(await c.command('a', 'CREATE Archive/2024 (USE (\\Archive))')).toMatch(/^a OK/m);
+      expect(await c.command('b', 'CREATE Spam (USE (\\junk))')).toMatch(/^b OK/m);
+      expect(await c.command('c', 'CREATE Plain (USE ())')).toMatch(/^c OK/m);
+      for (const [tag, use] of [
+        ['d', '\\All'],
+        ['e', '\\Flagged'],
+        ['f', '\\Bogus'],
+        ['g', '\\Sent \\Drafts'],
+      ])
+        expect(await c.command(tag!, `CREATE Not${tag} (USE (${use}))`)).toMatch(
+          new RegExp(`^${tag} NO \\[USEATTR\\]`, 'm'),
+        );
+      expect(await c.command('h', 'CREATE X (COLOR (red))')).toMatch(/^h BAD/m);
+      expect(await c.command('i', 'CREATE Spam (USE (\\Junk))')).toMatch(
+        /^i NO \[ALREADYEXISTS\]/m,
+      );
+      const list = await c.command('l', 'LIST "" "*" RETURN (SPECIAL-USE)');
+      expect(list).toMatch(/^\* LIST \([^)]*\\Archive[^)]*\) "\/" "?Archive\/2024"?\r$/m);
+      expect(list).toMatch(/^\* LIST \([^)]*\\Junk[^)]*\) "\/" "?Spam"?\r$/m);
+      expect(list).toMatch(/^\* LIST \(\\HasChildren\) "\/" "?Archive"?\r$/m);
+      expect(list).toMatch(/^\* LIST \(\\HasNoChildren\) "\/" "?Plain"?\r$/m);
+      // Nothing of a refused CREATE was made.
+      expect(list).not.toMatch(/Not[defg]/);
+      const special = await c.command('m', 'LIST (SPECIAL-USE) "" "*"');
+      expect(special).toMatch(/"?Spam"?\r$/m);
+      expect(special).not.toMatch(/Plain/);
+      c.close();
+    },
+  );
+});
+
 describe('capabilities', () => {
   it('advertises each extension implemented here', async () => {
     const [, ours] = servers;
     const { port, user } = await ours![1].start();
     const c: RawClient = await login(port, user);
     const caps = await c.command('c', 'CAPABILITY');
-    for (const cap of ['ESEARCH', 'SEARCHRES', 'MULTIAPPEND'])
+    for (const cap of ['ESEARCH', 'SEARCHRES', 'MULTIAPPEND', 'CREATE-SPECIAL-USE'])
       expect(caps).toMatch(new RegExp(`^\\* CAPABILITY .*\\b${cap}( |\\r)`, 'm'));
     c.close();
   });
