@@ -13,7 +13,7 @@ const servers = referenceServers();
 
 /** A scenario: mailbox contents to load, then commands whose answers are compared. */
 interface Scenario {
-  messages: (string | { message: string; flags?: string })[];
+  messages: (string | { message: string; flags?: string; date?: string })[];
   /** Commands sent after `SELECT INBOX`, one at a time. */
   commands: string[];
   /** Which untagged responses a client acts on here (the tagged status is always kept). */
@@ -28,8 +28,17 @@ async function transcript(server: ReferenceServer, scenario: Scenario): Promise<
   const c = await login(port, user);
   for (const command of scenario.before ?? []) await c.command('b', command);
   for (const m of scenario.messages) {
-    const { message, flags } = typeof m === 'string' ? { message: m, flags: '' } : m;
-    await append(c, 'INBOX', message.replace(/\r?\n/g, '\r\n'), flags);
+    const { message, flags, date } = typeof m === 'string' ? { message: m } : m;
+    const bytes = Buffer.from(message.replace(/\r?\n/g, '\r\n'));
+    const options = `${flags ? `(${flags}) ` : ''}${date ? `"${date}" ` : ''}`;
+    c.write(
+      Buffer.concat([
+        Buffer.from(`A APPEND INBOX ${options}{${bytes.length}+}\r\n`),
+        bytes,
+        Buffer.from('\r\n'),
+      ]),
+    );
+    expect(await c.response('A')).toMatch(/^A OK/m);
   }
   await c.command('s', 'SELECT INBOX');
   const out: string[][] = [];
@@ -277,13 +286,123 @@ describe('CREATE-SPECIAL-USE (RFC 6154)', () => {
   );
 });
 
+/** Messages whose sort keys disagree with each other and with their order of arrival. */
+const SORTABLE: Scenario['messages'] = [
+  {
+    message:
+      'From: "Zed" <alpha@example.org>\nTo: bob@example.org\nCc: carol@example.org\nDate: Mon, 1 Jan 2024 10:00:00 +0000\nSubject: Re: [list] Meeting\n\nshort\n',
+    date: '05-Jan-2024 10:00:00 +0000',
+  },
+  {
+    message:
+      'From: beta@example.org\nTo: "Alice" <zulu@example.org>\nDate: Mon, 1 Jan 2024 11:00:00 +0200\nSubject: meeting\n\na longer body than the first one\n',
+    date: '03-Jan-2024 10:00:00 +0000',
+  },
+  {
+    message:
+      'From: =?UTF-8?Q?=C3=89mile?= <gamma@example.org>\nTo: adam@example.org\nCc: aaron@example.org\nDate: Sun, 31 Dec 2023 23:30:00 -0500\nSubject: Fwd: [list] Re: meeting (fwd)\n\nx\n',
+    date: '04-Jan-2024 10:00:00 +0000',
+  },
+  {
+    message:
+      'From: Adam <delta@example.org>\nTo: Bob <bob@example.org>\nSubject: =?UTF-8?B?QXBwbGVz?=\n\nno date header at all, so the internal date counts\n',
+    date: '01-Jan-2024 09:00:00 +0000',
+  },
+  {
+    message:
+      'From: alpha@example.org\nDate: Tue, 2 Jan 2024 08:00:00 +0000\nSubject: [fwd: bananas]\n\nbody\n',
+    date: '02-Jan-2024 10:00:00 +0000',
+  },
+  {
+    message:
+      'From: "" <Omega@example.org>\nTo: Zoe <a@example.org>\nDate: Tue, 2 Jan 2024 08:00:00 +0000\nSubject: Re: Re: apples\n\nbody body body body body body\n',
+    date: '02-Jan-2024 10:00:00 +0000',
+  },
+  {
+    message: 'Subject: [list]\n\nonly a blob for a subject\n',
+    date: '06-Jan-2024 10:00:00 +0000',
+  },
+];
+
+describe('SORT and SORT=DISPLAY (RFC 5256, RFC 5957)', () => {
+  it('orders by each key and key combination as Dovecot does, by number and by UID', async () => {
+    const keys = [
+      'ARRIVAL',
+      'CC',
+      'DATE',
+      'FROM',
+      'SIZE',
+      'SUBJECT',
+      'TO',
+      'DISPLAYFROM',
+      'DISPLAYTO',
+    ];
+    const expected = await agreeWithDovecot({
+      messages: SORTABLE,
+      keep: /^\* SORT/,
+      commands: [
+        ...keys.map((k) => `SORT (${k}) UTF-8 ALL`),
+        ...keys.map((k) => `SORT (REVERSE ${k}) UTF-8 ALL`),
+        'SORT (SUBJECT DATE) UTF-8 ALL',
+        'SORT (SUBJECT REVERSE DATE) US-ASCII ALL',
+        'SORT (REVERSE SUBJECT REVERSE ARRIVAL) UTF-8 ALL',
+        'SORT (FROM SIZE) UTF-8 NOT SUBJECT apples',
+        'UID SORT (DATE) UTF-8 2:6',
+        'UID SORT (REVERSE SIZE) UTF-8 UID 3:*',
+        'SORT (SUBJECT) UTF-8 SUBJECT nothing-like-this',
+        'SORT (SUBJECT) X-UNKNOWN ALL',
+        'SORT (REVERSE) UTF-8 ALL',
+        'SORT (BOGUS) UTF-8 ALL',
+        'SORT () UTF-8 ALL',
+      ],
+    });
+    expect(expected[0]).toEqual(['* SORT 4 5 6 2 3 1 7', 'OK']);
+  });
+
+  it('extracts the base subject as RFC 5256 2.1 (and Dovecot) do', async () => {
+    const subjects = [
+      'Re[2]: kiwi',
+      'RE : lime',
+      'Fw: mango',
+      'fwd:fig',
+      '[a] [b] date',
+      '[a] Re: [b] Fwd: cherry',
+      '[fwd: Re: apple] (fwd)',
+      '[fwd: [x]]',
+      'Re: (fwd) banana',
+      '   spaced\t  out  ',
+      'Re:',
+      '',
+      'ZZZ (FWD) (fwd)  ',
+      'Re: Re: RE: Fw: elder',
+      '[]grape',
+      'Re: [fwd: honeydew]',
+      '=?ISO-8859-1?Q?=E9clair?=',
+      'Éclair',
+    ];
+    const expected = await agreeWithDovecot({
+      messages: subjects.map((s) => `Subject: ${s}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nx\n`),
+      keep: /^\* SORT/,
+      commands: ['SORT (SUBJECT) UTF-8 ALL', 'SORT (REVERSE SUBJECT) UTF-8 ALL'],
+    });
+    expect(expected[0]![0]!.split(' ')).toHaveLength(subjects.length + 2);
+  });
+});
+
 describe('capabilities', () => {
   it('advertises each extension implemented here', async () => {
     const [, ours] = servers;
     const { port, user } = await ours![1].start();
     const c: RawClient = await login(port, user);
     const caps = await c.command('c', 'CAPABILITY');
-    for (const cap of ['ESEARCH', 'SEARCHRES', 'MULTIAPPEND', 'CREATE-SPECIAL-USE'])
+    for (const cap of [
+      'ESEARCH',
+      'SEARCHRES',
+      'MULTIAPPEND',
+      'CREATE-SPECIAL-USE',
+      'SORT',
+      'SORT=DISPLAY',
+    ])
       expect(caps).toMatch(new RegExp(`^\\* CAPABILITY .*\\b${cap}( |\\r)`, 'm'));
     c.close();
   });

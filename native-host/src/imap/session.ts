@@ -76,6 +76,8 @@ const SELECTED_CAPABILITIES = [
   'ESEARCH',
   'SEARCHRES',
   'MULTIAPPEND',
+  'SORT',
+  'SORT=DISPLAY',
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;

@@ -19,6 +19,7 @@ import { namespace } from './namespace.js';
 import { noop } from './noop.js';
 import { rename } from './rename.js';
 import { search } from './search.js';
+import { sort } from './sort.js';
 import { examine, select } from './select.js';
 import { status } from './status.js';
 import { store } from './store.js';
@@ -50,6 +51,7 @@ export const COMMANDS: Record<string, Command> = {
   RENAME: rename,
   SEARCH: search,
   SELECT: select,
+  SORT: sort,
   STATUS: status,
   STORE: store,
   SUBSCRIBE: subscribe,

@@ -1,6 +1,7 @@
 import type { SearchKey } from '../backend.js';
 import { ParseError, type CommandReader } from '../protocol/parser.js';
 import { SearchEvaluator } from '../search.js';
+import type { ImapSession } from '../session.js';
 import type { MailboxTracker } from '../tracker.js';
 import { sequenceSet, string } from '../protocol/encoder.js';
 import {
@@ -214,38 +215,67 @@ export const search: Command = {
   },
 };
 
-async function runSearch(
-  { session, reader, uid, tag }: CommandContext,
-  options: Set<ReturnOption> | null,
-): Promise<CommandResult> {
-  const { tracker, mailbox } = session.selected!;
-  if (reader.peekWord('CHARSET')) {
-    reader.word();
-    reader.sp();
-    const charset = reader.astring().toUpperCase();
-    if (!CHARSETS.has(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
-    reader.sp();
-  }
+/** Whether SEARCH, SORT and THREAD can read strings in this charset. */
+export function supportedCharset(charset: string): boolean {
+  return CHARSETS.has(charset.toUpperCase());
+}
+
+export const BADCHARSET = 'BADCHARSET (UTF-8 US-ASCII)';
+
+/** SEARCH criteria up to the end of the command (SORT and THREAD end with them too). */
+export function readCriteria(
+  reader: CommandReader,
+  tracker: MailboxTracker,
+): { key: SearchKey; usesModseq: boolean } {
   const parser: KeyParser = { reader, tracker, keys: 0, usesModseq: false };
   const keys: SearchKey[] = [readKey(parser, 0)];
   while (reader.maybeSp()) keys.push(readKey(parser, 0));
   reader.end();
-  const key: SearchKey = keys.length === 1 ? keys[0]! : { type: 'and', keys };
-  const found = (await new SearchEvaluator(session.account, mailbox.id).search(key)).filter((u) =>
+  return {
+    key: keys.length === 1 ? keys[0]! : { type: 'and', keys },
+    usesModseq: parser.usesModseq,
+  };
+}
+
+/** The UIDs matching `key` that the session knows and that are not expunged, ascending. */
+export async function matchingUids(session: ImapSession, key: SearchKey): Promise<number[]> {
+  const { tracker, mailbox } = session.selected!;
+  return (await new SearchEvaluator(session.account, mailbox.id).search(key)).filter((u) =>
     tracker.isLive(u),
   );
+}
+
+/** RFC 7162 3.1.5: the highest MODSEQ of the matches, once a criterion named MODSEQ. */
+export async function highestModseq(session: ImapSession, uids: number[]): Promise<number> {
+  session.condstore = true;
+  let highest = 0;
+  const ranges = uids.map((u) => ({ start: u, end: u }));
+  if (ranges.length)
+    for await (const m of session.account.fetch(session.selected!.mailbox.id, ranges))
+      highest = Math.max(highest, m.modseq);
+  return highest;
+}
+
+async function runSearch(
+  { session, reader, uid, tag }: CommandContext,
+  options: Set<ReturnOption> | null,
+): Promise<CommandResult> {
+  const { tracker } = session.selected!;
+  if (reader.peekWord('CHARSET')) {
+    reader.word();
+    reader.sp();
+    if (!supportedCharset(reader.astring())) return no('Unsupported charset', BADCHARSET);
+    reader.sp();
+  }
+  const { key, usesModseq } = readCriteria(reader, tracker);
+  const found = await matchingUids(session, key);
   // What the answer is about: every match, or MIN/MAX alone.
   const subject = options ? returned(found, options) : found;
   if (options?.has('SAVE')) tracker.saveResult(subject);
   let modseq = '';
-  if (parser.usesModseq) {
-    session.condstore = true;
-    let highest = 0;
+  if (usesModseq) {
     // Over every match, also for MIN or MAX alone (as Dovecot answers).
-    const ranges = found.map((u) => ({ start: u, end: u }));
-    if (ranges.length)
-      for await (const m of session.account.fetch(mailbox.id, ranges))
-        highest = Math.max(highest, m.modseq);
+    const highest = await highestModseq(session, found);
     if (highest) modseq = options ? ` MODSEQ ${highest}` : ` (MODSEQ ${highest})`;
   }
   const ids = uid ? found : tracker.seqsOf(found);
