@@ -53,6 +53,8 @@ function answers(text: string, tag: string, keep: RegExp): string[] {
   const lines = text.split('\r\n').filter(Boolean);
   const kept = lines
     .filter((l) => l.startsWith('* ') && keep.test(l))
+    // Dovecot ends an empty THREAD with a space, which RFC 5256's grammar has not.
+    .map((l) => l.trimEnd())
     .map((l) => sortFlags(l))
     .map((l) => normaliseCodes(l.replace(/^(\* (OK|NO|BAD|BYE) \[[^\]]*\]).*/, '$1')));
   const status = lines.at(-1)!.slice(tag.length + 1);
@@ -386,6 +388,79 @@ describe('SORT and SORT=DISPLAY (RFC 5256, RFC 5957)', () => {
       commands: ['SORT (SUBJECT) UTF-8 ALL', 'SORT (REVERSE SUBJECT) UTF-8 ALL'],
     });
     expect(expected[0]![0]!.split(' ')).toHaveLength(subjects.length + 2);
+  });
+});
+
+/** One message of a thread corpus; `day` orders the Date headers apart from arrival. */
+function threadMessage(
+  id: string | null,
+  subject: string,
+  day: number,
+  refs: { references?: string; inReplyTo?: string } = {},
+): string {
+  return [
+    `Subject: ${subject}`,
+    `Date: ${day} Jan 2024 10:00:00 +0000`,
+    ...(id ? [`Message-ID: <${id}@example.org>`] : []),
+    ...(refs.references ? [`References: ${refs.references}`] : []),
+    ...(refs.inReplyTo ? [`In-Reply-To: ${refs.inReplyTo}`] : []),
+    '',
+    'x',
+    '',
+  ].join('\n');
+}
+
+const THREADED = [
+  threadMessage('a', 'Project plan', 3),
+  threadMessage('b', 'Re: Project plan', 5, { references: '<a@example.org>' }),
+  threadMessage('c', 'Re: Project plan', 4, { references: '<a@example.org>' }),
+  threadMessage('d', 'Re: Project plan', 6, { references: '<a@example.org>\n <b@example.org>' }),
+  // Its parent is not in the mailbox: a dummy holds it with its sibling.
+  threadMessage('e', 'Re: Lost', 7, { references: '<gone@example.org>' }),
+  threadMessage('f', 'Re: Lost', 2, { inReplyTo: '<gone@example.org>' }),
+  // Only In-Reply-To, and a References chain that is cut short.
+  threadMessage('g', 'Re: Project plan', 8, { inReplyTo: '<c@example.org> (comment)' }),
+  threadMessage('h', 'Re: Re: Project plan', 9, {
+    references: '<x@example.org> <g@example.org>',
+  }),
+  // Same subject, no references: gathered under the original by subject.
+  threadMessage('i', 'Re: Holiday', 10),
+  threadMessage('j', 'Holiday', 11),
+  threadMessage('k', 'Holiday', 1),
+  // No Message-ID, a duplicate Message-ID, a message that refers to itself, a loop.
+  threadMessage(null, 'Lonely', 12),
+  threadMessage('a', 'Duplicate of a', 13),
+  threadMessage('self', 'Self', 14, { references: '<self@example.org>' }),
+  threadMessage('l1', 'Loop', 15, { references: '<l2@example.org>' }),
+  threadMessage('l2', 'Loop', 16, { references: '<l1@example.org>' }),
+  threadMessage('m', '', 17),
+  threadMessage('n', '', 18, { references: '<m@example.org>' }),
+  threadMessage('o', '[fwd: Holiday]', 0),
+];
+
+describe('THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256)', () => {
+  it('threads as Dovecot does, by number and by UID, also over a search', async () => {
+    const expected = await agreeWithDovecot({
+      messages: THREADED,
+      keep: /^\* THREAD/,
+      commands: [
+        'THREAD ORDEREDSUBJECT UTF-8 ALL',
+        'THREAD REFERENCES UTF-8 ALL',
+        'UID THREAD REFERENCES US-ASCII ALL',
+        'UID THREAD ORDEREDSUBJECT UTF-8 ALL',
+        'THREAD REFERENCES UTF-8 NOT SUBJECT plan',
+        'THREAD REFERENCES UTF-8 2:8',
+        'THREAD ORDEREDSUBJECT UTF-8 SUBJECT holiday',
+        'THREAD REFERENCES UTF-8 SUBJECT nothing-like-this',
+        'THREAD REFERENCES X-UNKNOWN ALL',
+        'THREAD BOGUS UTF-8 ALL',
+      ],
+    });
+    // Dummies for the missing parent and for the subject gathered "Holiday", a cut chain
+    // (3 7 8), the loop broken, the empty subjects threaded by reference only.
+    expect(expected[1]![0]).toBe(
+      '* THREAD ((11 9)(10)(19))((6)(5))(1 (3 7 8)(2 4))(12)(13)(14)(16 15)(17 18)',
+    );
   });
 });
 

@@ -78,6 +78,8 @@ const SELECTED_CAPABILITIES = [
   'MULTIAPPEND',
   'SORT',
   'SORT=DISPLAY',
+  'THREAD=ORDEREDSUBJECT',
+  'THREAD=REFERENCES',
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;

@@ -24,6 +24,7 @@ import { examine, select } from './select.js';
 import { status } from './status.js';
 import { store } from './store.js';
 import { subscribe, unsubscribe } from './subscribe.js';
+import { thread } from './thread.js';
 import type { Command } from './types.js';
 
 export const COMMANDS: Record<string, Command> = {
@@ -55,6 +56,7 @@ export const COMMANDS: Record<string, Command> = {
   STATUS: status,
   STORE: store,
   SUBSCRIBE: subscribe,
+  THREAD: thread,
   UNSELECT: unselect,
   UNSUBSCRIBE: unsubscribe,
 };

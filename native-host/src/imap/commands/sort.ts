@@ -1,4 +1,4 @@
-import type { UidRange } from '../backend.js';
+import type { MessageMeta, UidRange } from '../backend.js';
 import type { Envelope } from '../../mime/index.js';
 import { ParseError } from '../protocol/parser.js';
 import type { ImapSession } from '../session.js';
@@ -37,7 +37,23 @@ const NO_ENVELOPE: Envelope = {
  */
 export async function sortItems(session: ImapSession, uids: number[]): Promise<SortItem[]> {
   const items: SortItem[] = [];
-  if (!uids.length) return items;
+  for await (const { meta } of sortMetas(session, uids, false))
+    items.push({
+      uid: meta.uid,
+      internalDate: meta.internalDate,
+      size: meta.size,
+      envelope: meta.envelope ?? NO_ENVELOPE,
+    });
+  return items;
+}
+
+/** The messages' metadata with the envelope (and the header, for THREAD's References). */
+export async function* sortMetas(
+  session: ImapSession,
+  uids: number[],
+  header: boolean,
+): AsyncGenerator<{ meta: MessageMeta; envelope: Envelope }> {
+  if (!uids.length) return;
   const ranges: UidRange[] = [];
   for (const uid of uids) {
     const last = ranges.at(-1);
@@ -45,18 +61,11 @@ export async function sortItems(session: ImapSession, uids: number[]): Promise<S
     else ranges.push({ start: uid, end: uid });
   }
   const wanted = new Set(uids);
-  for await (const m of session.account.fetch(session.selected!.mailbox.id, ranges, {
-    want: { envelope: true },
+  for await (const meta of session.account.fetch(session.selected!.mailbox.id, ranges, {
+    want: { envelope: true, header, layout: header },
   })) {
-    if (wanted.has(m.uid))
-      items.push({
-        uid: m.uid,
-        internalDate: m.internalDate,
-        size: m.size,
-        envelope: m.envelope ?? NO_ENVELOPE,
-      });
+    if (wanted.has(meta.uid)) yield { meta, envelope: meta.envelope ?? NO_ENVELOPE };
   }
-  return items;
 }
 
 /** SORT and UID SORT (RFC 5256, RFC 5957): `SORT (criteria) charset search-criteria`. */
