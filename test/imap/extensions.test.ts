@@ -464,6 +464,90 @@ describe('THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256)', () => {
   });
 });
 
+const BINARY_MESSAGES = [
+  [
+    'Subject: bin',
+    'Content-Type: multipart/mixed; boundary=b',
+    '',
+    'preamble',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    'X-After: kept',
+    '',
+    'caf=C3=A9 =',
+    'soft break=3D',
+    '--b',
+    'Content-Transfer-Encoding: BASE64',
+    'Content-Type: application/octet-stream',
+    '',
+    'AAECAwQ=',
+    '--b',
+    'Content-Type: message/rfc822',
+    '',
+    'Subject: inner',
+    'Content-Transfer-Encoding: base64',
+    '',
+    'aGVsbG8=',
+    '--b',
+    'Content-Type: text/plain',
+    '',
+    'plain 8bit',
+    '--b--',
+    'epilogue',
+    '',
+  ].join('\n'),
+  'Subject: one\nContent-Transfer-Encoding: base64\nX-Later: field\n\naGk=\n',
+  'Subject: odd\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: x-uuencode\n\nbegin\n--b\n\nok\n--b--\n',
+  'Subject: plain\n\nnothing to decode\n',
+];
+
+describe('BINARY (RFC 3516)', () => {
+  it('sends parts with their transfer encoding undone, as Dovecot does', async () => {
+    const expected = await agreeWithDovecot({
+      messages: BINARY_MESSAGES,
+      // The FETCH (UID n) Dovecot sends before refusing a message is not data.
+      keep: /^\* \d+ FETCH \((?!UID \d+\)$)/,
+      commands: [
+        'FETCH 1 (BINARY.PEEK[1])',
+        'FETCH 1 (BINARY.PEEK[2] BINARY.PEEK[3] BINARY.PEEK[3.1] BINARY.PEEK[4])',
+        'FETCH 1 (BINARY.SIZE[1] BINARY.SIZE[2] BINARY.SIZE[3] BINARY.SIZE[4] BINARY.SIZE[])',
+        'FETCH 1 (BINARY.PEEK[])',
+        'FETCH 1 (BINARY.PEEK[2]<1.3> BINARY.PEEK[1]<4.100> BINARY.PEEK[2]<99.1>)',
+        'FETCH 1 (BINARY.PEEK[9] BINARY.PEEK[1.MIME] BINARY.PEEK[3.HEADER])',
+        'FETCH 2 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[] BINARY.SIZE[])',
+        'FETCH 4 (BINARY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])',
+        'FETCH 3 (BINARY.PEEK[1])',
+        'FETCH 3 (BINARY.PEEK[2])',
+        'FETCH 3 (BINARY.PEEK[])',
+        'FETCH 2 (FLAGS)',
+        'FETCH 2 (BINARY[1])',
+        'FETCH 2 (FLAGS)',
+        'FETCH 1 (BINARY.SIZE[1]<0.1>)',
+        'UID FETCH 1:2 (BINARY.SIZE[1])',
+      ],
+    });
+    expect(expected[0]).toEqual(['* 1 FETCH (BINARY[1] ~{17}', 'OK']);
+  });
+
+  it('takes an APPEND whose message is a literal8', async () => {
+    for (const [, server] of servers.slice(1)) {
+      const { port, user } = await server.start();
+      const c = await login(port, user);
+      const m = 'Subject: nul\r\n\r\na\0b\r\n';
+      c.write(`a APPEND INBOX ~{${m.length}}\r\n`);
+      expect(await c.readLine()).toMatch(/^\+/);
+      c.write(`${m}\r\n`);
+      expect(await c.response('a')).toMatch(/^a OK \[APPENDUID \d+ 1\]/m);
+      await c.command('s', 'SELECT INBOX');
+      expect(await c.command('f', 'FETCH 1 BINARY.PEEK[1]')).toContain(
+        'BINARY[1] ~{5}\r\na\0b\r\n)',
+      );
+      c.close();
+    }
+  });
+});
+
 describe('capabilities', () => {
   it('advertises each extension implemented here', async () => {
     const [, ours] = servers;

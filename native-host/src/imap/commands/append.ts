@@ -16,6 +16,8 @@ function readMessage(reader: CommandReader): AppendRequest | null {
     internalDate = reader.dateTime();
     reader.sp();
   }
+  // RFC 3516 literal8 (`~{n}`): the message may hold NULs, which a plain literal may not.
+  reader.maybe('~');
   if (!reader.atLiteral()) return null;
   return { content: reader.stringBytes(), flags, internalDate };
 }
