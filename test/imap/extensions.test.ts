@@ -462,6 +462,24 @@ describe('THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256)', () => {
       '* THREAD ((11 9)(10)(19))((6)(5))(1 (3 7 8)(2 4))(12)(13)(14)(16 15)(17 18)',
     );
   });
+
+  it('finds References in a header too big for the store to keep with the row', async () => {
+    const padding = Array.from({ length: 80 }, () => ' ' + 'p'.repeat(998)).join('\n');
+    const big = threadMessage('big', 'Unrelated subject', 9, {
+      references: '<root@example.org> <mid@example.org>',
+    }).replace('Subject:', `X-Padding:${padding}\nSubject:`);
+    const expected = await agreeWithDovecot({
+      messages: [
+        threadMessage('root', 'Root', 1),
+        threadMessage('other', 'Other', 2),
+        big,
+        threadMessage('mid', 'Re: Root', 3, { references: '<root@example.org>' }),
+      ],
+      keep: /^\* THREAD/,
+      commands: ['THREAD REFERENCES UTF-8 ALL'],
+    });
+    expect(expected[0]![0]).toBe('* THREAD (1 4 3)(2)');
+  });
 });
 
 const BINARY_MESSAGES = [
