@@ -11,7 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +22,7 @@ import {
 } from '../native-host/src/imap/index.js';
 import { openAccountStore, StoreMailboxBackend } from '../native-host/src/store/index.js';
 import { startDovecot } from '../provider/src/dovecot/index.js';
+import { BenchImapClient } from './lib/imap-client.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,69 +96,6 @@ function message(i: number): Buffer {
   return Buffer.from([...head, `Content-Type: ${type}; boundary="b1"`, '', ...parts].join('\r\n'));
 }
 
-/** A minimal pipelining IMAP client: one command at a time, counting response bytes. */
-class Client {
-  private tag = 0;
-  private pending: {
-    tag: string;
-    resolve: (bytes: number) => void;
-    reject: (e: Error) => void;
-  } | null = null;
-  private tail = '';
-  private bytes = 0;
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.bytes += chunk.length;
-      // Only the end matters: the tagged line (which can be long, e.g. with CAPABILITY) ends it.
-      const text = (this.tail + chunk.toString('latin1', Math.max(0, chunk.length - 4096))).slice(
-        -4096,
-      );
-      this.tail = text;
-      const p = this.pending;
-      if (p && new RegExp(`(^|\\r\\n)${p.tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n$`).test(text)) {
-        this.pending = null;
-        if (text.slice(text.lastIndexOf(`${p.tag} `)).startsWith(`${p.tag} OK`))
-          p.resolve(this.bytes);
-        else p.reject(new Error(text));
-      }
-    });
-  }
-  static async open(port: number): Promise<Client> {
-    const socket = connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('data', () => resolve());
-      socket.once('error', reject);
-    });
-    const client = new Client(socket);
-    await client.run(`LOGIN "${USER}" "${PASSWORD}"`);
-    return client;
-  }
-  run(command: string): Promise<number> {
-    const tag = `T${++this.tag}`;
-    this.bytes = 0;
-    this.tail = '';
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timeout: ${command}`)), 300_000);
-      this.pending = {
-        tag,
-        resolve: (n) => {
-          clearTimeout(timer);
-          resolve(n);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      this.socket.write(`${tag} ${command}\r\n`);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 const THUNDERBIRD_HEADERS =
   'From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To';
 
@@ -223,7 +160,10 @@ function rows(): Row[] {
   ];
 }
 
-async function timeRow(client: Client, row: Row): Promise<{ seconds: number; bytes: number }> {
+async function timeRow(
+  client: BenchImapClient,
+  row: Row,
+): Promise<{ seconds: number; bytes: number }> {
   for (const c of row.setup) await client.run(c).catch(() => 0);
   let bytes = 0;
   const start = process.hrtime.bigint();
@@ -263,11 +203,11 @@ async function main(): Promise<void> {
     authenticate: async (u, p) => (u === USER && p === PASSWORD ? 'bench' : null),
     limits: { maxAppendSize: 1 << 30 },
   });
-  const clients: Client[] = [];
+  const clients: BenchImapClient[] = [];
   try {
     const loadStart = Date.now();
     const inbox = (await ours.account.getMailbox('INBOX'))!;
-    const dc = await Client.open(dovecot.imapPort);
+    const dc = await BenchImapClient.open(dovecot.imapPort, USER, PASSWORD);
     clients.push(dc);
     let totalBytes = 0;
     for (let i = 0; i < COUNT; i++) {
@@ -284,7 +224,7 @@ async function main(): Promise<void> {
       `Loaded ${COUNT} messages (${(totalBytes / 1048576).toFixed(1)} MiB) into both in ${((Date.now() - loadStart) / 1000).toFixed(1)} s; ` +
         `backend: ${values.backend}; ${RUNS} runs, median shown.\n`,
     );
-    const oc = await Client.open(server.port);
+    const oc = await BenchImapClient.open(server.port, USER, PASSWORD);
     clients.push(oc);
     console.log('| command | this server | Dovecot | ratio |');
     console.log('|---|---:|---:|---:|');

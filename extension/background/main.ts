@@ -199,7 +199,9 @@ function makePeer(port: PortLike): AddonPeer {
     };
   });
   p.on('status', (status) => {
-    setState({ status, ...(status.state !== 'syncing' ? { progress: null } : {}) });
+    // A finished sync's figure goes; search being prepared goes on after the sync.
+    const stale = status.state !== 'syncing' && state.progress?.task !== 'index';
+    setState({ status, ...(stale ? { progress: null } : {}) });
     if (status.accounts.length === 0 && !setupOffered) {
       setupOffered = true;
       void openPage(SETUP_PAGE);

@@ -20,6 +20,15 @@ export function progressText(progress: Progress | null): string | null {
   return `${percent}%`;
 }
 
+/** The popup's sentence about work under way: the sync, or search being prepared. */
+export function progressSentence(state: AddonState): string | null {
+  const progress = state.progress;
+  if (!progress) return null;
+  if (progress.task === 'index')
+    return progress.total !== null && progress.done < progress.total ? progress.message : null;
+  return state.status?.state === 'syncing' ? progress.message : null;
+}
+
 export function toolbarBadge(state: AddonState): Badge {
   if (state.phase !== 'connected') {
     const title = state.lastError ?? phaseTitle(state.phase);
@@ -33,7 +42,7 @@ export function toolbarBadge(state: AddonState): Badge {
   const error = status.lastError?.message;
   switch (status.state) {
     case 'syncing': {
-      const percent = progressText(state.progress);
+      const percent = state.progress?.task === 'sync' ? progressText(state.progress) : null;
       return {
         text: percent ?? '↻',
         color: COLORS.info,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { syncProgressOf } from '../../native-host/src/account/index.js';
+import { indexProgressOf, syncProgressOf } from '../../native-host/src/account/index.js';
 
 describe('sync progress as the add-on shows it', () => {
   it('sums the folders into one figure and says in words what is happening', () => {
@@ -26,5 +26,17 @@ describe('sync progress as the add-on shows it', () => {
 
   it('is not "all here" before any folder reported', () => {
     expect(syncProgressOf('a@b.test', []).message).toMatch(/0 of 0/);
+  });
+
+  it('tells how far search preparation is, then that search is ready', () => {
+    expect(indexProgressOf('alice@alpha.test', { done: 1280, total: 10_000 })).toEqual({
+      task: 'index',
+      done: 1280,
+      total: 10_000,
+      message: 'Preparing search for alice@alpha.test: 1,280 of 10,000 messages.',
+    });
+    expect(indexProgressOf('a@b.test', { done: 7, total: 7 }).message).toBe(
+      'a@b.test: search is ready.',
+    );
   });
 });

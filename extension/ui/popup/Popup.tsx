@@ -1,6 +1,11 @@
 import { useState } from 'preact/hooks';
 import type { AddonState } from '../../lib/state.js';
-import { accountStateWords, progressText, toolbarBadge } from '../../lib/status.js';
+import {
+  accountStateWords,
+  progressSentence,
+  progressText,
+  toolbarBadge,
+} from '../../lib/status.js';
 import { HOST_INSTALL_COMMAND } from '../../lib/words.js';
 
 /** The toolbar popup: is the host running, which accounts and how they sync, what went wrong. */
@@ -19,7 +24,7 @@ export function Popup({
   const [leaving, setLeaving] = useState<string | null>(null);
   const badge = toolbarBadge(state);
   const accounts = state.status?.accounts ?? [];
-  const percent = progressText(state.progress);
+  const percent = state.progress?.task === 'sync' ? progressText(state.progress) : null;
   const hostError = state.status?.lastError?.message ?? null;
   const cls =
     state.phase !== 'connected' && state.phase !== 'connecting'
@@ -60,9 +65,7 @@ export function Popup({
           ))}
         </ul>
       )}
-      {state.progress && state.status?.state === 'syncing' && (
-        <p class="muted">{state.progress.message}</p>
-      )}
+      {progressSentence(state) && <p class="muted">{progressSentence(state)}</p>}
       {(state.lastError || hostError) && (
         <p class="bad">Last problem: {state.lastError ?? hostError}</p>
       )}

@@ -5,4 +5,4 @@
 export { AccountService, type AccountServiceOptions } from './service.js';
 export { AccountRegistry, type AccountRecord } from './registry.js';
 export { AccountRuntime } from './runtime.js';
-export { syncProgressOf } from './progress.js';
+export { indexProgressOf, syncProgressOf } from './progress.js';

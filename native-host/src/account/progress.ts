@@ -4,6 +4,7 @@
  * not jump from folder to folder.
  */
 import type { Progress } from '../../../shared/src/rpc.js';
+import type { IndexProgress } from '../store/index.js';
 import type { SyncProgress } from '../sync/index.js';
 
 export function syncProgressOf(email: string, folders: readonly SyncProgress[]): Progress {
@@ -17,6 +18,19 @@ export function syncProgressOf(email: string, folders: readonly SyncProgress[]):
     message: synced
       ? `${email}: all mail is here.`
       : `Bringing ${email}'s mail to this computer: ${count(done)} of ${count(total)} messages.`,
+  };
+}
+
+/** While a store from an older version gets its search index. */
+export function indexProgressOf(email: string, progress: IndexProgress): Progress {
+  return {
+    task: 'index',
+    done: progress.done,
+    total: progress.total,
+    message:
+      progress.done >= progress.total
+        ? `${email}: search is ready.`
+        : `Preparing search for ${email}: ${count(progress.done)} of ${count(progress.total)} messages.`,
   };
 }
 

@@ -15,7 +15,7 @@ import { KeyManager, type KeyStore, type NicknymTarget } from '../keys/index.js'
 import type { Logger } from '../log/index.js';
 import type { Resolver } from '../net/index.js';
 import type { LocalTls } from '../tls/index.js';
-import { StoreMailboxBackend, type AccountStore } from '../store/index.js';
+import { StoreMailboxBackend, type AccountStore, type IndexProgress } from '../store/index.js';
 import {
   Outbox,
   startSmtpServer,
@@ -55,6 +55,8 @@ export interface AccountRuntimeOptions {
   tls: LocalTls;
   /** Called with every folder's progress whenever one of them moves. */
   onProgress?: (folders: SyncProgress[]) => void;
+  /** Called as the full-text index is rebuilt (a store from an older version). */
+  onIndexProgress?: (progress: IndexProgress) => void;
 }
 
 export class AccountRuntime {
@@ -181,6 +183,30 @@ export class AccountRuntime {
       logger: logger.child({ module: 'sync' }),
     });
     this.sync.start();
+    this.rebuildSearchIndex();
+  }
+
+  /**
+   * Mail stored by a version without the index, or with another text version, is indexed in
+   * the background; searches stay exact meanwhile (they read what the index lacks).
+   */
+  private rebuildSearchIndex(): void {
+    const { store, logger } = this.options;
+    const started = Date.now();
+    store
+      .rebuildSearchIndex({
+        onProgress: (p) => {
+          if (p.total === 0) return;
+          this.options.onIndexProgress?.(p);
+          if (p.done === p.total) {
+            logger.info('search_index.rebuilt', { messages: p.total, ms: Date.now() - started });
+          }
+        },
+      })
+      .catch((error: unknown) =>
+        // Searches fall back to reading the messages, so this costs speed, not answers.
+        logger.warn('search_index.rebuild_failed', { message: (error as Error).message }),
+      );
   }
 
   async stop(): Promise<void> {

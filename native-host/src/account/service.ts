@@ -52,7 +52,7 @@ import {
   type ServerAddress,
 } from './registry.js';
 import { LoginKeyMemory } from './login-keys.js';
-import { syncProgressOf } from './progress.js';
+import { indexProgressOf, syncProgressOf } from './progress.js';
 import { storageSecretAtLogin } from './recovery.js';
 import { ensureLocalTls, type LocalTls } from '../tls/index.js';
 import { AccountRuntime, type UpstreamAccess } from './runtime.js';
@@ -695,6 +695,8 @@ export class AccountService {
         this.options.onStatus?.();
         this.options.onProgress?.(syncProgressOf(record.email, folders));
       },
+      onIndexProgress: (progress) =>
+        this.options.onProgress?.(indexProgressOf(record.email, progress)),
     });
     this.runtimes.set(record.email, runtime);
     return runtime;

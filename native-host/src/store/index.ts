@@ -24,6 +24,7 @@ export type {
   UpstreamRef,
 } from './account.js';
 export { StoreMailboxBackend } from './backend.js';
+export type { IndexProgress } from './text-index.js';
 export { BlobStore, DEFAULT_CHUNK_SIZE } from './blobs.js';
 export type { BlobSource, ByteRange, PutResult } from './blobs.js';
 export { openAccountDatabase } from './database.js';

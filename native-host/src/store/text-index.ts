@@ -168,7 +168,9 @@ export class TextIndex {
 
   pendingCount(): number {
     return this.sql(
-      `SELECT count(*) FROM search_docs INDEXED BY search_docs_unsure WHERE state = ${DOC_PENDING}`,
+      // The partial index's own condition spelled out: SQLite does not infer it from `= 0`.
+      `SELECT count(*) FROM search_docs INDEXED BY search_docs_unsure
+       WHERE state <> ${DOC_INDEXED} AND state = ${DOC_PENDING}`,
     )
       .pluck()
       .get() as number;
@@ -182,7 +184,7 @@ export class TextIndex {
          FROM search_docs d INDEXED BY search_docs_unsure
            JOIN contents c ON c.blob_id = d.blob_id
            LEFT JOIN content_headers h ON h.blob_id = d.blob_id
-         WHERE d.state = ${DOC_PENDING} LIMIT ?`,
+         WHERE d.state <> ${DOC_INDEXED} AND d.state = ${DOC_PENDING} LIMIT ?`,
       ).all(limit) as {
         blob_id: string;
         body_structure: string;

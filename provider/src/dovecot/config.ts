@@ -34,6 +34,7 @@ export interface ConfigInput {
   tls: { certPath: string; keyPath: string } | null;
   auth: DovecotAuth;
   owner: MailOwner;
+  extraConfig?: string;
 }
 
 /** Dovecot's config parser ends a value at a newline and treats `#` as a comment start;
@@ -136,7 +137,7 @@ service imap-hibernate {
 protocol lmtp {
   postmaster_address = postmaster@localhost
 }
-`;
+${c.extraConfig ?? ''}`;
 }
 
 export function renderOauth2Conf(auth: Extract<DovecotAuth, { kind: 'oauth2' }>): string {

@@ -39,6 +39,8 @@ export interface DovecotOptions {
   ports?: { imap?: number; imaps?: number; lmtp?: number };
   /** How long to wait for the IMAP port to accept (default 15 s). */
   startTimeoutMs?: number;
+  /** Settings appended as they are (benchmarks: a full-text plugin); never from user input. */
+  extraConfig?: string;
 }
 
 export interface DovecotInstance {
@@ -119,6 +121,7 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotInst
     writeFileSync(
       configPath,
       renderDovecotConf({
+        extraConfig: options.extraConfig ?? '',
         instance: `provider-${process.pid}-${++instanceCounter}`,
         host,
         baseDir,

@@ -12,7 +12,12 @@ import {
   normaliseDomain,
   passwordStrength,
 } from '../../../extension/lib/setup-flow.js';
-import { accountStateWords, progressText, toolbarBadge } from '../../../extension/lib/status.js';
+import {
+  accountStateWords,
+  progressSentence,
+  progressText,
+  toolbarBadge,
+} from '../../../extension/lib/status.js';
 import { initialState } from '../../../extension/lib/state.js';
 import { RpcError } from '../../../shared/src/errors.js';
 import type { HostStatus } from '../../../shared/src/rpc.js';
@@ -114,6 +119,28 @@ describe('the toolbar badge', () => {
     expect(b.text).toBe('42%');
     expect(b.title).toMatch(/Syncing/);
     expect(progressText({ task: 'sync', done: 3, total: null, message: '' })).toBeNull();
+  });
+
+  it('tells of search being prepared apart from the sync, and not once it is ready', () => {
+    const index = (done: number) => ({
+      task: 'index',
+      done,
+      total: 500,
+      message: `Preparing search for alice@alpha.test: ${done} of 500 messages.`,
+    });
+    const indexing = { ...connected, status: status('syncing'), progress: index(128) };
+    // The badge's percentage is the sync's; the index's figure is not passed off as it.
+    expect(toolbarBadge(indexing).text).toBe('↻');
+    expect(progressSentence(indexing)).toBe(
+      'Preparing search for alice@alpha.test: 128 of 500 messages.',
+    );
+    // Still told once the sync is done, until the index is.
+    expect(progressSentence({ ...indexing, status: status('connected') })).toMatch(/128 of 500/);
+    expect(progressSentence({ ...indexing, progress: index(500) })).toBeNull();
+    const syncing = { task: 'sync', done: 1, total: 2, message: 'Bringing…' };
+    expect(
+      progressSentence({ ...connected, status: status('connected'), progress: syncing }),
+    ).toBeNull();
   });
 
   it('says offline and needs-login with the host’s reason', () => {
