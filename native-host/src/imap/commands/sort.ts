@@ -62,7 +62,7 @@ export async function* sortMetas(
   }
   const wanted = new Set(uids);
   for await (const meta of session.account.fetch(session.selected!.mailbox.id, ranges, {
-    want: { envelope: true, header, layout: header },
+    want: { envelope: true, header },
   })) {
     if (wanted.has(meta.uid)) yield { meta, envelope: meta.envelope ?? NO_ENVELOPE };
   }

@@ -21,12 +21,17 @@ import { SELECTED, no, ok, type Command } from './types.js';
 async function referencesOf(session: ImapSession, meta: MessageMeta): Promise<string[]> {
   let header = meta.header;
   if (header === undefined) {
-    const end = meta.layout?.headerEnd ?? 0;
+    const { mailbox } = session.selected!;
+    let end = 0;
+    for await (const m of session.account.fetch(mailbox.id, [{ start: meta.uid, end: meta.uid }], {
+      want: { layout: true },
+    }))
+      end = m.layout?.headerEnd ?? 0;
     if (!end) return [];
     const bytes = await readAll(
-      await session.account.readMessage(session.selected!.mailbox.id, meta.uid, { start: 0, end }),
+      await session.account.readMessage(mailbox.id, meta.uid, { start: 0, end }),
     );
-    header = Buffer.from(bytes).toString('latin1');
+    header = bytes.toString('latin1');
   }
   return parseHeaderFields(header)
     .filter((f) => f.name === 'references')
