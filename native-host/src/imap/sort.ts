@@ -45,9 +45,11 @@ function decodeWords(value: string): string {
 
 /** Encoded words decoded, tabs and line breaks as spaces, runs of spaces as one (step 1). */
 function normalise(value: string): string {
-  return decodeWords(value)
-    .replace(/[\t\r\n]+/g, ' ')
-    .replace(/ {2,}/g, ' ');
+  // Most subjects have no encoded word: libmime is skipped for them (SORT runs per message).
+  const decoded = value.includes('=?') ? decodeWords(value) : value;
+  return /[\t\r\n]| {2}/.test(decoded)
+    ? decoded.replace(/[\t\r\n]+/g, ' ').replace(/ {2,}/g, ' ')
+    : decoded;
 }
 
 const TRAILER = /(?:\s|\(fwd\))+$/i;
