@@ -149,6 +149,17 @@ function rows(): Row[] {
       setup: select,
       commands: () => ['UID SEARCH BODY "line 150"'],
     },
+    { name: 'UID SORT (SUBJECT)', setup: select, commands: () => ['UID SORT (SUBJECT) UTF-8 ALL'] },
+    {
+      name: 'UID SORT (REVERSE DATE FROM)',
+      setup: select,
+      commands: () => ['UID SORT (REVERSE DATE FROM) UTF-8 ALL'],
+    },
+    {
+      name: 'UID THREAD REFERENCES',
+      setup: select,
+      commands: () => ['UID THREAD REFERENCES UTF-8 ALL'],
+    },
     {
       name: 'STORE +FLAGS on 1000 messages (and back)',
       setup: select,

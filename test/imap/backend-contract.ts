@@ -144,6 +144,36 @@ export function describeBackendContract(
         expect(await account.listSubscriptions()).not.toContain('not/there');
       }));
 
+    it('appends several messages at once with consecutive UIDs, or none when one fails', () =>
+      withAccount(async (account) => {
+        const box = await inbox(account);
+        const changes: MailboxChange[] = [];
+        const stop = account.watch((c) => changes.push(c));
+        const results = await account.appendMany(box.id, [
+          { content: sampleMessage(1), flags: ['\\Seen'] },
+          { content: sampleMessage(2) },
+          { content: sampleMessage(3) },
+        ]);
+        expect(results.map((r) => r.uid - results[0]!.uid)).toEqual([0, 1, 2]);
+        expect(changes.filter((c) => c.type === 'messages-added')).toHaveLength(1);
+        const failing = account.appendMany(box.id, [
+          { content: sampleMessage(4) },
+          {
+            content: (async function* () {
+              yield sampleMessage(5).subarray(0, 10);
+              throw new Error('client went away');
+            })(),
+          },
+        ]);
+        await expect(failing).rejects.toThrow();
+        stop();
+        const status = await account.status(box.id);
+        expect(status.messages).toBe(3);
+        expect(status.unseen).toBe(2);
+        const metas = await fetchAll(account, box.id);
+        expect(metas.map((m) => m.uid)).toEqual(results.map((r) => r.uid));
+      }));
+
     it('appends with ascending UIDs and serves metadata equal to the MIME analysis', () =>
       withAccount(async (account) => {
         const box = await inbox(account);

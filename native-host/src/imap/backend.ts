@@ -303,6 +303,16 @@ export interface AccountBackend {
   /** Removes the given messages (callers pass only \Deleted ones); returns the UIDs removed, ascending. */
   expunge(mailboxId: string, uids: UidRange[], options?: ChangeOptions): Promise<number[]>;
   append(mailboxId: string, request: AppendRequest, options?: ChangeOptions): Promise<AppendResult>;
+  /**
+   * MULTIAPPEND (RFC 3502): all the messages or none. They get consecutive UIDs in request
+   * order and are announced in one change; when one cannot be stored (too big, the mailbox
+   * went away) nothing is stored and the error is thrown.
+   */
+  appendMany(
+    mailboxId: string,
+    requests: AppendRequest[],
+    options?: ChangeOptions,
+  ): Promise<AppendResult[]>;
 
   /**
    * Optional fast path for SEARCH: the UIDs (ascending) matching `key` among the existing

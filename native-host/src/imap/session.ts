@@ -15,7 +15,7 @@ import {
   type MailboxSnapshot,
 } from './backend.js';
 import { COMMANDS } from './commands/index.js';
-import type { CommandResult } from './commands/types.js';
+import { CommandRefusal, type CommandResult } from './commands/types.js';
 import { flagsAnnouncement } from './commands/util.js';
 import { FrameReader, type Frame, type FrameError } from './protocol/frames.js';
 import { CommandReader, ParseError } from './protocol/parser.js';
@@ -69,9 +69,18 @@ const SELECTED_CAPABILITIES = [
   'MOVE',
   'CHILDREN',
   'SPECIAL-USE',
+  'CREATE-SPECIAL-USE',
   'LIST-EXTENDED',
   'CONDSTORE',
   'QRESYNC',
+  'ESEARCH',
+  'SEARCHRES',
+  'MULTIAPPEND',
+  'SORT',
+  'SORT=DISPLAY',
+  'THREAD=ORDEREDSUBJECT',
+  'THREAD=REFERENCES',
+  'BINARY',
 ];
 /** Output is batched up to this many characters before a socket write. */
 const OUTPUT_BATCH = 64 * 1024;
@@ -558,6 +567,8 @@ const BACKEND_CODES: Record<BackendError['code'], string> = {
 
 function errorResult(error: unknown, logger: Logger, command: string): CommandResult {
   if (error instanceof ParseError) return { status: 'BAD', text: error.message };
+  if (error instanceof CommandRefusal)
+    return { status: 'NO', code: error.code, text: error.message };
   if (error instanceof BackendError)
     return { status: 'NO', code: BACKEND_CODES[error.code], text: error.message };
   logger.error('imap.command_failed', { command, error });

@@ -23,6 +23,11 @@ export class MailboxTracker {
   invalidated = false;
   /** Messages that are \Recent in this session (see recent.ts). */
   private readonly recent = new Set<number>();
+  /**
+   * RFC 5182 search result variable (`$`): UIDs, ascending, saved by SEARCH RETURN (SAVE).
+   * Lives with the selection, so SELECT and UNSELECT empty it.
+   */
+  private savedResult: number[] = [];
 
   constructor(
     snapshot: MailboxSnapshot,
@@ -53,13 +58,7 @@ export class MailboxTracker {
   /** What SEARCH RECENT matches. */
   recentUids(): UidRange[] {
     // Claimed in bursts of consecutive UIDs, so few ranges: SEARCH stays one SQL statement.
-    const ranges: UidRange[] = [];
-    for (const uid of [...this.recent].sort((a, b) => a - b)) {
-      const last = ranges.at(-1);
-      if (last && last.end === uid - 1) last.end = uid;
-      else ranges.push({ start: uid, end: uid });
-    }
-    return ranges;
+    return uidRanges([...this.recent].sort((a, b) => a - b));
   }
 
   /**
@@ -198,6 +197,7 @@ export class MailboxTracker {
    * 6.4.8 wants BAD), except `*` in an empty mailbox, which means nothing.
    */
   sequenceToUids(set: SequenceSet): UidRange[] {
+    if (set.saved) return this.savedRanges();
     const n = this.uids.length;
     const ranges: UidRange[] = [];
     for (const r of set.ranges) {
@@ -214,6 +214,7 @@ export class MailboxTracker {
 
   /** UID set → UID ranges, `*` being the highest UID the client knows (RFC 3501 6.4.8). */
   uidSetToUids(set: SequenceSet): UidRange[] {
+    if (set.saved) return this.savedRanges();
     const last = this.lastUid;
     return set.ranges
       .map((r) => {
@@ -222,6 +223,19 @@ export class MailboxTracker {
         return { start: Math.min(a, b), end: Math.max(a, b) };
       })
       .filter((r) => r.end > 0);
+  }
+
+  /** SEARCH RETURN (SAVE): `uids` (ascending) become what `$` means. */
+  saveResult(uids: readonly number[]): void {
+    this.savedResult = [...uids];
+  }
+
+  /**
+   * `$` as UID ranges. An expunged message drops out of it (RFC 5182 2.1): the UIDs of
+   * messages no longer here match nothing in a backend, and never come back.
+   */
+  private savedRanges(): UidRange[] {
+    return uidRanges(this.savedResult.filter((u) => !this.pendingExpunges.has(u)));
   }
 
   /** Sequence numbers of the client-known UIDs in a set, ascending (for SEARCH and MODIFIED). */
@@ -284,4 +298,15 @@ export class MailboxTracker {
     }
     return lines;
   }
+}
+
+/** Ascending UIDs as the fewest ranges. */
+function uidRanges(uids: readonly number[]): UidRange[] {
+  const ranges: UidRange[] = [];
+  for (const uid of uids) {
+    const last = ranges.at(-1);
+    if (last && last.end === uid - 1) last.end = uid;
+    else ranges.push({ start: uid, end: uid });
+  }
+  return ranges;
 }

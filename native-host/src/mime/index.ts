@@ -49,6 +49,7 @@ export {
   attachmentNames,
   bodySearchText,
   decodeTextPart,
+  decodeTransferEncoding,
   htmlToText,
   textPartRanges,
   type TextPartRange,

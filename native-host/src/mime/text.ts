@@ -44,6 +44,25 @@ function decodeQuotedPrintable(bytes: Buffer): Buffer {
 }
 
 /**
+ * A part's body with its Content-Transfer-Encoding undone (RFC 2045 6); null for an
+ * encoding this server does not know (IMAP BINARY answers that with UNKNOWN-CTE).
+ */
+export function decodeTransferEncoding(bytes: Buffer, encoding: string): Buffer | null {
+  switch (encoding.toLowerCase()) {
+    case 'base64':
+      return Buffer.from(bytes.toString('latin1'), 'base64');
+    case 'quoted-printable':
+      return decodeQuotedPrintable(bytes);
+    case '7bit':
+    case '8bit':
+    case 'binary':
+      return bytes;
+    default:
+      return null;
+  }
+}
+
+/**
  * A text part's body as the reader sees it: transfer encoding and charset decoded (an
  * unknown charset is read as UTF-8), HTML reduced to its text.
  */

@@ -652,6 +652,27 @@ export class AccountStore implements AccountBackend {
     return { uid, uidValidity };
   }
 
+  async appendMany(
+    mailboxId: string,
+    requests: AppendRequest[],
+    options: StoreChangeOptions = {},
+  ): Promise<AppendResult[]> {
+    this.mailboxById(mailboxId);
+    const staged: Staged[] = [];
+    try {
+      // Blobs first, one by one (a client's MULTIAPPEND is rarely large); then one transaction.
+      for (const request of requests) staged.push(await this.stage(request));
+      return this.commitStaged(mailboxId, requests, staged, options).map(
+        ({ uid, uidValidity }) => ({
+          uid,
+          uidValidity,
+        }),
+      );
+    } finally {
+      for (const s of staged) this.blobs.release(s.blobId);
+    }
+  }
+
   /**
    * The sync engine's way in: stores a message fetched from upstream, once. A second call
    * with the same upstream reference (after a crash, a retry) returns the first result

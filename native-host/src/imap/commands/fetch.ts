@@ -8,6 +8,7 @@ import {
   type FetchRequest,
 } from '../protocol/fetch-items.js';
 import type { ImapSession } from '../session.js';
+import { binarySection } from './binary.js';
 import { reportVanished } from './qresync.js';
 import { SELECTED, bad, ok, type Command } from './types.js';
 
@@ -64,7 +65,10 @@ type PreparedSection =
   | { label: string; kind: 'bytes'; bytes: Buffer }
   /** ASCII only, so its length in characters is its length in octets. */
   | { label: string; kind: 'ascii'; text: string }
-  | { label: string; kind: 'stream'; length: number; stream: AsyncIterable<Uint8Array> };
+  | { label: string; kind: 'stream'; length: number; stream: AsyncIterable<Uint8Array> }
+  /** RFC 3516: BINARY[...] content (a literal8) and BINARY.SIZE[...] (a number). */
+  | { label: string; kind: 'binary'; bytes: Buffer; literal8: boolean }
+  | { label: string; kind: 'size'; size: number };
 
 async function prepareSection(
   session: ImapSession,
@@ -73,6 +77,13 @@ async function prepareSection(
   section: BodySectionRequest,
 ): Promise<PreparedSection> {
   const { label } = section;
+  if (section.binary && section.text === null) {
+    const binary = await binarySection(session, mailboxId, meta.uid, section);
+    if (binary.kind === 'missing') return { label, kind: 'missing' };
+    return binary.kind === 'size'
+      ? { label, kind: 'size', size: binary.size }
+      : { label, kind: 'binary', bytes: binary.bytes, literal8: binary.literal8 };
+  }
   const inMeta = sectionFromMeta(meta, section);
   if (inMeta) return inMeta;
   const layout =
@@ -151,7 +162,10 @@ function literalLength(section: PreparedSection): number {
       // A section that does not exist is an empty string, as Dovecot sends it.
       return 0;
     case 'bytes':
+    case 'binary':
       return section.bytes.length;
+    case 'size':
+      return 0;
     case 'ascii':
       return section.text.length;
     case 'stream':
@@ -283,9 +297,15 @@ function writeMessage(
     for (const [index, section] of rest) {
       const length = literalLength(section);
       const separator = items.length || index > 0 ? ' ' : '';
-      session.queueText(`${separator}${section.label} {${length}}\r\n`);
+      if (section.kind === 'size') {
+        session.queueText(`${separator}${section.label} ${section.size}`);
+        continue;
+      }
+      const literal8 = section.kind === 'binary' && section.literal8 ? '~' : '';
+      session.queueText(`${separator}${section.label} ${literal8}{${length}}\r\n`);
       if (section.kind === 'ascii') session.queueText(section.text);
-      if (section.kind === 'bytes' && length) session.queueBytes(section.bytes);
+      if ((section.kind === 'bytes' || section.kind === 'binary') && length)
+        session.queueBytes(section.bytes);
       if (section.kind === 'stream') {
         return writeStream(session, section).then(() => writeSections());
       }

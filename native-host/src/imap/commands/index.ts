@@ -19,10 +19,12 @@ import { namespace } from './namespace.js';
 import { noop } from './noop.js';
 import { rename } from './rename.js';
 import { search } from './search.js';
+import { sort } from './sort.js';
 import { examine, select } from './select.js';
 import { status } from './status.js';
 import { store } from './store.js';
 import { subscribe, unsubscribe } from './subscribe.js';
+import { thread } from './thread.js';
 import type { Command } from './types.js';
 
 export const COMMANDS: Record<string, Command> = {
@@ -50,9 +52,11 @@ export const COMMANDS: Record<string, Command> = {
   RENAME: rename,
   SEARCH: search,
   SELECT: select,
+  SORT: sort,
   STATUS: status,
   STORE: store,
   SUBSCRIBE: subscribe,
+  THREAD: thread,
   UNSELECT: unselect,
   UNSUBSCRIBE: unsubscribe,
 };

@@ -1,8 +1,17 @@
 import type { SearchKey } from '../backend.js';
 import { ParseError, type CommandReader } from '../protocol/parser.js';
 import { SearchEvaluator } from '../search.js';
+import type { ImapSession } from '../session.js';
 import type { MailboxTracker } from '../tracker.js';
-import { SELECTED, no, ok, type Command } from './types.js';
+import { sequenceSet, string } from '../protocol/encoder.js';
+import {
+  SELECTED,
+  no,
+  ok,
+  type Command,
+  type CommandContext,
+  type CommandResult,
+} from './types.js';
 
 const CHARSETS = new Set(['UTF-8', 'US-ASCII']);
 const MAX_DEPTH = 32;
@@ -52,7 +61,7 @@ function readKey(p: KeyParser, depth: number): SearchKey {
     return { type: 'and', keys };
   }
   const c = reader.peek();
-  if ((c >= 0x30 && c <= 0x39) || c === 0x2a) {
+  if ((c >= 0x30 && c <= 0x39) || c === 0x2a || c === 0x24) {
     return { type: 'uid', ranges: tracker.sequenceToUids(reader.sequenceSet()) };
   }
   const name = reader.word();
@@ -133,41 +142,146 @@ function readKey(p: KeyParser, depth: number): SearchKey {
   }
 }
 
+/** RFC 4731 search-return-opt; SAVE is RFC 5182's. */
+type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+const RETURN_OPTIONS = new Set<string>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
+
+/** `RETURN (...)`, or null for a plain SEARCH (answered with `* SEARCH`). */
+function readReturn(reader: CommandReader): Set<ReturnOption> | null {
+  if (!reader.peekWord('RETURN')) return null;
+  reader.word();
+  reader.sp();
+  const options = new Set<ReturnOption>();
+  reader.list(() => {
+    const option = reader.word();
+    if (!RETURN_OPTIONS.has(option)) throw new ParseError(`Unknown RETURN option ${option}`);
+    options.add(option as ReturnOption);
+  });
+  reader.sp();
+  // RFC 4731 3.1: RETURN () means RETURN (ALL).
+  if (options.size === 0) options.add('ALL');
+  return options;
+}
+
+/**
+ * The messages a RETURN asks about: MIN and MAX alone need only those two (and SAVE then
+ * keeps only them, RFC 5182 2.4), ALL and COUNT need every match.
+ */
+function returned(found: number[], options: Set<ReturnOption>): number[] {
+  if (options.has('ALL') || options.has('COUNT') || found.length === 0) return found;
+  const out: number[] = [];
+  if (options.has('MIN')) out.push(found[0]!);
+  if (options.has('MAX') && (out.length === 0 || found.at(-1) !== out[0])) out.push(found.at(-1)!);
+  return options.has('MIN') || options.has('MAX') ? out : found;
+}
+
+/** RFC 4731 `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` (MIN, MAX, ALL when found). */
+function esearchResponse(
+  tag: string,
+  uid: boolean,
+  ids: number[],
+  options: Set<ReturnOption>,
+  modseq: string,
+): string {
+  let line = `* ESEARCH (TAG ${string(tag)})${uid ? ' UID' : ''}`;
+  if (ids.length && options.has('MIN')) line += ` MIN ${ids[0]}`;
+  if (ids.length && options.has('MAX')) line += ` MAX ${ids.at(-1)}`;
+  // Dovecot's order (the RFC allows any).
+  if (ids.length && options.has('ALL')) line += ` ALL ${sequenceSet(ids)}`;
+  if (options.has('COUNT')) line += ` COUNT ${ids.length}`;
+  return line + modseq;
+}
+
 export const search: Command = {
   states: SELECTED,
   uidVariant: true,
   allowsExpunge: (uid) => uid,
   announcesNewMail: false,
-  async run({ session, reader, uid }) {
-    const { tracker, mailbox } = session.selected!;
+  async run(ctx) {
+    const { session, reader } = ctx;
+    const { tracker } = session.selected!;
     reader.sp();
-    if (reader.peekWord('CHARSET')) {
-      reader.word();
-      reader.sp();
-      const charset = reader.astring().toUpperCase();
-      if (!CHARSETS.has(charset)) return no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
-      reader.sp();
+    const options = readReturn(reader);
+    if (!options?.has('SAVE')) return runSearch(ctx, options);
+    try {
+      const result = await runSearch(ctx, options);
+      if (result.status !== 'OK') tracker.saveResult([]);
+      return result;
+    } catch (error) {
+      // RFC 5182 2.1: a SEARCH that fails leaves `$` empty, so a pipelined FETCH $ does nothing.
+      tracker.saveResult([]);
+      throw error;
     }
-    const parser: KeyParser = { reader, tracker, keys: 0, usesModseq: false };
-    const keys: SearchKey[] = [readKey(parser, 0)];
-    while (reader.maybeSp()) keys.push(readKey(parser, 0));
-    reader.end();
-    const key: SearchKey = keys.length === 1 ? keys[0]! : { type: 'and', keys };
-    const found = (await new SearchEvaluator(session.account, mailbox.id).search(key)).filter((u) =>
-      tracker.isLive(u),
-    );
-    const ids = uid ? found : tracker.seqsOf(found);
-    let modseq = '';
-    if (parser.usesModseq) {
-      session.condstore = true;
-      let highest = 0;
-      const ranges = found.map((u) => ({ start: u, end: u }));
-      if (ranges.length)
-        for await (const m of session.account.fetch(mailbox.id, ranges))
-          highest = Math.max(highest, m.modseq);
-      if (highest) modseq = ` (MODSEQ ${highest})`;
-    }
-    session.send(`* SEARCH${ids.map((n) => ' ' + n).join('')}${modseq}`);
-    return ok('SEARCH completed');
   },
 };
+
+/** Whether SEARCH, SORT and THREAD can read strings in this charset. */
+export function supportedCharset(charset: string): boolean {
+  return CHARSETS.has(charset.toUpperCase());
+}
+
+export const BADCHARSET = 'BADCHARSET (UTF-8 US-ASCII)';
+
+/** SEARCH criteria up to the end of the command (SORT and THREAD end with them too). */
+export function readCriteria(
+  reader: CommandReader,
+  tracker: MailboxTracker,
+): { key: SearchKey; usesModseq: boolean } {
+  const parser: KeyParser = { reader, tracker, keys: 0, usesModseq: false };
+  const keys: SearchKey[] = [readKey(parser, 0)];
+  while (reader.maybeSp()) keys.push(readKey(parser, 0));
+  reader.end();
+  return {
+    key: keys.length === 1 ? keys[0]! : { type: 'and', keys },
+    usesModseq: parser.usesModseq,
+  };
+}
+
+/** The UIDs matching `key` that the session knows and that are not expunged, ascending. */
+export async function matchingUids(session: ImapSession, key: SearchKey): Promise<number[]> {
+  const { tracker, mailbox } = session.selected!;
+  return (await new SearchEvaluator(session.account, mailbox.id).search(key)).filter((u) =>
+    tracker.isLive(u),
+  );
+}
+
+/** RFC 7162 3.1.5: the highest MODSEQ of the matches, once a criterion named MODSEQ. */
+export async function highestModseq(session: ImapSession, uids: number[]): Promise<number> {
+  session.condstore = true;
+  let highest = 0;
+  const ranges = uids.map((u) => ({ start: u, end: u }));
+  if (ranges.length)
+    for await (const m of session.account.fetch(session.selected!.mailbox.id, ranges))
+      highest = Math.max(highest, m.modseq);
+  return highest;
+}
+
+async function runSearch(
+  { session, reader, uid, tag }: CommandContext,
+  options: Set<ReturnOption> | null,
+): Promise<CommandResult> {
+  const { tracker } = session.selected!;
+  if (reader.peekWord('CHARSET')) {
+    reader.word();
+    reader.sp();
+    if (!supportedCharset(reader.astring())) return no('Unsupported charset', BADCHARSET);
+    reader.sp();
+  }
+  const { key, usesModseq } = readCriteria(reader, tracker);
+  const found = await matchingUids(session, key);
+  // What the answer is about: every match, or MIN/MAX alone.
+  const subject = options ? returned(found, options) : found;
+  if (options?.has('SAVE')) tracker.saveResult(subject);
+  let modseq = '';
+  if (usesModseq) {
+    // Over every match, also for MIN or MAX alone (as Dovecot answers).
+    const highest = await highestModseq(session, found);
+    if (highest) modseq = options ? ` MODSEQ ${highest}` : ` (MODSEQ ${highest})`;
+  }
+  const ids = uid ? found : tracker.seqsOf(found);
+  if (!options) session.send(`* SEARCH${ids.map((n) => ' ' + n).join('')}${modseq}`);
+  // RFC 5182 2.4: SAVE alone gets no ESEARCH response.
+  else if (options.size > 1 || !options.has('SAVE'))
+    session.send(esearchResponse(tag, uid, ids, options, modseq));
+  return ok('SEARCH completed');
+}

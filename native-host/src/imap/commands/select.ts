@@ -20,7 +20,9 @@ function readQresync(reader: CommandReader): QresyncParameter {
   reader.sp();
   const modseq = reader.number64();
   if (reader.maybeSp() && reader.peek() !== 0x28) {
-    knownUids = reader.sequenceSet().ranges.map((r) => {
+    const set = reader.sequenceSet();
+    if (set.saved) throw new ParseError('known-uids may not be $');
+    knownUids = set.ranges.map((r) => {
       if (r.start === 0 || r.end === 0) throw new ParseError('known-uids may not use *');
       return { start: r.start, end: r.end };
     });

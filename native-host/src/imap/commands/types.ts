@@ -42,3 +42,17 @@ export const bad = (text: string, code?: string): CommandResult => ({ status: 'B
 export const AUTHENTICATED = ['authenticated', 'selected'] as const;
 export const SELECTED = ['selected'] as const;
 export const ANY_STATE = ['not-authenticated', 'authenticated', 'selected'] as const;
+
+/**
+ * A refusal found deep inside a command's work (a FETCH item that cannot be answered, say),
+ * answered as a tagged NO with this response code.
+ */
+export class CommandRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CommandRefusal';
+  }
+}

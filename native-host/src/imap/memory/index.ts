@@ -454,27 +454,40 @@ export class MemoryAccount implements AccountBackend {
     request: AppendRequest,
     options: ChangeOptions = {},
   ): Promise<AppendResult> {
+    return (await this.appendMany(mailboxId, [request], options))[0]!;
+  }
+
+  async appendMany(
+    mailboxId: string,
+    requests: AppendRequest[],
+    options: ChangeOptions = {},
+  ): Promise<AppendResult[]> {
     const box = this.byId(mailboxId);
-    const raw = await collect(request.content, this.options.maxMessageSize ?? 64 * 1024 * 1024);
-    const analysis = await analyzeMessage(raw);
+    const read: { raw: Uint8Array; analysis: MessageAnalysis }[] = [];
+    // Everything is read and analysed before anything is stored: all or nothing.
+    for (const request of requests) {
+      const raw = await collect(request.content, this.options.maxMessageSize ?? 64 * 1024 * 1024);
+      read.push({ raw, analysis: await analyzeMessage(raw) });
+    }
     // The mailbox may have been deleted while the content streamed in.
     this.byId(mailboxId);
-    const m: StoredMessage = {
+    const stored = requests.map((request, i): StoredMessage => ({
       uid: box.uidNext++,
       flags: new Set((request.flags ?? []).filter((f) => f !== '\\Recent')),
       modseq: ++box.highestModseq,
       internalDate: request.internalDate ?? new Date(),
-      raw,
-      analysis,
-    };
-    box.messages.push(m);
-    this.emit({
-      type: 'messages-added',
-      mailboxId,
-      messages: [{ uid: m.uid, flags: [...m.flags], modseq: m.modseq }],
-      origin: options.origin,
-    });
-    return { uidValidity: box.uidValidity, uid: m.uid };
+      raw: read[i]!.raw,
+      analysis: read[i]!.analysis,
+    }));
+    box.messages.push(...stored);
+    if (stored.length)
+      this.emit({
+        type: 'messages-added',
+        mailboxId,
+        messages: stored.map((m) => ({ uid: m.uid, flags: [...m.flags], modseq: m.modseq })),
+        origin: options.origin,
+      });
+    return stored.map((m) => ({ uidValidity: box.uidValidity, uid: m.uid }));
   }
 
   watch(listener: MailboxChangeListener): () => void {

@@ -15,6 +15,11 @@ export interface BodySectionRequest {
   partial: { start: number; length: number } | null;
   /** Name of the item in the response, e.g. `BODY[HEADER.FIELDS (FROM)]`, `RFC822.TEXT`. */
   label: string;
+  /**
+   * RFC 3516 BINARY[...] (`content`, the transfer encoding undone) or BINARY.SIZE[...]
+   * (`size`, its length); absent for BODY.
+   */
+  binary?: 'content' | 'size';
 }
 
 export interface FetchRequest {
@@ -168,6 +173,19 @@ function readAttribute(reader: CommandReader, request: FetchRequest): void {
       if (request.sections.length >= MAX_SECTIONS) throw new ParseError('Too many body sections');
       request.sections.push(readSection(reader, name === 'BODY.PEEK'));
       return;
+    case 'BINARY':
+    case 'BINARY.PEEK':
+    case 'BINARY.SIZE': {
+      if (request.sections.length >= MAX_SECTIONS) throw new ParseError('Too many body sections');
+      const size = name === 'BINARY.SIZE';
+      let section = readSection(reader, name !== 'BINARY');
+      if (size && section.text) throw new ParseError('BINARY.SIZE takes a part number only');
+      // RFC 3516 gives BINARY.SIZE no partial; Dovecot ignores one, and so does this server.
+      if (size) section = { ...section, partial: null, label: section.label.replace(/<\d+>$/, '') };
+      const label = section.label.replace(/^BODY/, size ? 'BINARY.SIZE' : 'BINARY');
+      request.sections.push({ ...section, label, binary: size ? 'size' : 'content' });
+      return;
+    }
     default:
       throw new ParseError(`Unknown FETCH item ${name}`);
   }

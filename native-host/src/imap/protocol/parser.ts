@@ -20,7 +20,11 @@ export interface SeqRange {
 }
 export interface SequenceSet {
   ranges: SeqRange[];
-  /** `$` (RFC 5182 search result) is not supported; kept out of the type on purpose. */
+  /**
+   * `$`, the result the last SEARCH saved (RFC 5182); `ranges` is then empty and the
+   * session's tracker supplies the UIDs.
+   */
+  saved?: boolean;
 }
 
 const ATOM_SPECIALS = new Set([...'(){ %*"\\]'].map((c) => c.charCodeAt(0)));
@@ -271,8 +275,12 @@ export class CommandReader {
     return this.atom();
   }
 
-  /** sequence-set with `*` as 0; ranges normalised so start <= end unless one is `*`. */
+  /**
+   * sequence-set with `*` as 0; ranges normalised so start <= end unless one is `*`. `$`
+   * (RFC 5182 seq-last-command) stands alone.
+   */
   sequenceSet(): SequenceSet {
+    if (this.maybe('$')) return { ranges: [], saved: true };
     const ranges: SeqRange[] = [];
     for (;;) {
       const a = this.seqNumber();
