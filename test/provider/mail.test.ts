@@ -185,7 +185,7 @@ describe('incoming mail is encrypted before it is stored', () => {
     });
     await sendToMx(p, 'x@elsewhere.example', [bob.address], raw);
     expect(await inbox(p, bob)).toHaveLength(0);
-    const held = p.store.heldFor(bob.id);
+    const held = await p.store.heldFor(bob.id);
     expect(held).toHaveLength(1);
     // The spool copy is readable by the provider's user only.
     expect(statSync((held[0] as { path: string }).path).mode & 0o077).toBe(0);
@@ -194,7 +194,7 @@ describe('incoming mail is encrypted before it is stored', () => {
     expect((await uploadKey(p, bob, key.publicKey)).status).toBe(200);
     const [stored] = await inbox(p, bob, 1);
     expect((await decryptWith(key.privateKey, stored as Buffer)).equals(raw)).toBe(true);
-    expect(p.store.heldFor(bob.id)).toHaveLength(0);
+    expect(await p.store.heldFor(bob.id)).toHaveLength(0);
     expect(readdirSync(join(p.dataDir, 'spool'))).toHaveLength(0);
   });
 
@@ -207,15 +207,15 @@ describe('incoming mail is encrypted before it is stored', () => {
       text: 'late body',
     });
     await sendToMx(p, 'x@elsewhere.example', [dora.address], raw);
-    expect(p.store.heldFor(dora.id)).toHaveLength(1);
+    expect(await p.store.heldFor(dora.id)).toHaveLength(1);
     // As after a crash between storing the key and delivering: the key is there, the mail held.
     const key = await makeKey(dora.address);
     const fingerprint = (await openpgp.readKey({ armoredKey: key.publicKey })).getFingerprint();
-    p.store.setPublicKey(dora.id, key.publicKey, fingerprint);
+    await p.store.setPublicKey(dora.id, key.publicKey, fingerprint);
     await p.sweepHeldMail();
     const [stored] = await inbox(p, dora, 1);
     expect((await decryptWith(key.privateKey, stored as Buffer)).equals(raw)).toBe(true);
-    expect(p.store.heldFor(dora.id)).toHaveLength(0);
+    expect(await p.store.heldFor(dora.id)).toHaveLength(0);
   });
 
   it('bounces held mail after the hold time without quoting it, and deletes it', async () => {
@@ -227,11 +227,11 @@ describe('incoming mail is encrypted before it is stored', () => {
       text: 'x',
     });
     await sendToMx(p, alice.address, [carol.address], raw);
-    expect(p.store.heldFor(carol.id)).toHaveLength(1);
+    expect(await p.store.heldFor(carol.id)).toHaveLength(1);
     const before = (await inbox(p, alice)).length;
 
     await p.sweepHeldMail(Date.now() + 6 * 24 * 3600_000);
-    expect(p.store.heldFor(carol.id)).toHaveLength(0);
+    expect(await p.store.heldFor(carol.id)).toHaveLength(0);
     expect(readdirSync(join(p.dataDir, 'spool'))).toHaveLength(0);
     const messages = await inbox(p, alice, before + 1);
     const bounce = await decryptWith(aliceKey.privateKey, messages[messages.length - 1] as Buffer);

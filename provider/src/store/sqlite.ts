@@ -252,7 +252,7 @@ export function openSqliteStore(file: string): ProviderStore {
   );
 
   return {
-    createUser(u) {
+    async createUser(u) {
       const createdAt = Date.now();
       q.insertUser.run(
         u.id,
@@ -276,16 +276,16 @@ export function openSqliteStore(file: string): ProviderStore {
         createdAt,
       };
     },
-    userById: (id) => toUser(q.userById.get(id) as UserRow | undefined),
-    userByLogin: (login) => toUser(q.userByLogin.get(login) as UserRow | undefined),
-    userByAddress: (address) => toUser(q.userByAddress.get(address) as UserRow | undefined),
-    userByWkdHash: (hash) => toUser(q.userByWkdHash.get(hash) as UserRow | undefined),
-    userByFingerprint: (fpr) => toUser(q.userByFingerprint.get(fpr) as UserRow | undefined),
-    setPassword: (id, salt, verifier, kdf) =>
+    userById: async (id) => toUser(q.userById.get(id) as UserRow | undefined),
+    userByLogin: async (login) => toUser(q.userByLogin.get(login) as UserRow | undefined),
+    userByAddress: async (address) => toUser(q.userByAddress.get(address) as UserRow | undefined),
+    userByWkdHash: async (hash) => toUser(q.userByWkdHash.get(hash) as UserRow | undefined),
+    userByFingerprint: async (fpr) => toUser(q.userByFingerprint.get(fpr) as UserRow | undefined),
+    setPassword: async (id, salt, verifier, kdf) =>
       void q.setPassword.run(salt, verifier, kdfText(kdf), id),
-    setPublicKey: (id, armored, fpr) => void q.setKey.run(armored, fpr, id),
-    addToken: (hash, userId, now) => void q.addToken.run(hash, userId, now),
-    touchToken(hash, now, idleMs) {
+    setPublicKey: async (id, armored, fpr) => void q.setKey.run(armored, fpr, id),
+    addToken: async (hash, userId, now) => void q.addToken.run(hash, userId, now),
+    async touchToken(hash, now, idleMs) {
       const row = q.getToken.get(hash) as { user_id: string; last_used_at: number } | undefined;
       if (!row) return null;
       if (now - row.last_used_at > idleMs) {
@@ -295,13 +295,13 @@ export function openSqliteStore(file: string): ProviderStore {
       q.useToken.run(now, hash);
       return { userId: row.user_id, lastUsedAt: now };
     },
-    deleteToken: (hash) => void q.deleteToken.run(hash),
-    deleteTokensOf: (userId, except = '') => void q.deleteTokensOf.run(userId, except),
-    setRecovery: (userId, record) => void q.setRecovery.run(userId, record),
-    createRecovery: (userId, record) => q.createRecovery.run(userId, record).changes === 1,
-    getRecovery: (userId) =>
+    deleteToken: async (hash) => void q.deleteToken.run(hash),
+    deleteTokensOf: async (userId, except = '') => void q.deleteTokensOf.run(userId, except),
+    setRecovery: async (userId, record) => void q.setRecovery.run(userId, record),
+    createRecovery: async (userId, record) => q.createRecovery.run(userId, record).changes === 1,
+    getRecovery: async (userId) =>
       (q.getRecovery.get(userId) as { record: string } | undefined)?.record ?? null,
-    pull(userId, collection, after: Checkpoint | null, limit) {
+    async pull(userId, collection, after: Checkpoint | null, limit) {
       const rows = (
         after
           ? q.pullAfter.all(userId, collection, after.updatedAt, after.updatedAt, after.id, limit)
@@ -309,7 +309,7 @@ export function openSqliteStore(file: string): ProviderStore {
       ) as DocRow[];
       return rows.map(toDoc);
     },
-    push(userId, collection, rows, now) {
+    async push(userId, collection, rows, now) {
       const conflicts: StoredDoc[] = [];
       const written: StoredDoc[] = [];
       for (const row of rows) {
@@ -319,14 +319,14 @@ export function openSqliteStore(file: string): ProviderStore {
       }
       return { conflicts, written };
     },
-    holdMessage: (h) => void q.hold.run(h.id, h.userId, h.path, h.sender, h.receivedAt),
-    heldFor: (userId) => (q.heldFor.all(userId) as HeldRow[]).map(toHeld),
-    heldBefore: (time) => (q.heldBefore.all(time) as HeldRow[]).map(toHeld),
-    releaseHeld: (id) => void q.release.run(id),
-    relayedBefore: (userId, envelopeId, since) =>
+    holdMessage: async (h) => void q.hold.run(h.id, h.userId, h.path, h.sender, h.receivedAt),
+    heldFor: async (userId) => (q.heldFor.all(userId) as HeldRow[]).map(toHeld),
+    heldBefore: async (time) => (q.heldBefore.all(time) as HeldRow[]).map(toHeld),
+    releaseHeld: async (id) => void q.release.run(id),
+    relayedBefore: async (userId, envelopeId, since) =>
       q.relayed.get(userId, envelopeId, since) !== undefined,
-    rememberRelayed: (userId, envelopeId, now, forgetBefore) =>
+    rememberRelayed: async (userId, envelopeId, now, forgetBefore) =>
       void rememberRelayed(userId, envelopeId, now, forgetBefore),
-    close: () => db.close(),
+    close: async () => void db.close(),
   };
 }
