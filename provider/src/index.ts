@@ -15,7 +15,7 @@ import { startDovecot, type DovecotInstance } from './dovecot/index.js';
 import { LocalDelivery, createLmtp, startMx } from './mx/index.js';
 import { relayToDomain, routeMessage, startRelay } from './relay/index.js';
 import { Resolver, type ResolverMap } from './resolver/index.js';
-import { openSqliteStore, type ProviderStore, type UserRecord } from './store/index.js';
+import { openStore, type ProviderStore, type UserRecord } from './store/index.js';
 
 export type { ResolverMap, PeerProvider } from './resolver/index.js';
 export type { Limits } from './context.js';
@@ -38,6 +38,12 @@ export interface ProviderOptions {
   limits?: Partial<Limits>;
   /** Source of the current time (tests move it instead of sleeping). */
   clock?: () => number;
+  /**
+   * Where accounts, tokens, sync documents and held mail are kept: absent, SQLite in the
+   * data directory; `postgres://user@host:port/db`, a PostgreSQL database several provider
+   * processes can share.
+   */
+  database?: string;
 }
 
 export interface RunningProvider {
@@ -96,7 +102,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   const logger = createFileLogger(join(dataDir, 'provider.log'), 'info', { domain });
   const ca = await ensureCa(dataDir, domain, [host]);
-  const store = openSqliteStore(join(dataDir, 'provider.sqlite'));
+  const store = await openStore(options.database, dataDir);
   const endpoints: PublicEndpoints = {
     host,
     apiPort: 0,

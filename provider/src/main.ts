@@ -1,6 +1,6 @@
 /**
  * `npm run provider -- --domain alpha.test --data <dir> [--host 127.0.0.2] [--config <file.json>]
- *   [--resolver <map.json>] [--api-port N] [--mx-port N] [--submission-port N] [--imap-port N]`
+ *   [--database postgres://…] [--resolver <map.json>] [--api-port N] [--mx-port N] [--submission-port N] [--imap-port N]`
  * starts the whole provider and stops it on Ctrl-C or SIGTERM. A config file holds any of
  * the `startProvider` options (see provider/README.md); flags given on the command line win.
  */
@@ -10,7 +10,7 @@ import { startProvider, type ProviderOptions, type ResolverMap } from './index.j
 
 const USAGE =
   'usage: npm run provider -- --domain <domain> --data <dir> [--host <ip>] [--config <file.json>] ' +
-  '[--resolver <map.json>] [--api-port N] [--mx-port N] [--submission-port N] [--imap-port N] [--closed]';
+  '[--database postgres://user@host:port/db] [--resolver <map.json>] [--api-port N] [--mx-port N] [--submission-port N] [--imap-port N] [--closed]';
 
 function port(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       config: { type: 'string' },
       resolver: { type: 'string' },
+      database: { type: 'string' },
       'api-port': { type: 'string' },
       'mx-port': { type: 'string' },
       'submission-port': { type: 'string' },
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     dataDir,
     ...defined({
       host: values.host,
+      database: values.database,
       resolver: values.resolver ? readJson<ResolverMap>(values.resolver) : undefined,
       allowRegistration: values.closed ? false : undefined,
     }),
@@ -88,6 +90,11 @@ async function main(): Promise<void> {
   );
   console.log(`  MX            ${host}:${ports.mx}`);
   console.log(`  data          ${dataDir}`);
+  const database = values.database ?? file.database;
+  // The URL may hold a password: only where it points is printed.
+  console.log(
+    `  database      ${database ? `PostgreSQL ${new URL(database).host}${new URL(database).pathname}` : `SQLite in ${dataDir}`}`,
+  );
   console.log('Ctrl-C stops everything.');
 
   let stopping = false;

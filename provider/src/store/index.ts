@@ -9,3 +9,5 @@ export type {
   WireDoc,
 } from './types.js';
 export { openSqliteStore } from './sqlite.js';
+export { openPostgresStore, type PostgresStoreOptions } from './postgres.js';
+export { openStore, isPostgresUrl } from './open.js';
