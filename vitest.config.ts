@@ -16,8 +16,6 @@ const POSTGRES_FILES = [
   'test/provider/scale.test.ts',
   'test/adversary/lockout.test.ts',
   'test/adversary/provider-database.test.ts',
-  'test/provider-session/session.test.ts',
-  'test/rxdb/provider-sync.test.ts',
   'test/smtp/outbox.test.ts',
 ];
 
