@@ -44,6 +44,12 @@ export interface ProviderOptions {
    * processes can share.
    */
   database?: string;
+  /**
+   * The provider's stable secret (64 hex digits or more): fake SRP salts and the internal
+   * introspection password come from it, so every process of one provider needs the same.
+   * Absent: `<data>/secret`, made on first start.
+   */
+  secret?: string;
 }
 
 export interface RunningProvider {
@@ -88,7 +94,12 @@ export const DEFAULT_LIMITS: Limits = {
   relayEnvelopeIdMs: 7 * 24 * 3600_000,
 };
 
-function loadSecret(dataDir: string): Buffer {
+function loadSecret(dataDir: string, configured?: string): Buffer {
+  if (configured !== undefined) {
+    if (!/^([0-9a-f]{2}){32,}$/i.test(configured))
+      throw new Error('the provider secret must be 64 or more hexadecimal digits');
+    return Buffer.from(configured, 'hex');
+  }
   const file = join(dataDir, 'secret');
   if (!existsSync(file))
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
@@ -119,7 +130,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     ca,
     resolver: new Resolver(options.resolver ?? {}),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
-    secret: loadSecret(dataDir),
+    secret: loadSecret(dataDir, options.secret),
     endpoints: () => endpoints,
     syncListeners: new Set(),
     log: logger,
@@ -195,7 +206,9 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     stops.push(() => submission.close());
 
     const sweep = () =>
-      local.sweep().catch((err) => logger.warn('sweep_failed', { error: (err as Error).message }));
+      Promise.all([local.sweep(), store.forgetExpired(ctx.now())]).catch((err) =>
+        logger.warn('sweep_failed', { error: (err as Error).message }),
+      );
     const timer = setInterval(sweep, 3600_000);
     timer.unref();
     stops.push(() => clearInterval(timer));

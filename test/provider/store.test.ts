@@ -212,4 +212,50 @@ describe(`the provider store (${testStoreKind})`, () => {
     expect(await b.relayedBefore(user.id, 'env-1', 0)).toBe(false);
     expect(await b.relayedBefore(other.id, 'env-2', 0)).toBe(true);
   });
+
+  it('hands a login handshake out once, to whichever process asks first, and not after it expired', async () => {
+    const bounds = { perClient: 8, max: 1000 };
+    const h = { key: 'alice\nA1', client: '10.0.0.1', value: 'state', expiresAt: 2000 };
+    await a.addHandshake(h, bounds, 1000);
+    const taken = await Promise.all([b.takeHandshake(h.key, 1500), a.takeHandshake(h.key, 1500)]);
+    expect(taken.sort()).toEqual([null, 'state']);
+    await a.addHandshake({ ...h, key: 'alice\nA2' }, bounds, 1000);
+    expect(await b.takeHandshake('alice\nA2', 2001)).toBeNull();
+  });
+
+  it("bounds a client's pending handshakes (a newer one replaces its oldest) and all of them", async () => {
+    const bounds = { perClient: 2, max: 5 };
+    const add = (client: string, i: number) =>
+      (i % 2 ? a : b).addHandshake(
+        { key: `k ${client} ${i}`, client, value: `${client} ${i}`, expiresAt: 10_000 },
+        bounds,
+        0,
+      );
+    for (let i = 0; i < 3; i++) await add('flooder', i);
+    expect(await a.takeHandshake('k flooder 0', 1)).toBeNull();
+    expect(await b.takeHandshake('k flooder 2', 1)).toBe('flooder 2');
+    for (const c of ['c1', 'c2', 'c3', 'c4', 'c5']) await add(c, 0);
+    // Six pending beyond a bound of five: the oldest anywhere (flooder 1) went.
+    expect(await a.takeHandshake('k flooder 1', 1)).toBeNull();
+    expect(await a.takeHandshake('k c1 0', 1)).toBe('c1 0');
+  });
+
+  it('changes a login-limit record atomically, also against another process', async () => {
+    const count = (store: ProviderStore) =>
+      store.updateLimit('failures of x', 100, (current) => ({
+        value: String(Number(current ?? '0') + 1),
+        expiresAt: 1000,
+      }));
+    await Promise.all(Array.from({ length: 30 }, (_, i) => count(i % 2 ? a : b)));
+    expect(await b.readLimit('failures of x', 500)).toBe('30');
+    // Expired records read as nothing, and a change starts from nothing.
+    expect(await a.readLimit('failures of x', 1001)).toBeNull();
+    await a.updateLimit('failures of x', 1001, (current) => ({
+      value: String(current),
+      expiresAt: 2000,
+    }));
+    expect(await b.readLimit('failures of x', 1001)).toBe('null');
+    await b.updateLimit('failures of x', 1001, () => null);
+    expect(await a.readLimit('failures of x', 1001)).toBeNull();
+  });
 });

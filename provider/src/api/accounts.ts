@@ -117,7 +117,7 @@ interface Handshake {
 }
 
 export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
-  const limits = new LoginLimits<Handshake>(ctx.limits, ctx.now);
+  const limits = new LoginLimits<Handshake>(ctx.limits, ctx.now, ctx.store);
   const handshakes = limits.pending;
 
   // A caller that already holds a session for this login (a device renewing its token) is
@@ -177,10 +177,10 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const login = str(body, 'login', 64).toLowerCase();
     const A = hex(str(body, 'A'), 'A', 1024);
     const client = await clientOf(req, login);
-    limits.checkStart(login, client);
+    await limits.checkStart(login, client);
     const account = (await ctx.store.userByLogin(login)) ?? fakeAccount(login);
     const ephemeral = srp.generateEphemeral(account.verifier);
-    handshakes.add(
+    await handshakes.add(
       client.key,
       `${login}\n${A}`,
       {
@@ -206,8 +206,8 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const proof = hex(str(body, 'client_auth'), 'client_auth', 256);
     const A = hex(str(body, 'A'), 'A', 1024);
     const client = await clientOf(req, login);
-    limits.checkProof(login, client);
-    const handshake = handshakes.take(`${login}\n${A}`, ctx.now());
+    await limits.checkProof(login, client);
+    const handshake = await handshakes.take(`${login}\n${A}`, ctx.now());
     // Not a guess (no proof can be checked without the handshake), so not counted as one.
     if (!handshake) {
       throw new ProviderError(
@@ -231,10 +231,10 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       serverProof = null;
     }
     if (!serverProof || !user) {
-      limits.failed(login, client);
+      await limits.failed(login, client);
       return invalidUserPass();
     }
-    limits.succeeded(login, client);
+    await limits.succeeded(login, client);
     return { json: { M2: serverProof, id: user.id, token: await issueToken(ctx, user.id) } };
   });
 

@@ -1,6 +1,8 @@
 export type {
   Checkpoint,
   HeldMessage,
+  LimitChange,
+  PendingHandshake,
   ProviderStore,
   PushRow,
   StoredDoc,

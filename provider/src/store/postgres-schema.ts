@@ -60,4 +60,23 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX relayed_age ON relayed (accepted_at);
   `,
+  // 2: what was per process before: login handshakes waiting for their proof, and the
+  // login limits' records (failure delays, rate buckets), each with its expiry.
+  `
+  CREATE TABLE handshakes (
+    seq BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    client TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX handshakes_client ON handshakes (client, seq);
+  CREATE INDEX handshakes_expiry ON handshakes (expires_at);
+  CREATE TABLE login_limits (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX login_limits_expiry ON login_limits (expires_at);
+  `,
 ];

@@ -355,6 +355,65 @@ export async function openPostgresStore(
         );
       });
     },
+    async addHandshake(h, bounds, now) {
+      await transaction(pool, async (c) => {
+        // One client's handshakes are bounded one add at a time, whichever process adds.
+        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [h.client]);
+        await c.query('DELETE FROM handshakes WHERE expires_at < $1', [now]);
+        await c.query('DELETE FROM handshakes WHERE key = $1', [h.key]);
+        await c.query(
+          'DELETE FROM handshakes WHERE seq IN (SELECT seq FROM handshakes WHERE client = $1 ORDER BY seq DESC OFFSET $2)',
+          [h.client, Math.max(0, bounds.perClient - 1)],
+        );
+        await c.query(
+          'INSERT INTO handshakes (key, client, value, expires_at) VALUES ($1, $2, $3, $4)',
+          [h.key, h.client, h.value, h.expiresAt],
+        );
+        await c.query(
+          'DELETE FROM handshakes WHERE seq IN (SELECT seq FROM handshakes ORDER BY seq DESC OFFSET $1)',
+          [bounds.max],
+        );
+      });
+    },
+    async takeHandshake(key, now) {
+      // DELETE … RETURNING: of two processes taking the same handshake, one gets it.
+      const row = await one<{ value: string; expires_at: number }>(
+        'DELETE FROM handshakes WHERE key = $1 RETURNING value, expires_at',
+        [key],
+      );
+      return row && row.expires_at >= now ? row.value : null;
+    },
+    readLimit: async (key, now) =>
+      (
+        await one<{ value: string }>(
+          'SELECT value FROM login_limits WHERE key = $1 AND expires_at >= $2',
+          [key, now],
+        )
+      )?.value ?? null,
+    async updateLimit(key, now, change) {
+      await transaction(pool, async (c) => {
+        // The key's lock, also when it has no row yet: concurrent failures all count.
+        await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [key]);
+        const current = (
+          await c.query<{ value: string }>(
+            'SELECT value FROM login_limits WHERE key = $1 AND expires_at >= $2',
+            [key, now],
+          )
+        ).rows[0]?.value;
+        const next = change(current ?? null);
+        if (next)
+          await c.query(
+            `INSERT INTO login_limits (key, value, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+            [key, next.value, next.expiresAt],
+          );
+        else await c.query('DELETE FROM login_limits WHERE key = $1', [key]);
+      });
+    },
+    async forgetExpired(now) {
+      await pool.query('DELETE FROM handshakes WHERE expires_at < $1', [now]);
+      await pool.query('DELETE FROM login_limits WHERE expires_at < $1', [now]);
+    },
     close: () => pool.end(),
   };
 }

@@ -7,6 +7,8 @@ import type { PasswordKdf } from '../../../shared/src/password-kdf.js';
 import type {
   Checkpoint,
   HeldMessage,
+  LimitChange,
+  PendingHandshake,
   ProviderStore,
   PushRow,
   StoredDoc,
@@ -63,6 +65,21 @@ CREATE TABLE IF NOT EXISTS relayed (
   PRIMARY KEY (user_id, envelope_id)
 );
 CREATE INDEX IF NOT EXISTS relayed_age ON relayed (accepted_at);
+CREATE TABLE IF NOT EXISTS handshakes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL UNIQUE,
+  client TEXT NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handshakes_client ON handshakes (client, seq);
+CREATE INDEX IF NOT EXISTS handshakes_expiry ON handshakes (expires_at);
+CREATE TABLE IF NOT EXISTS login_limits (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_limits_expiry ON login_limits (expires_at);
 `;
 
 interface UserRow {
@@ -200,7 +217,41 @@ export function openSqliteStore(file: string): ProviderStore {
       'INSERT OR REPLACE INTO relayed (user_id, envelope_id, accepted_at) VALUES (?, ?, ?)',
     ),
     forgetRelayed: db.prepare('DELETE FROM relayed WHERE accepted_at < ?'),
+    expireHandshakes: db.prepare('DELETE FROM handshakes WHERE expires_at < ?'),
+    dropHandshake: db.prepare('DELETE FROM handshakes WHERE key = ?'),
+    trimClientHandshakes: db.prepare(
+      'DELETE FROM handshakes WHERE seq IN (SELECT seq FROM handshakes WHERE client = ? ORDER BY seq DESC LIMIT -1 OFFSET ?)',
+    ),
+    trimHandshakes: db.prepare(
+      'DELETE FROM handshakes WHERE seq IN (SELECT seq FROM handshakes ORDER BY seq DESC LIMIT -1 OFFSET ?)',
+    ),
+    insertHandshake: db.prepare(
+      'INSERT INTO handshakes (key, client, value, expires_at) VALUES (?, ?, ?, ?)',
+    ),
+    takeHandshake: db.prepare('DELETE FROM handshakes WHERE key = ? RETURNING value, expires_at'),
+    readLimit: db.prepare('SELECT value FROM login_limits WHERE key = ? AND expires_at >= ?'),
+    writeLimit: db.prepare(
+      'INSERT OR REPLACE INTO login_limits (key, value, expires_at) VALUES (?, ?, ?)',
+    ),
+    deleteLimit: db.prepare('DELETE FROM login_limits WHERE key = ?'),
+    expireLimits: db.prepare('DELETE FROM login_limits WHERE expires_at < ?'),
   };
+  const addHandshake = db.transaction(
+    (h: PendingHandshake, bounds: { perClient: number; max: number }, now: number) => {
+      q.expireHandshakes.run(now);
+      q.dropHandshake.run(h.key);
+      // Room for the new one: the client's newest perClient - 1 stay.
+      q.trimClientHandshakes.run(h.client, Math.max(0, bounds.perClient - 1));
+      q.insertHandshake.run(h.key, h.client, h.value, h.expiresAt);
+      q.trimHandshakes.run(bounds.max);
+    },
+  );
+  const updateLimit = db.transaction((key: string, now: number, change: LimitChange) => {
+    const current = (q.readLimit.get(key, now) as { value: string } | undefined)?.value ?? null;
+    const next = change(current);
+    if (next) q.writeLimit.run(key, next.value, next.expiresAt);
+    else q.deleteLimit.run(key);
+  });
   const rememberRelayed = db.transaction(
     (userId: string, envelopeId: string, now: number, forgetBefore: number) => {
       q.forgetRelayed.run(forgetBefore);
@@ -327,6 +378,18 @@ export function openSqliteStore(file: string): ProviderStore {
       q.relayed.get(userId, envelopeId, since) !== undefined,
     rememberRelayed: async (userId, envelopeId, now, forgetBefore) =>
       void rememberRelayed(userId, envelopeId, now, forgetBefore),
+    addHandshake: async (h, bounds, now) => void addHandshake(h, bounds, now),
+    async takeHandshake(key, now) {
+      const row = q.takeHandshake.get(key) as { value: string; expires_at: number } | undefined;
+      return row && row.expires_at >= now ? row.value : null;
+    },
+    readLimit: async (key, now) =>
+      (q.readLimit.get(key, now) as { value: string } | undefined)?.value ?? null,
+    updateLimit: async (key, now, change) => void updateLimit(key, now, change),
+    async forgetExpired(now) {
+      q.expireHandshakes.run(now);
+      q.expireLimits.run(now);
+    },
     close: async () => void db.close(),
   };
 }

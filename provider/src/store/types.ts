@@ -47,6 +47,20 @@ export interface PushRow {
   newDocumentState: WireDoc;
 }
 
+/** A login handshake waiting for its proof: the SRP server state, opaque to the store. */
+export interface PendingHandshake {
+  /** Login and the client's A: what the proof names. */
+  key: string;
+  /** Whose it is (an address or a session), for the per-client bound. */
+  client: string;
+  value: string;
+  expiresAt: number;
+}
+
+/** A login-limit record's next state, computed by the limits module from the current one;
+ * null forgets it. */
+export type LimitChange = (current: string | null) => { value: string; expiresAt: number } | null;
+
 export interface HeldMessage {
   id: string;
   userId: string;
@@ -125,6 +139,26 @@ export interface ProviderStore {
     now: number,
     forgetBefore: number,
   ): Promise<void>;
+
+  /**
+   * Login handshakes, shared by every process: one begun on one process completes on
+   * another. Adding replaces one with the same key, then drops the client's oldest beyond
+   * `perClient` and the oldest of all beyond `max`.
+   */
+  addHandshake(
+    handshake: PendingHandshake,
+    bounds: { perClient: number; max: number },
+    now: number,
+  ): Promise<void>;
+  /** The handshake's value, once (it is removed); null when unknown, replaced or expired. */
+  takeHandshake(key: string, now: number): Promise<string | null>;
+
+  /** Login-limit records (failure delays, rate buckets) by key; expired ones read as null. */
+  readLimit(key: string, now: number): Promise<string | null>;
+  /** Reads, changes and writes one record atomically, also against other processes. */
+  updateLimit(key: string, now: number, change: LimitChange): Promise<void>;
+  /** Deletes expired handshakes and limit records (the hourly sweep). */
+  forgetExpired(now: number): Promise<void>;
 
   close(): Promise<void>;
 }
