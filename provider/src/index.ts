@@ -15,7 +15,15 @@ import { startDovecot, type DovecotInstance } from './dovecot/index.js';
 import { LocalDelivery, createLmtp, startMx } from './mx/index.js';
 import { relayToDomain, routeMessage, startRelay } from './relay/index.js';
 import { Resolver, type ResolverMap } from './resolver/index.js';
-import { openStore, type ProviderStore, type UserRecord } from './store/index.js';
+import {
+  isPostgresUrl,
+  localSyncEvents,
+  openStore,
+  postgresSyncEvents,
+  type ProviderStore,
+  type SyncEvents,
+  type UserRecord,
+} from './store/index.js';
 
 export type { ResolverMap, PeerProvider } from './resolver/index.js';
 export type { Limits } from './context.js';
@@ -114,6 +122,18 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   const logger = createFileLogger(join(dataDir, 'provider.log'), 'info', { domain });
   const ca = await ensureCa(dataDir, domain, [host]);
   const store = await openStore(options.database, dataDir);
+  let syncEvents: SyncEvents;
+  try {
+    syncEvents =
+      options.database && isPostgresUrl(options.database)
+        ? await postgresSyncEvents(options.database, store, (err) =>
+            logger.warn('sync_events_connection', { error: err.message }),
+          )
+        : localSyncEvents();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const endpoints: PublicEndpoints = {
     host,
     apiPort: 0,
@@ -132,7 +152,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     secret: loadSecret(dataDir, options.secret),
     endpoints: () => endpoints,
-    syncListeners: new Set(),
+    syncEvents,
     log: logger,
     now: options.clock ?? Date.now,
     onKeyUploaded: (user: UserRecord) => {
@@ -149,6 +169,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   };
   // Stops run in reverse order: the store closes last, after every listener is gone.
   stops.push(() => store.close());
+  stops.push(() => syncEvents.close());
   try {
     const api = await startApiServer(ctx, host, options.ports?.api ?? 0);
     endpoints.apiPort = api.port;

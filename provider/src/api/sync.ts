@@ -115,7 +115,11 @@ export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
     const { conflicts, written } = await ctx.store.push(user.id, collection, rows, ctx.now());
     if (written.length > 0) {
       const event: SyncEvent = { userId: user.id, collection, documents: written };
-      for (const listener of ctx.syncListeners) listener(event);
+      // The push is stored whatever happens to the announcement: a stream that missed it
+      // ends when the connection breaks, and its client pulls.
+      await ctx.syncEvents
+        .publish(event)
+        .catch((err) => ctx.log.warn('sync_event_failed', { error: (err as Error).message }));
     }
     return { json: { conflicts } };
   });
@@ -129,17 +133,17 @@ export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
       connection: 'keep-alive',
     });
     res.write(': connected\n\n');
-    const listener = (event: SyncEvent) => {
-      if (event.userId !== user.id || event.collection !== collection) return;
-      res.write(
-        `data: ${JSON.stringify({ documents: event.documents, checkpoint: checkpointOf(event.documents, null) })}\n\n`,
-      );
-    };
-    ctx.syncListeners.add(listener);
+    const unsubscribe = ctx.syncEvents.subscribe(user.id, collection, {
+      documents: (documents) =>
+        res.write(
+          `data: ${JSON.stringify({ documents, checkpoint: checkpointOf(documents, null) })}\n\n`,
+        ),
+      lost: () => res.end(),
+    });
     const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
     res.on('close', () => {
       clearInterval(keepalive);
-      ctx.syncListeners.delete(listener);
+      unsubscribe();
     });
     return { streamed: true };
   });

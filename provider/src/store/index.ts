@@ -13,3 +13,10 @@ export type {
 export { openSqliteStore } from './sqlite.js';
 export { openPostgresStore, type PostgresStoreOptions } from './postgres.js';
 export { openStore, isPostgresUrl } from './open.js';
+export {
+  localSyncEvents,
+  postgresSyncEvents,
+  type SyncEvent,
+  type SyncEvents,
+  type SyncSubscriber,
+} from './events.js';
