@@ -14,6 +14,7 @@ const POSTGRES_FILES = [
   'test/provider/password-kdf.test.ts',
   'test/provider/federation.test.ts',
   'test/provider/scale.test.ts',
+  'test/provider/balancer.test.ts',
   'test/adversary/lockout.test.ts',
   'test/adversary/provider-database.test.ts',
   'test/smtp/outbox.test.ts',
@@ -35,8 +36,8 @@ export default defineConfig({
         test: {
           name: 'sqlite',
           include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-          // Needs several provider processes on one shared database: PostgreSQL only.
-          exclude: ['test/provider/scale.test.ts'],
+          // Several provider processes on one shared database: PostgreSQL only.
+          exclude: ['test/provider/scale.test.ts', 'test/provider/balancer.test.ts'],
         },
       },
       {
