@@ -58,6 +58,12 @@ export interface ProviderOptions {
    * Absent: `<data>/secret`, made on first start.
    */
   secret?: string;
+  /**
+   * Where mail for users without a key waits (default `<data>/spool`). With several
+   * processes: a folder on storage they all mount at the same path, since the database
+   * records each file's path and any process may deliver it.
+   */
+  spoolDir?: string;
 }
 
 export interface RunningProvider {
@@ -194,7 +200,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     const local = new LocalDelivery({
       ctx,
       lmtp,
-      spoolDir: join(dataDir, 'spool'),
+      spoolDir: options.spoolDir ?? join(dataDir, 'spool'),
       encrypt: options.encryptIncoming ?? true,
     });
     delivery = local;
