@@ -29,7 +29,10 @@ export function takeToken(
   return { bucket: { tokens: tokens - 1, at: now }, waitMs: 0 };
 }
 
-/** When a bucket is full again and may be forgotten. */
+/** When a bucket is full again and may be forgotten: a whole millisecond (the stores keep
+ * integers; the tokens are fractions). */
 export function bucketFullAt(bucket: Bucket, policy: RatePolicy): number {
-  return bucket.at + Math.max(0, policy.perMinute - bucket.tokens) * (60_000 / policy.perMinute);
+  return Math.ceil(
+    bucket.at + Math.max(0, policy.perMinute - bucket.tokens) * (60_000 / policy.perMinute),
+  );
 }
