@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   cpSync,
   existsSync,
   mkdtempSync,
@@ -32,7 +33,7 @@ import * as srp from 'secure-remote-password/client.js';
 import { startProvider, type RunningProvider } from '../provider/src/index.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres.js';
 
-const SECONDS = 6;
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 6);
 const LOGIN_CONCURRENCY = 6;
 const MX_CONCURRENCY = 6;
 const DOMAIN = 'scale.test';
@@ -226,6 +227,8 @@ async function scenario(cluster: PostgresCluster, count: number) {
   const dirs: string[] = [];
   const processes: RunningProvider[] = [];
   const work = mkdtempSync(join(tmpdir(), `bench-scale-${count}-`));
+  // Dovecot's mail processes (nobody, when run as root) must reach the mail folders.
+  chmodSync(work, 0o711);
   try {
     for (let i = 0; i < count; i++) {
       const dataDir = join(work, `p${i}`);

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,6 +274,29 @@ describe('incoming mail is encrypted before it is stored', () => {
       responseCode: 552,
     });
     expect(await inbox(p, alice)).toHaveLength(before);
+  });
+
+  it('answers 451, never 250, when Dovecot cannot store the message', async () => {
+    const frida = await newAccount(p, 'frida');
+    const key = await makeKey(frida.address);
+    expect((await uploadKey(p, frida, key.publicKey)).status).toBe(200);
+    // Her mail folder is there but Dovecot may not enter it: LMTP refuses after DATA.
+    const home = join(p.dovecot.mailDir, 'alpha.test', 'frida');
+    mkdirSync(home, { recursive: true, mode: 0o000 });
+    chmodSync(home, 0o000);
+    try {
+      const raw = await composeMessage({
+        from: 'x@elsewhere.example',
+        to: frida.address,
+        subject: 'not stored',
+        text: 'the sender must keep this one',
+      });
+      await expect(sendToMx(p, 'x@elsewhere.example', [frida.address], raw)).rejects.toMatchObject({
+        responseCode: 451,
+      });
+    } finally {
+      chmodSync(home, 0o700);
+    }
   });
 
   it('answers SMTP garbage with errors and keeps working', async () => {
