@@ -65,7 +65,7 @@ describe('three API processes behind HAProxy', () => {
     const port = await freePort();
     const servers = processes.map(
       (p, i) =>
-        `  server p${i} 127.0.0.1:${p.ports.api} ssl verify required ca-file ${join(ca, 'ca.crt')} sni str(${DOMAIN}) check inter 300ms fall 1 rise 1`,
+        `  server p${i} 127.0.0.1:${p.ports.api} ssl verify required ca-file ${join(ca, 'ca.crt')} sni str(${DOMAIN}) check inter 1s fall 3 rise 2`,
     );
     const config = [
       'global',
@@ -76,7 +76,10 @@ describe('three API processes behind HAProxy', () => {
       '  timeout client 1h',
       '  timeout server 1h',
       '  retries 3',
-      '  option redispatch',
+      // A refused connection (a stopped process) is retried on another one at once; the
+      // health checks only keep later requests away, and are lenient on a loaded machine.
+      '  option redispatch 1',
+      '  timeout check 10s',
       'frontend api',
       `  bind 127.0.0.1:${port} ssl crt ${pem}`,
       '  option forwardfor',
