@@ -19,7 +19,9 @@ export async function openStore(
   if (database === undefined || database === '')
     return openSqliteStore(join(dataDir, 'provider.sqlite'));
   if (isPostgresUrl(database)) return openPostgresStore(database);
+  // Only the scheme is repeated: the rest may hold a password.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(database)?.[0] ?? 'this value';
   throw new Error(
-    `database "${database}" is not understood: give a postgres://user@host:port/name URL, or none for SQLite in the data directory`,
+    `database ${scheme} is not understood: give a postgres://user@host:port/name URL, or none for SQLite in the data directory`,
   );
 }
