@@ -4,7 +4,9 @@
 import type { Logger } from '../../native-host/src/log/index.js';
 import type { CertificateAuthority } from './ca/index.js';
 import type { Resolver } from './resolver/index.js';
-import type { ProviderStore, StoredDoc, UserRecord } from './store/index.js';
+import type { ProviderStore, SyncEvents, UserRecord } from './store/index.js';
+
+export type { SyncEvent } from './store/index.js';
 
 export interface Limits {
   /**
@@ -52,12 +54,6 @@ export interface PublicEndpoints {
   mxPort: number;
 }
 
-export interface SyncEvent {
-  userId: string;
-  collection: string;
-  documents: StoredDoc[];
-}
-
 export interface ProviderContext {
   domain: string;
   name: string;
@@ -70,8 +66,8 @@ export interface ProviderContext {
    * password are derived from it. */
   secret: Buffer;
   endpoints: () => PublicEndpoints;
-  /** Sync changes for the live stream. */
-  syncListeners: Set<(event: SyncEvent) => void>;
+  /** Sync changes for the live streams, from this process and (PostgreSQL) the others. */
+  syncEvents: SyncEvents;
   /** The time in ms; replaceable so tests can move it instead of sleeping. */
   now: () => number;
   /** Structured log in the data directory; never given secrets or message content. */

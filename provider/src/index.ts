@@ -23,7 +23,15 @@ import {
   type OutboundConfig,
 } from './relay/index.js';
 import { Resolver, type ResolverMap } from './resolver/index.js';
-import { openSqliteStore, type ProviderStore, type UserRecord } from './store/index.js';
+import {
+  isPostgresUrl,
+  localSyncEvents,
+  openStore,
+  postgresSyncEvents,
+  type ProviderStore,
+  type SyncEvents,
+  type UserRecord,
+} from './store/index.js';
 
 export type { ResolverMap, PeerProvider } from './resolver/index.js';
 export type { Limits } from './context.js';
@@ -49,6 +57,24 @@ export interface ProviderOptions {
   limits?: Partial<Limits>;
   /** Source of the current time (tests move it instead of sleeping). */
   clock?: () => number;
+  /**
+   * Where accounts, tokens, sync documents and held mail are kept: absent, SQLite in the
+   * data directory; `postgres://user@host:port/db`, a PostgreSQL database several provider
+   * processes can share.
+   */
+  database?: string;
+  /**
+   * The provider's stable secret (64 hex digits or more): fake SRP salts and the internal
+   * introspection password come from it, so every process of one provider needs the same.
+   * Absent: `<data>/secret`, made on first start.
+   */
+  secret?: string;
+  /**
+   * Where mail for users without a key waits (default `<data>/spool`). With several
+   * processes: a folder on storage they all mount at the same path, since the database
+   * records each file's path and any process may deliver it.
+   */
+  spoolDir?: string;
 }
 
 export interface RunningProvider {
@@ -93,7 +119,12 @@ export const DEFAULT_LIMITS: Limits = {
   relayEnvelopeIdMs: 7 * 24 * 3600_000,
 };
 
-function loadSecret(dataDir: string): Buffer {
+function loadSecret(dataDir: string, configured?: string): Buffer {
+  if (configured !== undefined) {
+    if (!/^([0-9a-f]{2}){32,}$/i.test(configured))
+      throw new Error('the provider secret must be 64 or more hexadecimal digits');
+    return Buffer.from(configured, 'hex');
+  }
   const file = join(dataDir, 'secret');
   if (!existsSync(file))
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
@@ -107,7 +138,19 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   const logger = createFileLogger(join(dataDir, 'provider.log'), 'info', { domain });
   const ca = await ensureCa(dataDir, domain, [host]);
-  const store = openSqliteStore(join(dataDir, 'provider.sqlite'));
+  const store = await openStore(options.database, dataDir);
+  let syncEvents: SyncEvents;
+  try {
+    syncEvents =
+      options.database && isPostgresUrl(options.database)
+        ? await postgresSyncEvents(options.database, store, (err) =>
+            logger.warn('sync_events_connection', { error: err.message }),
+          )
+        : localSyncEvents();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const endpoints: PublicEndpoints = {
     host,
     apiPort: 0,
@@ -137,9 +180,9 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
         : null,
     ),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
-    secret: loadSecret(dataDir),
+    secret: loadSecret(dataDir, options.secret),
     endpoints: () => endpoints,
-    syncListeners: new Set(),
+    syncEvents,
     log: logger,
     now: options.clock ?? Date.now,
     onKeyUploaded: (user: UserRecord) => {
@@ -156,6 +199,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   };
   // Stops run in reverse order: the store closes last, after every listener is gone.
   stops.push(() => store.close());
+  stops.push(() => syncEvents.close());
   try {
     const api = await startApiServer(ctx, host, options.ports?.api ?? 0);
     endpoints.apiPort = api.port;
@@ -180,7 +224,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     const local = new LocalDelivery({
       ctx,
       lmtp,
-      spoolDir: join(dataDir, 'spool'),
+      spoolDir: options.spoolDir ?? join(dataDir, 'spool'),
       encrypt: options.encryptIncoming ?? true,
     });
     delivery = local;
@@ -217,7 +261,9 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     stops.push(() => submission.close());
 
     const sweep = () =>
-      local.sweep().catch((err) => logger.warn('sweep_failed', { error: (err as Error).message }));
+      Promise.all([local.sweep(), store.forgetExpired(ctx.now())]).catch((err) =>
+        logger.warn('sweep_failed', { error: (err as Error).message }),
+      );
     const timer = setInterval(sweep, 3600_000);
     timer.unref();
     stops.push(() => clearInterval(timer));

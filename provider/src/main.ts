@@ -1,7 +1,7 @@
 /**
  * `npm run provider -- --domain alpha.test --data <dir> [--host 127.0.0.2] [--config <file.json>]
- *   [--resolver <map.json>] [--dns-resolver ip:port] [--api-port N] [--mx-port N]
- *   [--submission-port N] [--imap-port N]`
+ *   [--database postgres://…] [--resolver <map.json>] [--dns-resolver ip:port] [--api-port N]
+ *   [--mx-port N] [--submission-port N] [--imap-port N]`
  * starts the whole provider and stops it on Ctrl-C or SIGTERM. A config file holds any of
  * the `startProvider` options (see provider/README.md); flags given on the command line win.
  *
@@ -17,7 +17,7 @@ import { dnsRecords, stsPolicy, type PublishInput } from './publish/index.js';
 
 const USAGE =
   'usage: npm run provider -- --domain <domain> --data <dir> [--host <ip>] [--config <file.json>] ' +
-  '[--resolver <map.json>] [--dns-resolver <ip:port>] [--api-port N] [--mx-port N] [--submission-port N] [--imap-port N] [--closed]';
+  '[--database postgres://user@host:port/db] [--resolver <map.json>] [--dns-resolver <ip:port>] [--api-port N] [--mx-port N] [--submission-port N] [--imap-port N] [--closed]';
 
 function port(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -97,6 +97,7 @@ async function main(): Promise<void> {
       config: { type: 'string' },
       resolver: { type: 'string' },
       'dns-resolver': { type: 'string' },
+      database: { type: 'string' },
       'api-port': { type: 'string' },
       'mx-port': { type: 'string' },
       'submission-port': { type: 'string' },
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
     dataDir,
     ...defined({
       host: values.host,
+      database: values.database,
       resolver: values.resolver ? readJson<ResolverMap>(values.resolver) : undefined,
       allowRegistration: values.closed ? false : undefined,
       dns: values['dns-resolver'] ? { ...file.dns, resolver: values['dns-resolver'] } : undefined,
@@ -145,6 +147,11 @@ async function main(): Promise<void> {
   );
   console.log(`  MX            ${host}:${ports.mx}`);
   console.log(`  data          ${dataDir}`);
+  const database = values.database ?? file.database;
+  // The URL may hold a password: only where it points is printed.
+  console.log(
+    `  database      ${database ? `PostgreSQL ${new URL(database).host}${new URL(database).pathname}` : `SQLite in ${dataDir}`}`,
+  );
   console.log('Ctrl-C stops everything.');
 
   let stopping = false;

@@ -39,8 +39,10 @@ describe('synced settings change what the other device sends', () => {
   let carol: MailAccount;
   /** The messages that reached the provider for carol. */
   const forCarol = (count: number) =>
-    waitFor(`${count} message(s) for carol at the provider`, () => {
-      const held = provider.store.heldFor(carol.id).map((m) => readFileSync(m.path, 'utf8'));
+    waitFor(`${count} message(s) for carol at the provider`, async () => {
+      const held = (await provider.store.heldFor(carol.id)).map((m) =>
+        readFileSync(m.path, 'utf8'),
+      );
       return held.length >= count && held;
     });
   const dirs: string[] = [];
@@ -142,7 +144,7 @@ describe('synced settings change what the other device sends', () => {
     // Encryptable mail still goes.
     await sendFromSecond(bob.address, 'Still encrypted');
     await bobReceived('Still encrypted', 3);
-    expect(provider.store.heldFor(carol.id)).toHaveLength(1);
+    expect(await provider.store.heldFor(carol.id)).toHaveLength(1);
   }, 90_000);
 
   it('turned off again, the second device sends plain mail again', async () => {

@@ -121,13 +121,15 @@ describe('a flaky provider during login', () => {
   const credentials = { domain: 'alpha.test', username: 'alice', password };
 
   /** Everything the provider keeps for alice that a login could change. */
-  const providerState = () => {
-    const user = provider.store.userByLogin('alice')!;
+  const providerState = async () => {
+    const user = (await provider.store.userByLogin('alice'))!;
     return {
-      record: provider.store.getRecovery(user.id),
+      record: await provider.store.getRecovery(user.id),
       publicKey: user.publicKey,
       verifier: user.verifier,
-      documents: Object.values(COLLECTIONS).map((c) => provider.store.pull(user.id, c, null, 1000)),
+      documents: await Promise.all(
+        Object.values(COLLECTIONS).map((c) => provider.store.pull(user.id, c, null, 1000)),
+      ),
     };
   };
   /** Every file of the second device, with its content (the host's log aside). */
@@ -148,7 +150,7 @@ describe('a flaky provider during login', () => {
 
   /** One login from the second device while the front spoils the recovery fetch. */
   async function failedLogin(fault: Fault): Promise<string> {
-    const before = { provider: providerState(), local: localState() };
+    const before = { provider: await providerState(), local: localState() };
     front.seen.length = 0;
     front.faults.push(fault);
     const error = await secondDevice.addon.call('setup.logIn', credentials).then(
@@ -157,7 +159,7 @@ describe('a flaky provider during login', () => {
     );
     expect(front.faults).toEqual([]); // the fault was played
     expect(error, 'the login must fail').not.toBeNull();
-    expect(providerState()).toEqual(before.provider);
+    expect(await providerState()).toEqual(before.provider);
     expect(localState()).toEqual(before.local);
     expect(writes()).toEqual([]);
     expect((await secondDevice.addon.call('host.status', {})).accounts).toEqual([]);
@@ -175,7 +177,7 @@ describe('a flaky provider during login', () => {
     // The first device's key is synced before the second device tries.
     await waitFor(
       "the first device's key at the provider",
-      () => providerState().documents[0]!.length > 0,
+      async () => (await providerState()).documents[0]!.length > 0,
     );
     await first.stop();
     secondDevice = await startHostAsAddon({ dataDir: secondDir, ...front.hostConfig });
@@ -227,10 +229,10 @@ describe('a flaky provider during login', () => {
   });
 
   it('answers with the record at last: the login opens the account and its one key', async () => {
-    const before = providerState();
+    const before = await providerState();
     const result = await secondDevice.addon.call('setup.logIn', credentials);
     expect(result.ownKey.fingerprint).toBe(firstFingerprint);
-    expect(providerState().record).toBe(before.record);
-    expect(providerState().publicKey).toBe(before.publicKey);
+    expect((await providerState()).record).toBe(before.record);
+    expect((await providerState()).publicKey).toBe(before.publicKey);
   });
 });

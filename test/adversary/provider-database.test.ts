@@ -70,7 +70,7 @@ describe('someone who holds the provider database', () => {
     hosts.push(side);
     return { side, dir };
   };
-  const row = (login: string) => provider.store.userByLogin(login)!;
+  const row = async (login: string) => (await provider.store.userByLogin(login))!;
   const credentials = (username: string) => ({
     domain: 'alpha.test',
     username,
@@ -90,10 +90,13 @@ describe('someone who holds the provider database', () => {
   it('finds a new account behind scrypt, with the parameters beside the salt', async () => {
     const { side } = await device();
     await side.addon.call('setup.signUp', credentials('dora'));
-    const stored = row('dora');
+    const stored = await row('dora');
     expect(stored.kdf).toEqual({ algorithm: 'scrypt', N: 2 ** 17, r: 8, p: 1 });
     // The recovery record is protected by the same cost, so neither is the cheaper target.
-    const record = JSON.parse(provider.store.getRecovery(stored.id)!) as Record<string, unknown>;
+    const record = JSON.parse((await provider.store.getRecovery(stored.id))!) as Record<
+      string,
+      unknown
+    >;
     expect({ N: stored.kdf!.N, r: stored.kdf!.r, p: stored.kdf!.p }).toEqual({
       N: record.N,
       r: record.r,
@@ -119,9 +122,9 @@ describe('someone who holds the provider database', () => {
     beforeAll(async () => {
       // An older client signed erin up: salt and fast-hash verifier, no description.
       expect((await signUp(provider, 'erin', PASSWORD)).status).toBe(201);
-      legacySalt = row('erin').salt;
-      expect(row('erin').kdf).toBeNull();
-      expect(guessVerifier(row('erin'), 'erin', PASSWORD)).toBe(row('erin').verifier);
+      legacySalt = (await row('erin')).salt;
+      expect((await row('erin')).kdf).toBeNull();
+      expect(guessVerifier(await row('erin'), 'erin', PASSWORD)).toBe((await row('erin')).verifier);
       // A session of that older client, still open.
       otherToken = (await logIn(provider, 'erin', PASSWORD)).token!;
     }, 60_000);
@@ -129,7 +132,7 @@ describe('someone who holds the provider database', () => {
     it('moves to scrypt at its next login, and its other sessions stay', async () => {
       first = await device();
       await first.side.addon.call('setup.logIn', credentials('erin'));
-      const stored = row('erin');
+      const stored = await row('erin');
       expect(stored.kdf).toEqual({
         algorithm: 'scrypt',
         N: 2 ** 17,
@@ -159,12 +162,12 @@ describe('someone who holds the provider database', () => {
     });
 
     it('gets no answer from a device that saw the move when the fast hash is written back', async () => {
-      const moved = row('erin');
+      const moved = await row('erin');
       // The attacker writes back a fast-hash row for the right password: a device that
       // answered would log in, and its proof could be cracked at SHA-256 speed.
       const salt = srp.generateSalt();
       const fast = srp.deriveVerifier(srp.derivePrivateKey(salt, 'erin', PASSWORD));
-      provider.store.setPassword(moved.id, salt, fast, null);
+      await provider.store.setPassword(moved.id, salt, fast, null);
       expect((await logIn(provider, 'erin', PASSWORD)).status).toBe(200); // it would work
 
       const refused = await second.side.addon.call('setup.logIn', credentials('erin')).then(
@@ -174,7 +177,7 @@ describe('someone who holds the provider database', () => {
       expect(refused?.message).toMatch(
         /alpha\.test asked this computer to log in as "erin" with the old, fast password hash.*did not log in/,
       );
-      expect(row('erin')).toMatchObject({ salt, verifier: fast, kdf: null }); // nothing moved
+      expect(await row('erin')).toMatchObject({ salt, verifier: fast, kdf: null }); // nothing moved
 
       // The device that kept its key says so at its next start instead of answering.
       await first.side.stop();
@@ -193,14 +196,14 @@ describe('someone who holds the provider database', () => {
       await expect(second.side.addon.call('setup.logIn', credentials('erin'))).rejects.toThrow(
         /old, fast password hash/,
       );
-      provider.store.setPassword(moved.id, moved.salt, moved.verifier, moved.kdf);
+      await provider.store.setPassword(moved.id, moved.salt, moved.verifier, moved.kdf);
     });
 
     it('gets no answer when cheap scrypt parameters are written back', async () => {
-      const moved = row('erin');
+      const moved = await row('erin');
       const cheap = { algorithm: 'scrypt' as const, N: 2 ** 10, r: 8, p: 1 };
       const salt = srp.generateSalt();
-      provider.store.setPassword(
+      await provider.store.setPassword(
         moved.id,
         salt,
         guessVerifier({ salt, kdf: cheap }, 'erin', PASSWORD),
@@ -211,7 +214,7 @@ describe('someone who holds the provider database', () => {
         (e: Error) => e,
       );
       expect(refused?.message).toMatch(/weaker than LeapBird accepts .*did not log in/);
-      provider.store.setPassword(moved.id, moved.salt, moved.verifier, moved.kdf);
+      await provider.store.setPassword(moved.id, moved.salt, moved.verifier, moved.kdf);
     });
   });
 });

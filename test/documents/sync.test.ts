@@ -364,9 +364,9 @@ describe("the provider's sync store", () => {
     ];
     // The documents are there, sealed.
     for (const collection of ['ownkeys', 'contacts', 'settings']) {
-      expect(provider.store.pull(sessionOne.userId, collection, null, 100).length).toBeGreaterThan(
-        0,
-      );
+      expect(
+        (await provider.store.pull(sessionOne.userId, collection, null, 100)).length,
+      ).toBeGreaterThan(0);
     }
     const files = filesUnder(provider.dataDir);
     // The scan does see what the provider stores in the clear: its user's login.

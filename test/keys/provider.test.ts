@@ -34,8 +34,8 @@ async function provider(domain: string): Promise<RunningProvider> {
   return startProvider({ domain, dataDir: dir });
 }
 
-function addUser(p: RunningProvider, login: string, key: OwnKey): void {
-  const user = p.store.createUser({
+async function addUser(p: RunningProvider, login: string, key: OwnKey): Promise<void> {
+  const user = await p.store.createUser({
     id: `${login}-id`,
     login,
     address: `${login}@${p.domain}`,
@@ -43,7 +43,7 @@ function addUser(p: RunningProvider, login: string, key: OwnKey): void {
     verifier: '00',
     wkdHash: wkdHash(login),
   });
-  p.store.setPublicKey(user.id, key.publicArmored, key.fingerprint.toLowerCase());
+  await p.store.setPublicKey(user.id, key.publicArmored, key.fingerprint.toLowerCase());
 }
 
 beforeAll(async () => {
@@ -51,8 +51,8 @@ beforeAll(async () => {
   for (const a of ['alice@alpha.test', 'alice2@alpha.test', 'bob@beta.test']) {
     keys[a] = await generateOwnKey({ address: a });
   }
-  addUser(alpha, 'alice2', keys['alice2@alpha.test']!);
-  addUser(beta, 'bob', keys['bob@beta.test']!);
+  await addUser(alpha, 'alice2', keys['alice2@alpha.test']!);
+  await addUser(beta, 'bob', keys['bob@beta.test']!);
   relay = createServer((socket) => {
     alphaConnections++;
     const upstream = createConnection({ host: alpha.host, port: alpha.ports.api });

@@ -111,7 +111,7 @@ describe('the tarball', () => {
           password: 'a long passphrase for the package test',
         });
         expect(result.ownKey.fingerprint).toMatch(/^[0-9A-F]{40}$/);
-        expect(provider.store.userByLogin('pkguser')?.publicKey).toBeTruthy();
+        expect((await provider.store.userByLogin('pkguser'))?.publicKey).toBeTruthy();
       } finally {
         await host.stop();
       }

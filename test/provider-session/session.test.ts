@@ -168,7 +168,7 @@ describe('provider session', () => {
   it('moves a fast-hash account to scrypt at login; a device that kept the old x follows', async () => {
     const made = await signUp(alpha, 'ivy', 'pw-ivy-secret'); // an older client
     expect(made.status, made.body.toString()).toBe(201);
-    const legacySalt = alpha.store.userByLogin('ivy')!.salt;
+    const legacySalt = (await alpha.store.userByLogin('ivy'))!.salt;
     const oldX = srp.derivePrivateKey(legacySalt, 'ivy', 'pw-ivy-secret');
     const moved: unknown[] = [];
     const session = await ProviderSession.logIn(info, 'ivy', 'pw-ivy-secret', {
@@ -176,7 +176,7 @@ describe('provider session', () => {
       onLoginKey: (key) => void moved.push(key),
     });
     expect(session.upgradeError).toBeNull();
-    expect(alpha.store.userByLogin('ivy')!.kdf?.prehash?.salt).toBe(legacySalt);
+    expect((await alpha.store.userByLogin('ivy'))!.kdf?.prehash?.salt).toBe(legacySalt);
     expect(moved).toEqual([session.loginKeyInfo]);
     expect(session.loginKey).not.toBe(oldX);
 
@@ -197,9 +197,9 @@ describe('provider session', () => {
 
   it('changes the password to a new scrypt key: the old password stops working', async () => {
     const session = await ProviderSession.signUp(info, 'hugo', 'pw-hugo-old', { resolver });
-    const before = alpha.store.userByLogin('hugo')!;
+    const before = (await alpha.store.userByLogin('hugo'))!;
     await session.changePassword('pw-hugo-new');
-    const after = alpha.store.userByLogin('hugo')!;
+    const after = (await alpha.store.userByLogin('hugo'))!;
     expect(after.salt).not.toBe(before.salt);
     expect(after.kdf).toEqual({ algorithm: 'scrypt', N: 2 ** 17, r: 8, p: 1 });
     // Not the fast hash: its verifier for the new password is not the one stored.

@@ -69,7 +69,7 @@ describe('accounts over SRP', () => {
       expect(file.includes(session.token as string)).toBe(false);
     }
     // What the provider stores for the account is a salt and a verifier.
-    const user = p.store.userByLogin('carol');
+    const user = await p.store.userByLogin('carol');
     expect(user?.salt).toMatch(/^[0-9a-f]+$/);
     expect(user?.verifier).toMatch(/^[0-9a-f]{256,}$/);
   });
@@ -81,7 +81,7 @@ describe('accounts over SRP', () => {
       },
     });
     expect(res.status).toBe(400);
-    expect(p.store.userByLogin('dave')).toBeNull();
+    expect(await p.store.userByLogin('dave')).toBeNull();
   });
 
   it('refuses a wrong password with LEAP 422 invalid_user_pass', async () => {

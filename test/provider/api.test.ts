@@ -93,7 +93,7 @@ describe('keys: upload, nicknym, WKD', () => {
       expect(res.json.error.message).toMatch(message);
     }
     expect((await api(p, 'GET', `/nicknym?address=${alice.address}`)).status).toBe(404);
-    expect(p.store.userById(alice.id)?.publicKey).toBeNull();
+    expect((await p.store.userById(alice.id))?.publicKey).toBeNull();
   });
 
   it('publishes an uploaded key through nicknym (address and fingerprint) and WKD', async () => {
@@ -378,7 +378,7 @@ describe('malformed requests', () => {
       expect(res.json.error.code).toBe(code);
       expect(res.json.error.message.length).toBeGreaterThan(5);
     }
-    expect(p.store.userByLogin('zed')).toBeNull();
+    expect(await p.store.userByLogin('zed')).toBeNull();
   });
 
   it('accepts LEAP form-encoded sign-up', async () => {

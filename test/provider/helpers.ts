@@ -17,6 +17,7 @@ import {
   type ProviderOptions,
   type RunningProvider,
 } from '../../provider/src/index.js';
+import { testDatabase } from '../helpers/test-store.js';
 
 export interface TestProvider extends RunningProvider {
   dataDir: string;
@@ -29,7 +30,9 @@ export async function startTestProvider(
   options: Partial<ProviderOptions> = {},
 ): Promise<TestProvider> {
   const dataDir = mkdtempSync(join(tmpdir(), `provider-${domain}-`));
-  const provider = await startProvider({ domain, dataDir, host, ...options });
+  // SQLite in the data directory, or (the postgres project) a database of its own.
+  const database = options.database ?? (await testDatabase());
+  const provider = await startProvider({ domain, dataDir, host, ...options, database });
   return {
     ...provider,
     dataDir,

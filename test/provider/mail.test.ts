@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,7 +193,7 @@ describe('incoming mail is encrypted before it is stored', () => {
     });
     await sendToMx(p, 'x@elsewhere.example', [bob.address], raw);
     expect(await inbox(p, bob)).toHaveLength(0);
-    const held = p.store.heldFor(bob.id);
+    const held = await p.store.heldFor(bob.id);
     expect(held).toHaveLength(1);
     // The spool copy is readable by the provider's user only.
     expect(statSync((held[0] as { path: string }).path).mode & 0o077).toBe(0);
@@ -194,7 +202,7 @@ describe('incoming mail is encrypted before it is stored', () => {
     expect((await uploadKey(p, bob, key.publicKey)).status).toBe(200);
     const [stored] = await inbox(p, bob, 1);
     expect((await decryptWith(key.privateKey, stored as Buffer)).equals(raw)).toBe(true);
-    expect(p.store.heldFor(bob.id)).toHaveLength(0);
+    expect(await p.store.heldFor(bob.id)).toHaveLength(0);
     expect(readdirSync(join(p.dataDir, 'spool'))).toHaveLength(0);
   });
 
@@ -207,15 +215,15 @@ describe('incoming mail is encrypted before it is stored', () => {
       text: 'late body',
     });
     await sendToMx(p, 'x@elsewhere.example', [dora.address], raw);
-    expect(p.store.heldFor(dora.id)).toHaveLength(1);
+    expect(await p.store.heldFor(dora.id)).toHaveLength(1);
     // As after a crash between storing the key and delivering: the key is there, the mail held.
     const key = await makeKey(dora.address);
     const fingerprint = (await openpgp.readKey({ armoredKey: key.publicKey })).getFingerprint();
-    p.store.setPublicKey(dora.id, key.publicKey, fingerprint);
+    await p.store.setPublicKey(dora.id, key.publicKey, fingerprint);
     await p.sweepHeldMail();
     const [stored] = await inbox(p, dora, 1);
     expect((await decryptWith(key.privateKey, stored as Buffer)).equals(raw)).toBe(true);
-    expect(p.store.heldFor(dora.id)).toHaveLength(0);
+    expect(await p.store.heldFor(dora.id)).toHaveLength(0);
   });
 
   it('bounces held mail after the hold time without quoting it, and deletes it', async () => {
@@ -227,11 +235,11 @@ describe('incoming mail is encrypted before it is stored', () => {
       text: 'x',
     });
     await sendToMx(p, alice.address, [carol.address], raw);
-    expect(p.store.heldFor(carol.id)).toHaveLength(1);
+    expect(await p.store.heldFor(carol.id)).toHaveLength(1);
     const before = (await inbox(p, alice)).length;
 
     await p.sweepHeldMail(Date.now() + 6 * 24 * 3600_000);
-    expect(p.store.heldFor(carol.id)).toHaveLength(0);
+    expect(await p.store.heldFor(carol.id)).toHaveLength(0);
     expect(readdirSync(join(p.dataDir, 'spool'))).toHaveLength(0);
     const messages = await inbox(p, alice, before + 1);
     const bounce = await decryptWith(aliceKey.privateKey, messages[messages.length - 1] as Buffer);
@@ -266,6 +274,29 @@ describe('incoming mail is encrypted before it is stored', () => {
       responseCode: 552,
     });
     expect(await inbox(p, alice)).toHaveLength(before);
+  });
+
+  it('answers 451, never 250, when Dovecot cannot store the message', async () => {
+    const frida = await newAccount(p, 'frida');
+    const key = await makeKey(frida.address);
+    expect((await uploadKey(p, frida, key.publicKey)).status).toBe(200);
+    // Her mail folder is there but Dovecot may not enter it: LMTP refuses after DATA.
+    const home = join(p.dovecot.mailDir, 'alpha.test', 'frida');
+    mkdirSync(home, { recursive: true, mode: 0o000 });
+    chmodSync(home, 0o000);
+    try {
+      const raw = await composeMessage({
+        from: 'x@elsewhere.example',
+        to: frida.address,
+        subject: 'not stored',
+        text: 'the sender must keep this one',
+      });
+      await expect(sendToMx(p, 'x@elsewhere.example', [frida.address], raw)).rejects.toMatchObject({
+        responseCode: 451,
+      });
+    } finally {
+      chmodSync(home, 0o700);
+    }
   });
 
   it('answers SMTP garbage with errors and keeps working', async () => {

@@ -39,7 +39,7 @@ describe('the password key description at the provider', () => {
       },
     });
     expect(created.status).toBe(201);
-    expect(p.store.userByLogin('kara')?.kdf).toEqual(KDF);
+    expect((await p.store.userByLogin('kara'))?.kdf).toEqual(KDF);
     expect((await hello(p, 'kara')).json).toMatchObject({ salt, kdf: KDF });
   });
 
@@ -71,14 +71,14 @@ describe('the password key description at the provider', () => {
       expect(res.status).toBe(400);
       expect(res.json.error.message).toMatch(message);
     }
-    expect(p.store.userByLogin('lena')).toBeNull();
+    expect(await p.store.userByLogin('lena')).toBeNull();
   });
 
   it('keeps the other sessions when an account moves from the fast hash, not on a new password', async () => {
     const account = await newAccount(p, 'mona', 'the password');
     const other = await logIn(p, 'mona', 'the password');
-    const legacySalt = p.store.userByLogin('mona')!.salt;
-    expect(p.store.userByLogin('mona')!.kdf).toBeNull();
+    const legacySalt = (await p.store.userByLogin('mona'))!.salt;
+    expect((await p.store.userByLogin('mona'))!.kdf).toBeNull();
     const move = {
       password_salt: srp.generateSalt(),
       password_verifier: verifier(),
@@ -89,7 +89,7 @@ describe('the password key description at the provider', () => {
       json: { user: move },
     });
     expect(moved.status).toBe(200);
-    expect(p.store.userByLogin('mona')).toMatchObject({
+    expect(await p.store.userByLogin('mona')).toMatchObject({
       salt: move.password_salt,
       kdf: move.password_kdf,
     });
@@ -107,14 +107,14 @@ describe('the password key description at the provider', () => {
       },
     });
     expect(changed.status).toBe(200);
-    expect(p.store.userByLogin('mona')?.kdf).toEqual(KDF);
+    expect((await p.store.userByLogin('mona'))?.kdf).toEqual(KDF);
     expect((await api(p, 'GET', '/1/recovery', { token: other.token })).status).toBe(401);
     expect((await api(p, 'GET', '/1/recovery', { token: account.token })).status).toBe(404);
   });
 });
 
 describe("the provider's store from before the description", () => {
-  it('reads its accounts as the fast hash and stores a description for them later', () => {
+  it('reads its accounts as the fast hash and stores a description for them later', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'provider-old-'));
     try {
       const file = join(dir, 'provider.sqlite');
@@ -132,16 +132,16 @@ describe("the provider's store from before the description", () => {
 
       const store = openSqliteStore(file);
       try {
-        expect(store.userByLogin('nora')).toMatchObject({ salt: 'aa'.repeat(32), kdf: null });
-        store.setPassword('u1', 'cc'.repeat(32), 'dd', {
+        expect(await store.userByLogin('nora')).toMatchObject({ salt: 'aa'.repeat(32), kdf: null });
+        await store.setPassword('u1', 'cc'.repeat(32), 'dd', {
           algorithm: 'scrypt',
           N: 2 ** 17,
           r: 8,
           p: 1,
         });
-        expect(store.userByLogin('nora')?.kdf).toEqual(KDF);
+        expect((await store.userByLogin('nora'))?.kdf).toEqual(KDF);
       } finally {
-        store.close();
+        await store.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

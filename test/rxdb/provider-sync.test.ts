@@ -147,7 +147,7 @@ describe('replication through the reference provider', () => {
     await a.inSync();
     await b.inSync();
     // The documents are there, as ciphertext.
-    expect(provider.store.pull(userId, 'contacts', null, 100)).toHaveLength(2);
+    expect(await provider.store.pull(userId, 'contacts', null, 100)).toHaveLength(2);
     const files = filesUnder(provider.dataDir);
     expect(files.some((f) => f.includes('provider.sqlite'))).toBe(true);
     for (const file of files) {

@@ -94,12 +94,12 @@ export function tokenFrom(req: Request): string {
   return leap?.[1] ?? bearer?.[1] ?? '';
 }
 
-export function requireUser(
+export async function requireUser(
   ctx: ProviderContext,
   req: Request,
-): { user: UserRecord; token: string } {
+): Promise<{ user: UserRecord; token: string }> {
   const token = tokenFrom(req);
-  const user = token ? userForToken(ctx, token) : null;
+  const user = token ? await userForToken(ctx, token) : null;
   if (!user)
     throw new ProviderError(
       'unauthorized',
@@ -117,14 +117,14 @@ interface Handshake {
 }
 
 export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
-  const limits = new LoginLimits<Handshake>(ctx.limits, ctx.now);
+  const limits = new LoginLimits<Handshake>(ctx.limits, ctx.now, ctx.store);
   const handshakes = limits.pending;
 
   // A caller that already holds a session for this login (a device renewing its token) is
   // a client of its own; anyone else is counted by address.
-  const clientOf = (req: Request, login: string): Client => {
+  const clientOf = async (req: Request, login: string): Promise<Client> => {
     const token = tokenFrom(req);
-    if (token && userForToken(ctx, token)?.login === login)
+    if (token && (await userForToken(ctx, token))?.login === login)
       return { key: `session ${hashToken(token)}`, kind: 'session' };
     const address = clientAddress(
       req.remoteAddress,
@@ -154,10 +154,10 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     if ('password' in user) {
       throw new ProviderError('bad_request', 'Send a salt and verifier, never the password', 400);
     }
-    if (ctx.store.userByLogin(login))
+    if (await ctx.store.userByLogin(login))
       throw new ProviderError('login_taken', `The login "${login}" is already taken`, 422);
     const address = `${login}@${ctx.domain}`;
-    const created = ctx.store.createUser({
+    const created = await ctx.store.createUser({
       id: randomBytes(16).toString('hex'),
       login,
       address,
@@ -176,11 +176,11 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const body = await req.body();
     const login = str(body, 'login', 64).toLowerCase();
     const A = hex(str(body, 'A'), 'A', 1024);
-    const client = clientOf(req, login);
-    limits.checkStart(login, client);
-    const account = ctx.store.userByLogin(login) ?? fakeAccount(login);
+    const client = await clientOf(req, login);
+    await limits.checkStart(login, client);
+    const account = (await ctx.store.userByLogin(login)) ?? fakeAccount(login);
     const ephemeral = srp.generateEphemeral(account.verifier);
-    handshakes.add(
+    await handshakes.add(
       client.key,
       `${login}\n${A}`,
       {
@@ -205,9 +205,9 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
     const body = await req.body();
     const proof = hex(str(body, 'client_auth'), 'client_auth', 256);
     const A = hex(str(body, 'A'), 'A', 1024);
-    const client = clientOf(req, login);
-    limits.checkProof(login, client);
-    const handshake = handshakes.take(`${login}\n${A}`, ctx.now());
+    const client = await clientOf(req, login);
+    await limits.checkProof(login, client);
+    const handshake = await handshakes.take(`${login}\n${A}`, ctx.now());
     // Not a guess (no proof can be checked without the handshake), so not counted as one.
     if (!handshake) {
       throw new ProviderError(
@@ -216,7 +216,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
         409,
       );
     }
-    const user = ctx.store.userByLogin(login);
+    const user = await ctx.store.userByLogin(login);
     let serverProof: string | null = null;
     try {
       serverProof = srp.deriveSession(
@@ -231,21 +231,21 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       serverProof = null;
     }
     if (!serverProof || !user) {
-      limits.failed(login, client);
+      await limits.failed(login, client);
       return invalidUserPass();
     }
-    limits.succeeded(login, client);
-    return { json: { M2: serverProof, id: user.id, token: issueToken(ctx, user.id) } };
+    await limits.succeeded(login, client);
+    return { json: { M2: serverProof, id: user.id, token: await issueToken(ctx, user.id) } };
   });
 
   router.add('DELETE', /^\/1\/logout(?:\.json)?$/, async (req) => {
-    const { token } = requireUser(ctx, req);
-    ctx.store.deleteToken(hashToken(token));
+    const { token } = await requireUser(ctx, req);
+    await ctx.store.deleteToken(hashToken(token));
     return { status: 204, bytes: '', type: 'text/plain' };
   });
 
   router.add('PUT', /^\/1\/users\/([^/]+?)(?:\.json)?$/, async (req) => {
-    const { user, token } = requireUser(ctx, req);
+    const { user, token } = await requireUser(ctx, req);
     if (req.params[0] !== user.id)
       throw new ProviderError('forbidden', 'A session may change only its own account', 403);
     const changes = obj(await req.body(1024 * 1024), 'user');
@@ -265,19 +265,19 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       ? await checkPublicKey(str(changes, 'public_key', 512 * 1024), user.address)
       : null;
     if (key) {
-      const owner = ctx.store.userByFingerprint(key.fingerprint);
+      const owner = await ctx.store.userByFingerprint(key.fingerprint);
       if (owner && owner.id !== user.id)
         throw new ProviderError('invalid_key', 'This key belongs to another account', 422);
     }
     if (password) {
-      ctx.store.setPassword(user.id, password.salt, password.verifier, password.kdf);
+      await ctx.store.setPassword(user.id, password.salt, password.verifier, password.kdf);
       // Other sessions were opened with the old password; only this one stays valid. A move
       // from the fast hash keeps the password, and the other devices move from the x they
       // hold: their sessions stay.
-      if (!password.upgrade) ctx.store.deleteTokensOf(user.id, hashToken(token));
+      if (!password.upgrade) await ctx.store.deleteTokensOf(user.id, hashToken(token));
     }
     if (key) {
-      ctx.store.setPublicKey(user.id, key.armored, key.fingerprint);
+      await ctx.store.setPublicKey(user.id, key.armored, key.fingerprint);
       ctx.onKeyUploaded({ ...user, publicKey: key.armored, keyFingerprint: key.fingerprint });
     }
     return {
@@ -295,7 +295,7 @@ export function addAccountRoutes(router: Router, ctx: ProviderContext): void {
       throw new ProviderError('forbidden', 'Introspection is only for the provider itself', 403);
     }
     const token = String((await req.body())['token'] ?? '');
-    const user = userForToken(ctx, token);
+    const user = await userForToken(ctx, token);
     return {
       json: user ? { active: true, username: user.address, sub: user.id } : { active: false },
     };

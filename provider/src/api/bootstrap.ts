@@ -60,7 +60,7 @@ export function addBootstrapRoutes(router: Router, ctx: ProviderContext): void {
   }));
   // As in LEAP, a service's hosts are told to logged-in users only (no anonymous access).
   router.add('GET', /^\/1\/configs\/([a-z]+)-service\.json$/, async (req) => {
-    requireUser(ctx, req);
+    await requireUser(ctx, req);
     const e = ctx.endpoints();
     switch (req.params[0]) {
       case 'smtp':

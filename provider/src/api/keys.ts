@@ -39,7 +39,7 @@ export function addKeyRoutes(router: Router, ctx: ProviderContext): void {
           'fingerprint must be 40 hexadecimal digits',
           400,
         );
-      const user = ctx.store.userByFingerprint(fpr);
+      const user = await ctx.store.userByFingerprint(fpr);
       if (!user?.publicKey) throw notFound(fpr);
       return { json: { address: user.address, openpgp: user.publicKey } };
     }
@@ -47,7 +47,7 @@ export function addKeyRoutes(router: Router, ctx: ProviderContext): void {
       throw new ProviderError('bad_request', 'Ask with ?address= or ?fingerprint=', 400);
     const { address, local, domain } = normaliseAddress(addressParam);
     if (domain === ctx.domain) {
-      const user = ctx.store.userByAddress(address);
+      const user = await ctx.store.userByAddress(address);
       if (!user?.publicKey) throw notFound(address);
       return { json: { address, openpgp: user.publicKey } };
     }
@@ -61,7 +61,7 @@ export function addKeyRoutes(router: Router, ctx: ProviderContext): void {
         `This server publishes keys for ${ctx.domain} only`,
         404,
       );
-    const user = ctx.store.userByWkdHash(hash);
+    const user = await ctx.store.userByWkdHash(hash);
     if (!user?.publicKey) throw notFound('this address');
     const key = await openpgp.readKey({ armoredKey: user.publicKey });
     return {

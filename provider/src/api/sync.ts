@@ -97,31 +97,35 @@ const checkpointOf = (docs: StoredDoc[], fallback: Checkpoint | null): Checkpoin
 
 export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
   router.add('GET', /^\/1\/sync\/([^/]+)\/pull$/, async (req) => {
-    const { user } = requireUser(ctx, req);
+    const { user } = await requireUser(ctx, req);
     const collection = collectionOf(req);
     const after = parseCheckpoint(req.query.get('checkpoint'));
     const limitRaw = req.query.get('limit');
     const limit = limitRaw === null || limitRaw === '' ? 100 : Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw new ProviderError('bad_request', 'limit must be an integer from 1 to 1000', 400);
-    const documents = ctx.store.pull(user.id, collection, after, limit);
+    const documents = await ctx.store.pull(user.id, collection, after, limit);
     return { json: { documents, checkpoint: checkpointOf(documents, after) } };
   });
 
   router.add('POST', /^\/1\/sync\/([^/]+)\/push$/, async (req) => {
-    const { user } = requireUser(ctx, req);
+    const { user } = await requireUser(ctx, req);
     const collection = collectionOf(req);
     const rows = parseRows(await req.body(MAX_PUSH_BODY));
-    const { conflicts, written } = ctx.store.push(user.id, collection, rows, ctx.now());
+    const { conflicts, written } = await ctx.store.push(user.id, collection, rows, ctx.now());
     if (written.length > 0) {
       const event: SyncEvent = { userId: user.id, collection, documents: written };
-      for (const listener of ctx.syncListeners) listener(event);
+      // The push is stored whatever happens to the announcement: a stream that missed it
+      // ends when the connection breaks, and its client pulls.
+      await ctx.syncEvents
+        .publish(event)
+        .catch((err) => ctx.log.warn('sync_event_failed', { error: (err as Error).message }));
     }
     return { json: { conflicts } };
   });
 
   router.add('GET', /^\/1\/sync\/([^/]+)\/stream$/, async (req, res: ServerResponse) => {
-    const { user } = requireUser(ctx, req);
+    const { user } = await requireUser(ctx, req);
     const collection = collectionOf(req);
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -129,28 +133,28 @@ export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
       connection: 'keep-alive',
     });
     res.write(': connected\n\n');
-    const listener = (event: SyncEvent) => {
-      if (event.userId !== user.id || event.collection !== collection) return;
-      res.write(
-        `data: ${JSON.stringify({ documents: event.documents, checkpoint: checkpointOf(event.documents, null) })}\n\n`,
-      );
-    };
-    ctx.syncListeners.add(listener);
+    const unsubscribe = ctx.syncEvents.subscribe(user.id, collection, {
+      documents: (documents) =>
+        res.write(
+          `data: ${JSON.stringify({ documents, checkpoint: checkpointOf(documents, null) })}\n\n`,
+        ),
+      lost: () => res.end(),
+    });
     const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
     res.on('close', () => {
       clearInterval(keepalive);
-      ctx.syncListeners.delete(listener);
+      unsubscribe();
     });
     return { streamed: true };
   });
 
   router.add('PUT', /^\/1\/recovery$/, async (req) => {
-    const { user } = requireUser(ctx, req);
+    const { user } = await requireUser(ctx, req);
     const record = str(await req.body(MAX_RECOVERY_BYTES * 2), 'record', MAX_RECOVERY_BYTES);
     // `If-None-Match: *` (RFC 9110 §13.1.2): create only. A first setup sends it, so it can
     // never replace a record another device stored meanwhile.
     if (req.headers['if-none-match'] === '*') {
-      if (!ctx.store.createRecovery(user.id, record))
+      if (!(await ctx.store.createRecovery(user.id, record)))
         throw new ProviderError(
           'precondition_failed',
           'This account already has a recovery record; it was not replaced',
@@ -158,13 +162,13 @@ export function addSyncRoutes(router: Router, ctx: ProviderContext): void {
         );
       return { status: 201, json: { record } };
     }
-    ctx.store.setRecovery(user.id, record);
+    await ctx.store.setRecovery(user.id, record);
     return { json: { record } };
   });
 
   router.add('GET', /^\/1\/recovery$/, async (req) => {
-    const { user } = requireUser(ctx, req);
-    const record = ctx.store.getRecovery(user.id);
+    const { user } = await requireUser(ctx, req);
+    const record = await ctx.store.getRecovery(user.id);
     if (record === null)
       throw new ProviderError('not_found', 'No recovery record is stored for this account', 404);
     return { json: { record } };

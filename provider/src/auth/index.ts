@@ -10,17 +10,20 @@ export function hashToken(token: string): string {
   return createHash('sha512').update(token, 'utf8').digest('hex');
 }
 
-export function issueToken(ctx: ProviderContext, userId: string): string {
+export async function issueToken(ctx: ProviderContext, userId: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  ctx.store.addToken(hashToken(token), userId, ctx.now());
+  await ctx.store.addToken(hashToken(token), userId, ctx.now());
   return token;
 }
 
 /** The token's user, or null when unknown or idle for too long. Using it counts as activity. */
-export function userForToken(ctx: ProviderContext, token: string): UserRecord | null {
+export async function userForToken(
+  ctx: ProviderContext,
+  token: string,
+): Promise<UserRecord | null> {
   if (!token || token.length > 256) return null;
-  const record = ctx.store.touchToken(hashToken(token), ctx.now(), ctx.limits.tokenIdleMs);
-  return record ? ctx.store.userById(record.userId) : null;
+  const record = await ctx.store.touchToken(hashToken(token), ctx.now(), ctx.limits.tokenIdleMs);
+  return record ? await ctx.store.userById(record.userId) : null;
 }
 
 /** Derives a purpose-bound value from the provider's stable secret. */

@@ -31,7 +31,14 @@ export function createLmtp(target: LmtpTarget, domain: string): Lmtp {
   return {
     async deliver(recipient, message) {
       try {
-        await transport.sendMail({ envelope: { from: '', to: [recipient] }, raw: message });
+        const info = await transport.sendMail({
+          envelope: { from: '', to: [recipient] },
+          raw: message,
+        });
+        // LMTP answers DATA per recipient: nodemailer reports a refusal there in `rejected`
+        // instead of failing, and the MX must not say 250 for mail that was not stored.
+        if (info.rejected.length > 0)
+          throw new Error(String(info.rejectedErrors?.[0]?.message ?? 'refused after DATA'));
       } catch (err) {
         throw new ProviderError(
           'delivery_failed',

@@ -38,7 +38,7 @@ export class LocalDelivery {
       return 'delivered';
     }
     if (!user.publicKey || !user.keyFingerprint) {
-      this.hold(raw, sender, user);
+      await this.hold(raw, sender, user);
       return 'held';
     }
     const key = await this.keyOf(user.keyFingerprint, user.publicKey);
@@ -58,11 +58,11 @@ export class LocalDelivery {
     return key;
   }
 
-  private hold(raw: Buffer, sender: string, user: UserRecord): void {
+  private async hold(raw: Buffer, sender: string, user: UserRecord): Promise<void> {
     const id = randomBytes(16).toString('hex');
     const path = join(this.o.spoolDir, `${id}.eml`);
     writeFileSync(path, raw, { mode: 0o600, flag: 'wx' });
-    this.o.ctx.store.holdMessage({
+    await this.o.ctx.store.holdMessage({
       id,
       userId: user.id,
       path,
@@ -74,14 +74,14 @@ export class LocalDelivery {
 
   /** Delivers everything held for `user` (called when the user uploads a key). */
   async releaseFor(user: UserRecord): Promise<void> {
-    for (const held of this.o.ctx.store.heldFor(user.id)) {
+    for (const held of await this.o.ctx.store.heldFor(user.id)) {
       if (this.releasing.has(held.id)) continue;
       this.releasing.add(held.id);
       try {
         await this.deliver(readFileSync(held.path), held.sender, user);
         // Removed only after Dovecot accepted the encrypted copy: a crash in between
         // delivers twice rather than never.
-        this.o.ctx.store.releaseHeld(held.id);
+        await this.o.ctx.store.releaseHeld(held.id);
         rmSync(held.path, { force: true });
         this.o.ctx.log.info('mail_released', { user: user.id });
       } catch (err) {
@@ -100,24 +100,24 @@ export class LocalDelivery {
   async sweep(now = this.o.ctx.now()): Promise<void> {
     await this.expire(now);
     const owners = new Set(
-      this.o.ctx.store.heldBefore(Number.MAX_SAFE_INTEGER).map((h) => h.userId),
+      (await this.o.ctx.store.heldBefore(Number.MAX_SAFE_INTEGER)).map((h) => h.userId),
     );
     for (const id of owners) {
-      const user = this.o.ctx.store.userById(id);
+      const user = await this.o.ctx.store.userById(id);
       if (user?.publicKey) await this.releaseFor(user);
     }
   }
 
   private async expire(now: number): Promise<void> {
-    for (const held of this.o.ctx.store.heldBefore(now - this.o.ctx.limits.holdMs)) {
-      const user = this.o.ctx.store.userById(held.userId);
+    for (const held of await this.o.ctx.store.heldBefore(now - this.o.ctx.limits.holdMs)) {
+      const user = await this.o.ctx.store.userById(held.userId);
       if (held.sender && user) {
         await this.bounce(
           held.sender,
           bounceMessage(this.o.ctx.domain, held.sender, user.address, held.receivedAt),
         ).catch((err) => this.o.ctx.log.warn('bounce_failed', { error: (err as Error).message }));
       }
-      this.o.ctx.store.releaseHeld(held.id);
+      await this.o.ctx.store.releaseHeld(held.id);
       rmSync(held.path, { force: true });
       this.o.ctx.log.info('mail_expired', { user: held.userId });
     }

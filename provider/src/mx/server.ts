@@ -16,7 +16,7 @@ export function smtpError(message: string, responseCode: number): Error {
 }
 
 /** The local user an address belongs to, or an SMTP error saying why not. */
-export function localRecipient(ctx: ProviderContext, address: string): UserRecord {
+export async function localRecipient(ctx: ProviderContext, address: string): Promise<UserRecord> {
   let normal;
   try {
     normal = normaliseAddress(address);
@@ -24,7 +24,7 @@ export function localRecipient(ctx: ProviderContext, address: string): UserRecor
     throw smtpError(`5.1.3 <${address}> is not a valid address`, 553);
   }
   if (normal.domain !== ctx.domain) throw smtpError(`5.7.1 Relaying to <${address}> denied`, 550);
-  const user = ctx.store.userByAddress(normal.address);
+  const user = await ctx.store.userByAddress(normal.address);
   if (!user) throw smtpError(`5.1.1 <${address}> no such user here`, 550);
   return user;
 }
@@ -76,20 +76,23 @@ export async function startMx(o: MxOptions): Promise<ListeningServer> {
     logger: false,
     closeTimeout: 1000,
     onRcptTo(address, session: SMTPServerSession, callback) {
-      try {
+      const check = async () => {
         if (session.envelope.rcptTo.length >= MAX_RECIPIENTS)
           throw smtpError('4.5.3 Too many recipients', 452);
-        localRecipient(o.ctx, address.address);
-        callback();
-      } catch (err) {
-        callback(err as Error);
-      }
+        await localRecipient(o.ctx, address.address);
+      };
+      check().then(
+        () => callback(),
+        (err: unknown) => callback(toSmtpError(err)),
+      );
     },
     onData(stream, session, callback) {
       readMessage(stream, maxBytes)
         .then(async (raw) => {
           // Looked up again: a user deleted between RCPT and DATA fails the message, not the MX.
-          const users = session.envelope.rcptTo.map((r) => localRecipient(o.ctx, r.address));
+          const users = await Promise.all(
+            session.envelope.rcptTo.map((r) => localRecipient(o.ctx, r.address)),
+          );
           const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
           await o.deliver(raw, sender, users);
           callback(null, 'Message accepted and stored encrypted');

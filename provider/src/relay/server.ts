@@ -43,7 +43,7 @@ export async function routeMessage(
   const remote = new Map<string, string[]>();
   for (const address of recipients) {
     const { domain } = normaliseAddress(address);
-    if (domain === o.ctx.domain) local.push(localRecipient(o.ctx, address));
+    if (domain === o.ctx.domain) local.push(await localRecipient(o.ctx, address));
     else remote.set(domain, [...(remote.get(domain) ?? []), address]);
   }
   if (local.length > 0) await o.deliverLocal(raw, sender, local);
@@ -68,16 +68,23 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
     closeTimeout: 1000,
     onAuth(auth, session, callback) {
       const token = auth.method === 'XOAUTH2' ? (auth.accessToken ?? '') : (auth.password ?? '');
-      const user = userForToken(o.ctx, token);
       const name = (auth.username ?? '').toLowerCase();
-      if (!user || (name !== user.address && name !== user.login)) {
-        callback(
-          smtpError('5.7.8 Authentication failed: log in again to get a fresh session token', 535),
-        );
-        return;
-      }
-      users.set(session, user);
-      callback(null, { user: user.address });
+      userForToken(o.ctx, token).then(
+        (user) => {
+          if (!user || (name !== user.address && name !== user.login)) {
+            callback(
+              smtpError(
+                '5.7.8 Authentication failed: log in again to get a fresh session token',
+                535,
+              ),
+            );
+            return;
+          }
+          users.set(session, user);
+          callback(null, { user: user.address });
+        },
+        (err: unknown) => callback(toSmtpError(err)),
+      );
     },
     onMailFrom(address, session, callback) {
       const user = users.get(session);
@@ -90,21 +97,23 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
       callback();
     },
     onRcptTo(address, session, callback) {
-      try {
+      const check = async () => {
         if (session.envelope.rcptTo.length >= MAX_RECIPIENTS)
           throw smtpError('4.5.3 Too many recipients', 452);
         const { domain } = normaliseAddress(address.address);
-        if (domain === o.ctx.domain) localRecipient(o.ctx, address.address);
+        if (domain === o.ctx.domain) await localRecipient(o.ctx, address.address);
         else if (!o.dnsDelivery && !o.ctx.resolver.mxFor(domain))
           throw smtpError(`5.1.2 No mail server is known for ${domain}`, 550);
-        callback();
-      } catch (err) {
-        callback(
-          err instanceof Error && 'responseCode' in err
-            ? err
-            : smtpError(`5.1.3 <${address.address}> is not a valid address`, 553),
-        );
-      }
+      };
+      check().then(
+        () => callback(),
+        (err: unknown) =>
+          callback(
+            err instanceof Error && 'responseCode' in err
+              ? err
+              : smtpError(`5.1.3 <${address.address}> is not a valid address`, 553),
+          ),
+      );
     },
     onData(stream, session, callback) {
       const user = users.get(session);
@@ -118,7 +127,7 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
           const { relayEnvelopeIdMs } = o.ctx.limits;
           if (
             envelopeId &&
-            o.ctx.store.relayedBefore(user.id, envelopeId, now - relayEnvelopeIdMs)
+            (await o.ctx.store.relayedBefore(user.id, envelopeId, now - relayEnvelopeIdMs))
           ) {
             o.ctx.log.info('relay_repeat_not_sent', { user: user.id, envelopeId });
             callback(null, 'Message accepted before (same ENVID), not sent again');
@@ -131,7 +140,7 @@ export async function startRelay(o: RelayOptions): Promise<ListeningServer> {
             raw,
           );
           if (envelopeId) {
-            o.ctx.store.rememberRelayed(user.id, envelopeId, now, now - relayEnvelopeIdMs);
+            await o.ctx.store.rememberRelayed(user.id, envelopeId, now, now - relayEnvelopeIdMs);
           }
           callback(null, 'Message accepted');
         })

@@ -7,6 +7,8 @@ import type { PasswordKdf } from '../../../shared/src/password-kdf.js';
 import type {
   Checkpoint,
   HeldMessage,
+  LimitChange,
+  PendingHandshake,
   ProviderStore,
   PushRow,
   StoredDoc,
@@ -63,6 +65,21 @@ CREATE TABLE IF NOT EXISTS relayed (
   PRIMARY KEY (user_id, envelope_id)
 );
 CREATE INDEX IF NOT EXISTS relayed_age ON relayed (accepted_at);
+CREATE TABLE IF NOT EXISTS handshakes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL UNIQUE,
+  client TEXT NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handshakes_client ON handshakes (client, seq);
+CREATE INDEX IF NOT EXISTS handshakes_expiry ON handshakes (expires_at);
+CREATE TABLE IF NOT EXISTS login_limits (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_limits_expiry ON login_limits (expires_at);
 `;
 
 interface UserRow {
@@ -200,7 +217,41 @@ export function openSqliteStore(file: string): ProviderStore {
       'INSERT OR REPLACE INTO relayed (user_id, envelope_id, accepted_at) VALUES (?, ?, ?)',
     ),
     forgetRelayed: db.prepare('DELETE FROM relayed WHERE accepted_at < ?'),
+    expireHandshakes: db.prepare('DELETE FROM handshakes WHERE expires_at < ?'),
+    dropHandshake: db.prepare('DELETE FROM handshakes WHERE key = ?'),
+    trimClientHandshakes: db.prepare(
+      'DELETE FROM handshakes WHERE seq IN (SELECT seq FROM handshakes WHERE client = ? ORDER BY seq DESC LIMIT -1 OFFSET ?)',
+    ),
+    trimHandshakes: db.prepare(
+      'DELETE FROM handshakes WHERE seq IN (SELECT seq FROM handshakes ORDER BY seq DESC LIMIT -1 OFFSET ?)',
+    ),
+    insertHandshake: db.prepare(
+      'INSERT INTO handshakes (key, client, value, expires_at) VALUES (?, ?, ?, ?)',
+    ),
+    takeHandshake: db.prepare('DELETE FROM handshakes WHERE key = ? RETURNING value, expires_at'),
+    readLimit: db.prepare('SELECT value FROM login_limits WHERE key = ? AND expires_at >= ?'),
+    writeLimit: db.prepare(
+      'INSERT OR REPLACE INTO login_limits (key, value, expires_at) VALUES (?, ?, ?)',
+    ),
+    deleteLimit: db.prepare('DELETE FROM login_limits WHERE key = ?'),
+    expireLimits: db.prepare('DELETE FROM login_limits WHERE expires_at < ?'),
   };
+  const addHandshake = db.transaction(
+    (h: PendingHandshake, bounds: { perClient: number; max: number }, now: number) => {
+      q.expireHandshakes.run(now);
+      q.dropHandshake.run(h.key);
+      // Room for the new one: the client's newest perClient - 1 stay.
+      q.trimClientHandshakes.run(h.client, Math.max(0, bounds.perClient - 1));
+      q.insertHandshake.run(h.key, h.client, h.value, h.expiresAt);
+      q.trimHandshakes.run(bounds.max);
+    },
+  );
+  const updateLimit = db.transaction((key: string, now: number, change: LimitChange) => {
+    const current = (q.readLimit.get(key, now) as { value: string } | undefined)?.value ?? null;
+    const next = change(current);
+    if (next) q.writeLimit.run(key, next.value, next.expiresAt);
+    else q.deleteLimit.run(key);
+  });
   const rememberRelayed = db.transaction(
     (userId: string, envelopeId: string, now: number, forgetBefore: number) => {
       q.forgetRelayed.run(forgetBefore);
@@ -252,7 +303,7 @@ export function openSqliteStore(file: string): ProviderStore {
   );
 
   return {
-    createUser(u) {
+    async createUser(u) {
       const createdAt = Date.now();
       q.insertUser.run(
         u.id,
@@ -276,16 +327,16 @@ export function openSqliteStore(file: string): ProviderStore {
         createdAt,
       };
     },
-    userById: (id) => toUser(q.userById.get(id) as UserRow | undefined),
-    userByLogin: (login) => toUser(q.userByLogin.get(login) as UserRow | undefined),
-    userByAddress: (address) => toUser(q.userByAddress.get(address) as UserRow | undefined),
-    userByWkdHash: (hash) => toUser(q.userByWkdHash.get(hash) as UserRow | undefined),
-    userByFingerprint: (fpr) => toUser(q.userByFingerprint.get(fpr) as UserRow | undefined),
-    setPassword: (id, salt, verifier, kdf) =>
+    userById: async (id) => toUser(q.userById.get(id) as UserRow | undefined),
+    userByLogin: async (login) => toUser(q.userByLogin.get(login) as UserRow | undefined),
+    userByAddress: async (address) => toUser(q.userByAddress.get(address) as UserRow | undefined),
+    userByWkdHash: async (hash) => toUser(q.userByWkdHash.get(hash) as UserRow | undefined),
+    userByFingerprint: async (fpr) => toUser(q.userByFingerprint.get(fpr) as UserRow | undefined),
+    setPassword: async (id, salt, verifier, kdf) =>
       void q.setPassword.run(salt, verifier, kdfText(kdf), id),
-    setPublicKey: (id, armored, fpr) => void q.setKey.run(armored, fpr, id),
-    addToken: (hash, userId, now) => void q.addToken.run(hash, userId, now),
-    touchToken(hash, now, idleMs) {
+    setPublicKey: async (id, armored, fpr) => void q.setKey.run(armored, fpr, id),
+    addToken: async (hash, userId, now) => void q.addToken.run(hash, userId, now),
+    async touchToken(hash, now, idleMs) {
       const row = q.getToken.get(hash) as { user_id: string; last_used_at: number } | undefined;
       if (!row) return null;
       if (now - row.last_used_at > idleMs) {
@@ -295,13 +346,13 @@ export function openSqliteStore(file: string): ProviderStore {
       q.useToken.run(now, hash);
       return { userId: row.user_id, lastUsedAt: now };
     },
-    deleteToken: (hash) => void q.deleteToken.run(hash),
-    deleteTokensOf: (userId, except = '') => void q.deleteTokensOf.run(userId, except),
-    setRecovery: (userId, record) => void q.setRecovery.run(userId, record),
-    createRecovery: (userId, record) => q.createRecovery.run(userId, record).changes === 1,
-    getRecovery: (userId) =>
+    deleteToken: async (hash) => void q.deleteToken.run(hash),
+    deleteTokensOf: async (userId, except = '') => void q.deleteTokensOf.run(userId, except),
+    setRecovery: async (userId, record) => void q.setRecovery.run(userId, record),
+    createRecovery: async (userId, record) => q.createRecovery.run(userId, record).changes === 1,
+    getRecovery: async (userId) =>
       (q.getRecovery.get(userId) as { record: string } | undefined)?.record ?? null,
-    pull(userId, collection, after: Checkpoint | null, limit) {
+    async pull(userId, collection, after: Checkpoint | null, limit) {
       const rows = (
         after
           ? q.pullAfter.all(userId, collection, after.updatedAt, after.updatedAt, after.id, limit)
@@ -309,7 +360,7 @@ export function openSqliteStore(file: string): ProviderStore {
       ) as DocRow[];
       return rows.map(toDoc);
     },
-    push(userId, collection, rows, now) {
+    async push(userId, collection, rows, now) {
       const conflicts: StoredDoc[] = [];
       const written: StoredDoc[] = [];
       for (const row of rows) {
@@ -319,14 +370,26 @@ export function openSqliteStore(file: string): ProviderStore {
       }
       return { conflicts, written };
     },
-    holdMessage: (h) => void q.hold.run(h.id, h.userId, h.path, h.sender, h.receivedAt),
-    heldFor: (userId) => (q.heldFor.all(userId) as HeldRow[]).map(toHeld),
-    heldBefore: (time) => (q.heldBefore.all(time) as HeldRow[]).map(toHeld),
-    releaseHeld: (id) => void q.release.run(id),
-    relayedBefore: (userId, envelopeId, since) =>
+    holdMessage: async (h) => void q.hold.run(h.id, h.userId, h.path, h.sender, h.receivedAt),
+    heldFor: async (userId) => (q.heldFor.all(userId) as HeldRow[]).map(toHeld),
+    heldBefore: async (time) => (q.heldBefore.all(time) as HeldRow[]).map(toHeld),
+    releaseHeld: async (id) => void q.release.run(id),
+    relayedBefore: async (userId, envelopeId, since) =>
       q.relayed.get(userId, envelopeId, since) !== undefined,
-    rememberRelayed: (userId, envelopeId, now, forgetBefore) =>
+    rememberRelayed: async (userId, envelopeId, now, forgetBefore) =>
       void rememberRelayed(userId, envelopeId, now, forgetBefore),
-    close: () => db.close(),
+    addHandshake: async (h, bounds, now) => void addHandshake(h, bounds, now),
+    async takeHandshake(key, now) {
+      const row = q.takeHandshake.get(key) as { value: string; expires_at: number } | undefined;
+      return row && row.expires_at >= now ? row.value : null;
+    },
+    readLimit: async (key, now) =>
+      (q.readLimit.get(key, now) as { value: string } | undefined)?.value ?? null,
+    updateLimit: async (key, now, change) => void updateLimit(key, now, change),
+    async forgetExpired(now) {
+      q.expireHandshakes.run(now);
+      q.expireLimits.run(now);
+    },
+    close: async () => void db.close(),
   };
 }
