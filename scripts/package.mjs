@@ -120,6 +120,26 @@ function executable(path, text) {
   chmodSync(path, 0o755);
 }
 
+/**
+ * The systemd user unit for the standalone mode (any mail client, no Thunderbird needed).
+ * Not enabled by the package: `systemctl --user enable --now leapbird-host` when wanted. After
+ * a (re)start the accounts wait locked until `leapbird-host login ADDRESS`.
+ */
+function systemdUnit(program) {
+  return `[Unit]
+Description=LeapBird host: encrypted mail for any mail client
+After=network-online.target
+
+[Service]
+ExecStart=${program} serve
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=default.target
+`;
+}
+
 // ---- the tarball: unpack, ./install.sh (per user, into ~/.local/lib/leapbird) ----
 const tarName = `${name}-${pkg.version}-${platform}`;
 const tarStage = join(work, tarName);
@@ -135,11 +155,15 @@ exec "$here/node/bin/node" "$here/lib/host/main.js" "$@"
 executable(
   join(tarStage, 'install.sh'),
   `#!/bin/sh
-# Installs the LeapBird host for the current user and registers it with Thunderbird.
-# Run it from the unpacked folder. Your mail stays where it is (~/.local/share/leapbird).
+# Installs the LeapBird host for the current user and registers it with Thunderbird; puts
+# leapbird-host on the PATH (~/.local/bin) and a systemd user unit for the standalone mode
+# (not enabled). Run it from the unpacked folder. Your mail stays where it is
+# (~/.local/share/leapbird).
 set -eu
 here=$(dirname "$(readlink -f "$0")")
 dest="\${LEAPBIRD_PREFIX:-$HOME/.local/lib/leapbird}"
+bin="$HOME/.local/bin"
+units="\${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
 if [ "$here" != "$dest" ]; then
   rm -rf "$dest.new"
   mkdir -p "$(dirname "$dest")"
@@ -148,7 +172,11 @@ if [ "$here" != "$dest" ]; then
   mv "$dest.new" "$dest"
 fi
 "$dest/node/bin/node" "$dest/lib/host/main.js" install
+mkdir -p "$bin" "$units"
+ln -sfn "$dest/${name}" "$bin/${name}"
+sed "s|@PROGRAM@|$dest/${name}|" "$dest/${name}.service.in" > "$units/${name}.service"
 echo "LeapBird host installed in $dest. Restart Thunderbird to use it."
+echo "Other mail clients: ${name} serve (or systemctl --user enable --now ${name}), then ${name} login ADDRESS."
 `,
 );
 executable(
@@ -158,15 +186,21 @@ executable(
 # ~/.local/share/leapbird are kept; remove that folder yourself to delete them.
 set -eu
 dest="\${LEAPBIRD_PREFIX:-$HOME/.local/lib/leapbird}"
+bin="$HOME/.local/bin/${name}"
+unit="\${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/${name}.service"
 if [ -x "$dest/node/bin/node" ]; then
   "$dest/node/bin/node" "$dest/lib/host/main.js" install --uninstall
 fi
+# Only what this install put there: the link to it and its unit.
+if [ "$(readlink "$bin" 2>/dev/null)" = "$dest/${name}" ]; then rm -f "$bin"; fi
+if grep -qs "^ExecStart=$dest/${name} serve$" "$unit"; then rm -f "$unit"; fi
 rm -rf "$dest"
 # The folder that held it, if LeapBird was all it held.
 rmdir "$(dirname "$dest")" 2>/dev/null || true
 echo "LeapBird host removed. Your data in \${XDG_DATA_HOME:-$HOME/.local/share}/leapbird was kept."
 `,
 );
+writeFileSync(join(tarStage, `${name}.service.in`), systemdUnit('@PROGRAM@'));
 settle(tarStage);
 const tarball = join(root, 'dist', `${tarName}.tar.gz`);
 say('writing the tarball');
@@ -187,12 +221,15 @@ function writeDeb() {
   mkdirSync(dirname(libDir), { recursive: true });
   cpSync(tarStage, libDir, {
     recursive: true,
-    filter: (src) => !/\/(install|uninstall)\.sh$/.test(src),
+    filter: (src) => !/\/((un)?install\.sh|[^/]+\.service\.in)$/.test(src),
   });
-  executable(
-    join(libDir, name),
-    `#!/bin/sh\n# Started by Thunderbird through native messaging.\nexec /usr/lib/leapbird/node/bin/node /usr/lib/leapbird/lib/host/main.js "$@"\n`,
-  );
+  const launcher = `#!/bin/sh\n# Started by Thunderbird through native messaging, or by hand: leapbird-host serve.\nexec /usr/lib/leapbird/node/bin/node /usr/lib/leapbird/lib/host/main.js "$@"\n`;
+  executable(join(libDir, name), launcher);
+  mkdirSync(join(debStage, 'usr', 'bin'), { recursive: true });
+  executable(join(debStage, 'usr', 'bin', name), launcher);
+  const unitDir = join(debStage, 'usr', 'lib', 'systemd', 'user');
+  mkdirSync(unitDir, { recursive: true });
+  writeFileSync(join(unitDir, `${name}.service`), systemdUnit(`/usr/bin/${name}`));
   const manifest = JSON.parse(
     run(join(libDir, 'node', 'bin', 'node'), [
       join(libDir, 'lib', 'host', 'main.js'),

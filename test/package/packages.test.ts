@@ -7,7 +7,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +61,13 @@ describe('the tarball', () => {
   it('holds the bundled host, the SQLCipher addon and a Node runtime, and nothing of the add-on', () => {
     const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
     const top = listing[0]!.split('/')[0]!;
-    for (const file of ['leapbird-host', 'install.sh', 'uninstall.sh', 'node/bin/node']) {
+    for (const file of [
+      'leapbird-host',
+      'install.sh',
+      'uninstall.sh',
+      'leapbird-host.service.in',
+      'node/bin/node',
+    ]) {
       expect(listing).toContain(`${top}/${file}`);
     }
     expect(listing).toContain(`${top}/lib/host/main.js`);
@@ -92,6 +106,13 @@ describe('the tarball', () => {
     );
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
     expect(manifest.path).toBe(join(installed, 'leapbird-host'));
+    // On the PATH for the standalone mode, and a user unit for it (left for the user to enable).
+    const onPath = join(home, '.local', 'bin', 'leapbird-host');
+    expect(realpathSync(onPath)).toBe(join(installed, 'leapbird-host'));
+    const unitPath = join(home, '.config', 'systemd', 'user', 'leapbird-host.service');
+    expect(readFileSync(unitPath, 'utf8')).toMatch(
+      new RegExp(`^ExecStart=${join(installed, 'leapbird-host')} serve$`, 'm'),
+    );
     rmSync(unpacked, { recursive: true, force: true }); // the download is gone; the install works
 
     // The installed host does real work on its own runtime: SRP sign-up, key generation,
@@ -141,10 +162,15 @@ describe('the tarball', () => {
     const after = filesUnder(home);
     expect(existsSync(installed)).toBe(false);
     expect(existsSync(manifestPath)).toBe(false);
+    // lstat: a link left behind would dangle, and existsSync follows links.
+    const present = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+    expect([onPath, unitPath].filter(present)).toEqual([]);
     // What is left is Thunderbird's profile and the user's LeapBird data, not the program.
     expect(after.filter((f) => /\.local\/lib|native-messaging-hosts\/./.test(f))).toEqual([]);
     expect(
-      before.filter((f) => !after.includes(f)).every((f) => /^\.local|^\.mozilla/.test(f)),
+      before
+        .filter((f) => !after.includes(f))
+        .every((f) => /^\.local|^\.mozilla|^\.config\/systemd/.test(f)),
     ).toBe(true);
     expect(after.some((f) => f.startsWith('data/'))).toBe(true);
   }, 240_000);
@@ -167,6 +193,8 @@ describe.skipIf(!isRoot || debInstalled)('the Debian package', () => {
     });
     expect(listing).toContain(`.${systemManifest}`);
     expect(listing).toContain('./usr/lib/leapbird/leapbird-host');
+    expect(listing).toContain('./usr/bin/leapbird-host');
+    expect(listing).toContain('./usr/lib/systemd/user/leapbird-host.service');
     expect(listing).toContain('./usr/lib/leapbird/lib/host/main.js');
     expect(listing).toContain('./usr/lib/leapbird/node/bin/node');
     expect(listing).toMatch(/better_sqlite3\.node/);
@@ -189,5 +217,6 @@ describe.skipIf(!isRoot || debInstalled)('the Debian package', () => {
     execFileSync('dpkg', ['--remove', 'leapbird-host'], { stdio: 'ignore' });
     expect(existsSync(systemManifest)).toBe(false);
     expect(existsSync('/usr/lib/leapbird')).toBe(false);
+    expect(existsSync('/usr/bin/leapbird-host')).toBe(false);
   });
 });
