@@ -140,6 +140,20 @@ async function underAttack(
 }
 
 /** One short client conversation: sends each line after the previous answer matched. */
+/** A connection that completes TLS, reads the greeting (or refusal) and then says nothing. */
+function idle(port: number, ca: string) {
+  const socket: TLSSocket = connect({ host: '127.0.0.1', port, ca });
+  const outcome = { closed: false, received: '' };
+  socket.on('data', (d: Buffer) => (outcome.received += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (outcome.closed = true));
+  const answered = waitFor(
+    'a greeting or a close',
+    () => outcome.closed || outcome.received !== '',
+  );
+  return { answered, outcome, destroy: () => socket.destroy() };
+}
+
 async function converse(port: number, ca: string, steps: [string | null, RegExp][]) {
   const socket = connect({ host: '127.0.0.1', port, ca });
   let received = '';
@@ -289,4 +303,41 @@ describe('a local user flooding the servers before login', () => {
       expect(host.child.exitCode).toBeNull();
     },
   );
+
+  it('idle connections that never log in do not keep the user from sending or reading', async () => {
+    const plain = Buffer.from(`\0${account.username}\0${account.password}`).toString('base64');
+    const servers = [
+      {
+        port: account.smtp.port,
+        user: [
+          [null, /^220 /],
+          ['EHLO thunderbird', /250 /],
+          [`AUTH PLAIN ${plain}`, /^235 /m],
+          ['QUIT', /221 /],
+        ] as [string | null, RegExp][],
+      },
+      {
+        port: account.imap.port,
+        user: [
+          [null, /^\* OK /],
+          [`l LOGIN ${account.username} "${account.password}"`, /l OK /],
+          ['o LOGOUT', /o OK /],
+        ] as [string | null, RegExp][],
+      },
+    ];
+    for (const { port, user } of servers) {
+      // More strangers than either server takes at once, all holding on silently.
+      const strangers = Array.from({ length: 30 }, () => idle(port, ca));
+      try {
+        await Promise.all(strangers.map((s) => s.answered));
+        await converse(port, ca, user);
+        // Room was made by closing the stranger that had waited longest, in words.
+        const evicted = strangers.filter((s) => /waited longest/.test(s.outcome.received));
+        expect(evicted.length).toBeGreaterThan(0);
+      } finally {
+        for (const s of strangers) s.destroy();
+      }
+    }
+    expect(host.child.exitCode).toBeNull();
+  });
 });

@@ -11,6 +11,11 @@ import { smtpError, toReply } from './errors.js';
 import type { Outbox } from './outbox/index.js';
 import { submitMessage, type RecipientKeys } from './submission.js';
 
+/** Connections at once; past it smtp-server answers 421. */
+const MAX_CLIENTS = 16;
+/** Of those, connections not logged in yet (see onConnect). */
+const MAX_WAITING_FOR_AUTH = 8;
+
 export interface SmtpServerOptions {
   /** Loopback only: 127.0.0.1 (default) or ::1. */
   host?: string;
@@ -70,7 +75,22 @@ export async function startSmtpServer(options: SmtpServerOptions): Promise<Runni
     size: maxMessageBytes,
     logger: false,
     closeTimeout: 1000,
-    maxClients: 16,
+    maxClients: MAX_CLIENTS,
+    onConnect(session, callback) {
+      // Anyone on the machine can connect: connections still waiting for AUTH are kept few
+      // and the one waiting longest makes room, so idle strangers cannot fill the server and
+      // keep Thunderbird from sending (as the IMAP server does).
+      const waiting = [...server.connections].filter(
+        (c) => c.session !== session && !c.session.user,
+      );
+      if (waiting.length >= MAX_WAITING_FOR_AUTH) {
+        const oldest = waiting[0]!;
+        oldest.send(421, '4.7.0 Too many connections waiting to log in; this one waited longest');
+        oldest.close();
+        log.warn('smtp.unauthenticated_evicted', { waiting: waiting.length });
+      }
+      callback();
+    },
     onAuth(auth, _session, callback) {
       Promise.resolve(options.authenticate(auth.username ?? '', auth.password ?? ''))
         .catch(() => false)
