@@ -15,6 +15,7 @@ import { httpsRequest, mapResolver } from '../native-host/src/net/index.js';
 import { bootstrapProvider, ProviderSession } from '../native-host/src/provider/index.js';
 import { startProvider } from '../provider/src/index.js';
 import { loopbackNames } from '../test/provider/helpers.js';
+import { median } from './lib/stats.js';
 
 const runs = Number(process.argv[2] ?? 10);
 const dir = mkdtempSync(join(tmpdir(), 'bench-setup-'));
@@ -27,7 +28,6 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
   const info = await bootstrapProvider('alpha.test', {

@@ -23,6 +23,7 @@ import {
 import { openAccountStore, StoreMailboxBackend } from '../native-host/src/store/index.js';
 import { startDovecot } from '../provider/src/dovecot/index.js';
 import { BenchImapClient } from './lib/imap-client.js';
+import { median } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -181,8 +182,6 @@ async function timeRow(
   for (const c of row.commands()) bytes += await client.run(c);
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, bytes };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function ourBackend(
   root: string,

@@ -17,10 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { startImapServer } from '../native-host/src/imap/index.js';
-import { openAccountStore, StoreMailboxBackend } from '../native-host/src/store/index.js';
 import { startDovecot } from '../provider/src/dovecot/index.js';
 import { BenchImapClient } from './lib/imap-client.js';
+import { median } from './lib/stats.js';
+import { serveNewStore } from './lib/store-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -105,21 +105,11 @@ async function timeStatusAll(client: BenchImapClient): Promise<number> {
   return performance.now() - start;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bench-folders-'));
   const dovecotDir = mkdtempSync(join(tmpdir(), 'bench-folders-dovecot-'));
-  const store = await openAccountStore({
-    dir: join(root, 'store'),
-    storageSecret: randomBytes(64),
-  });
-  const backend = new StoreMailboxBackend();
-  backend.register('bench', store);
-  const server = await startImapServer({
-    backend,
-    authenticate: async (u, p) => (u === USER && p === PASSWORD ? 'bench' : null),
-  });
+  const served = await serveNewStore(root, USER, PASSWORD);
+  const { store, server } = served;
   const dovecot = await startDovecot({
     dataDir: dovecotDir,
     auth: { kind: 'passwd-file', users: [{ user: USER, password: PASSWORD }] },
@@ -172,8 +162,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const c of clients) c.close();
-    await server.close();
-    store.close();
+    await served.close();
     await dovecot.stop();
     if (!process.env.MBSYNC_DEBUG) rmSync(root, { recursive: true, force: true });
     else console.log(root);

@@ -15,10 +15,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startImapServer } from '../native-host/src/imap/index.js';
-import { openAccountStore, StoreMailboxBackend } from '../native-host/src/store/index.js';
 import { startDovecot, type DovecotInstance } from '../provider/src/dovecot/index.js';
+import { seededRandom } from '../test/helpers/seeded-random.js';
 import { BenchImapClient } from './lib/imap-client.js';
+import { median } from './lib/stats.js';
+import { serveNewStore } from './lib/store-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,23 +44,11 @@ service indexer-worker {
 }
 `;
 
-/** mulberry32, so every run and every server get the same mailbox. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Words of 3 to 10 letters drawn from English letter frequencies (so trigrams are as varied
  * as in real text, neither kinder nor harsher to a trigram index), used with a Zipf-like law.
  */
-const next = random(7);
+const next = seededRandom(7);
 const LETTERS =
   'eeeeeeeeeeeetttttttttaaaaaaaaoooooooiiiiiiinnnnnnnsssssshhhhhhrrrrrrddddllllcccuuummmwwffggyyppbbvkjxqz';
 const VOCABULARY = [
@@ -136,7 +125,6 @@ function xapianSize(dir: string): number {
   return total;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const uidsIn = (text: string) =>
   (/^\* SEARCH(.*)$/m.exec(text)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).length;
 
@@ -147,16 +135,8 @@ async function main(): Promise<void> {
   const auth = { kind: 'passwd-file' as const, users: [{ user: USER, password: PASSWORD }] };
   const dovecots: DovecotInstance[] = [];
   const clients: BenchImapClient[] = [];
-  const store = await openAccountStore({
-    dir: join(root, 'store'),
-    storageSecret: randomBytes(64),
-  });
-  const backend = new StoreMailboxBackend();
-  backend.register('bench', store);
-  const server = await startImapServer({
-    backend,
-    authenticate: async (u, p) => (u === USER && p === PASSWORD ? 'bench' : null),
-  });
+  const served = await serveNewStore(root, USER, PASSWORD);
+  const { store, server } = served;
   try {
     dovecots.push(await startDovecot({ dataDir: plainDir, auth }));
     dovecots.push(await startDovecot({ dataDir: xapianDir, auth, extraConfig: XAPIAN }));
@@ -233,8 +213,7 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const c of clients) c.close();
-    await server.close();
-    store.close();
+    await served.close();
     for (const d of dovecots) await d.stop();
     for (const dir of [root, plainDir, xapianDir]) rmSync(dir, { recursive: true, force: true });
   }

@@ -13,6 +13,7 @@ import {
   generateStorageSecret,
   openRecoveryRecord,
 } from '../native-host/src/store/index.js';
+import { median } from './lib/stats.js';
 
 const slowRuns = Number(process.argv[2] ?? 5);
 /** Fast guesses timed together, so each timing is long enough to read. */
@@ -20,8 +21,6 @@ const fastRepeat = 20;
 const login = 'alice';
 const password = 'the real password';
 const context = { login, domain: 'alpha.test', memoryHard: false };
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function time(guess: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();

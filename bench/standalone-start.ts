@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { newAccount, startTestProvider } from '../test/provider/helpers.js';
 import { cli, credentialsOf, standalonePlace, startServe } from '../test/standalone/helpers.js';
+import { median } from './lib/stats.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const PASSWORD = 'alice times her mornings';
@@ -18,7 +19,6 @@ await newAccount(provider, 'alice', PASSWORD);
 const place = standalonePlace(provider);
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function login(): Promise<void> {
   const result = await cli(place, ['login', 'alice@alpha.test', '--password-stdin'], PASSWORD);

@@ -11,24 +11,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AccountStore } from '../../native-host/src/store/index.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { sampleMessage } from './backend-contract.js';
 import { loggedIn, startFixture, type RawClient } from './helpers.js';
 
 const SESSIONS = Number(process.env.LEAPBIRD_STRESS_SESSIONS ?? 10);
 const OPS = Number(process.env.LEAPBIRD_STRESS_OPS ?? 40);
 const LONG = process.env.LEAPBIRD_STRESS_OPS !== undefined;
-
-/** mulberry32: a seeded generator, so a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The response's lines with literal contents left out, so a body never reads as a response. */
 function responseLines(text: string): string[] {
@@ -166,7 +155,7 @@ describe('IMAP under load', () => {
       const clients: RawClient[] = [];
       await Promise.all(
         Array.from({ length: SESSIONS }, async (_, s) => {
-          const next = random(seed + s);
+          const next = seededRandom(seed + s);
           const checker = new SessionChecker(`session ${s} (seed ${seed + s})`);
           checkers.push(checker);
           const client = await loggedIn(fx.server.port);
