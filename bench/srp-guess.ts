@@ -1,7 +1,7 @@
 /**
  * What one password guess costs someone who holds the provider's database, against each
  * thing there the password protects: the SRP verifier as the SRP library derives it (the fast
- * hash accounts had before issue 14), the verifier as LeapBird derives it now (scrypt, new and
+ * hash accounts had before the move to scrypt), the verifier as LeapBird derives it now (scrypt, new and
  * moved accounts), and the recovery record (scrypt, then AES-GCM). Anchor: the recovery
  * record, so a ratio of 1 or more means the verifier is no cheaper a target.
  *   npx tsx bench/srp-guess.ts [scrypt guesses]
