@@ -9,9 +9,17 @@
  *   advisory lock.
  */
 import pg from 'pg';
-import type { PasswordKdf } from '../../../shared/src/password-kdf.js';
 import { MIGRATIONS } from './postgres-schema.js';
-import type { HeldMessage, ProviderStore, PushRow, StoredDoc, UserRecord } from './types.js';
+import {
+  conflictOf,
+  kdfText,
+  nextUpdatedAt,
+  toHeld,
+  toUser,
+  type HeldRow,
+  type UserRow,
+} from './rows.js';
+import type { ProviderStore, PushRow, StoredDoc } from './types.js';
 
 /** BIGINT (int8) columns hold milliseconds, well inside a double's exact range. */
 const INT8 = 20;
@@ -25,18 +33,6 @@ const types = {
 /** Any key for pg_advisory_xact_lock, the same in every process: "LBmg". */
 const MIGRATION_LOCK = 0x4c426d67;
 
-interface UserRow {
-  id: string;
-  login: string;
-  address: string;
-  salt: string;
-  verifier: string;
-  kdf: string | null;
-  public_key: string | null;
-  key_fingerprint: string | null;
-  created_at: number;
-}
-
 interface DocRow {
   id: string;
   deleted: boolean;
@@ -45,30 +41,6 @@ interface DocRow {
   updated_at: number;
 }
 
-interface HeldRow {
-  id: string;
-  user_id: string;
-  path: string;
-  sender: string;
-  received_at: number;
-}
-
-const toUser = (r: UserRow | undefined): UserRecord | null =>
-  r
-    ? {
-        id: r.id,
-        login: r.login,
-        address: r.address,
-        salt: r.salt,
-        verifier: r.verifier,
-        // Validated by the API before it was stored.
-        kdf: r.kdf === null ? null : (JSON.parse(r.kdf) as PasswordKdf),
-        publicKey: r.public_key,
-        keyFingerprint: r.key_fingerprint,
-        createdAt: r.created_at,
-      }
-    : null;
-
 const toDoc = (r: DocRow): StoredDoc => ({
   id: r.id,
   deleted: r.deleted,
@@ -76,16 +48,6 @@ const toDoc = (r: DocRow): StoredDoc => ({
   hash: r.hash,
   updatedAt: r.updated_at,
 });
-
-const toHeld = (r: HeldRow): HeldMessage => ({
-  id: r.id,
-  userId: r.user_id,
-  path: r.path,
-  sender: r.sender,
-  receivedAt: r.received_at,
-});
-
-const kdfText = (kdf: PasswordKdf | null) => (kdf === null ? null : JSON.stringify(kdf));
 
 const DOC_COLUMNS = 'id, deleted, ciphertext, hash, updated_at';
 
@@ -175,23 +137,9 @@ export async function openPostgresStore(
           [userId, collection, row.newDocumentState.id],
         )
       ).rows[0];
-      const current = stored ? toDoc(stored) : null;
-      const assumed = row.assumedMasterState;
-      const same = (a: typeof assumed, b: StoredDoc) =>
-        a !== null && a.hash === b.hash && a.deleted === b.deleted;
-      if (current ? !same(assumed, current) : assumed !== null) {
-        // As in the SQLite store: nothing stored means a tombstone without content.
-        return {
-          conflict: current ?? {
-            id: row.newDocumentState.id,
-            deleted: true,
-            ciphertext: '',
-            hash: '',
-            updatedAt: 0,
-          },
-        };
-      }
-      const updatedAt = Math.max(now, clock + 1);
+      const conflict = conflictOf(row, stored ? toDoc(stored) : null);
+      if (conflict) return { conflict };
+      const updatedAt = nextUpdatedAt(now, clock);
       await c.query('UPDATE users SET sync_clock = $1 WHERE id = $2', [updatedAt, userId]);
       const doc = row.newDocumentState;
       await c.query(

@@ -3,17 +3,22 @@
  * directory, WAL mode). Every multi-statement change runs in a transaction.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
-import type { PasswordKdf } from '../../../shared/src/password-kdf.js';
+import {
+  conflictOf,
+  kdfText,
+  nextUpdatedAt,
+  toHeld,
+  toUser,
+  type HeldRow,
+  type UserRow,
+} from './rows.js';
 import type {
   Checkpoint,
-  HeldMessage,
   LimitChange,
   PendingHandshake,
   ProviderStore,
   PushRow,
   StoredDoc,
-  UserRecord,
-  WireDoc,
 } from './types.js';
 
 const SCHEMA = `
@@ -82,18 +87,6 @@ CREATE TABLE IF NOT EXISTS login_limits (
 CREATE INDEX IF NOT EXISTS login_limits_expiry ON login_limits (expires_at);
 `;
 
-interface UserRow {
-  id: string;
-  login: string;
-  address: string;
-  salt: string;
-  verifier: string;
-  kdf: string | null;
-  public_key: string | null;
-  key_fingerprint: string | null;
-  created_at: number;
-}
-
 interface DocRow {
   id: string;
   deleted: number;
@@ -102,30 +95,6 @@ interface DocRow {
   updated_at: number;
 }
 
-interface HeldRow {
-  id: string;
-  user_id: string;
-  path: string;
-  sender: string;
-  received_at: number;
-}
-
-const toUser = (r: UserRow | undefined): UserRecord | null =>
-  r
-    ? {
-        id: r.id,
-        login: r.login,
-        address: r.address,
-        salt: r.salt,
-        verifier: r.verifier,
-        // Validated by the API before it was stored.
-        kdf: r.kdf === null ? null : (JSON.parse(r.kdf) as PasswordKdf),
-        publicKey: r.public_key,
-        keyFingerprint: r.key_fingerprint,
-        createdAt: r.created_at,
-      }
-    : null;
-
 const toDoc = (r: DocRow): StoredDoc => ({
   id: r.id,
   deleted: r.deleted === 1,
@@ -133,18 +102,6 @@ const toDoc = (r: DocRow): StoredDoc => ({
   hash: r.hash,
   updatedAt: r.updated_at,
 });
-
-const toHeld = (r: HeldRow): HeldMessage => ({
-  id: r.id,
-  userId: r.user_id,
-  path: r.path,
-  sender: r.sender,
-  receivedAt: r.received_at,
-});
-
-const sameState = (a: WireDoc, b: StoredDoc) => a.hash === b.hash && a.deleted === b.deleted;
-
-const kdfText = (kdf: PasswordKdf | null) => (kdf === null ? null : JSON.stringify(kdf));
 
 /** Columns added after the first release, for data directories made before them. */
 function migrate(db: Database.Database): void {
@@ -270,23 +227,10 @@ export function openSqliteStore(file: string): ProviderStore {
     ): { conflict?: StoredDoc; written?: StoredDoc } => {
       const stored = q.getDoc.get(userId, collection, row.newDocumentState.id) as
         DocRow | undefined;
-      const current = stored ? toDoc(stored) : null;
-      const assumed = row.assumedMasterState;
-      if (current ? !assumed || !sameState(assumed, current) : assumed !== null) {
-        // Nothing is stored, so there is no master state to report; a tombstone without
-        // content tells the client that the document it assumed does not exist here.
-        return {
-          conflict: current ?? {
-            id: row.newDocumentState.id,
-            deleted: true,
-            ciphertext: '',
-            hash: '',
-            updatedAt: 0,
-          },
-        };
-      }
+      const conflict = conflictOf(row, stored ? toDoc(stored) : null);
+      if (conflict) return { conflict };
       const clock = (q.clock.get(userId) as { sync_clock: number }).sync_clock;
-      const updatedAt = Math.max(now, clock + 1);
+      const updatedAt = nextUpdatedAt(now, clock);
       q.setClock.run(updatedAt, userId);
       const doc = row.newDocumentState;
       q.putDoc.run(
