@@ -7,6 +7,7 @@
 import type { MailboxChange, MailboxSnapshot, UidRange } from './backend.js';
 import { flagsUpdate, sequenceSet } from './protocol/encoder.js';
 import { ParseError, type SequenceSet } from './protocol/parser.js';
+import { uidsToRanges } from './search.js';
 
 export class MailboxTracker {
   /** UIDs in sequence order as the client knows them (including expunges not yet reported). */
@@ -58,7 +59,7 @@ export class MailboxTracker {
   /** What SEARCH RECENT matches. */
   recentUids(): UidRange[] {
     // Claimed in bursts of consecutive UIDs, so few ranges: SEARCH stays one SQL statement.
-    return uidRanges([...this.recent].sort((a, b) => a - b));
+    return uidsToRanges([...this.recent].sort((a, b) => a - b));
   }
 
   /**
@@ -235,7 +236,7 @@ export class MailboxTracker {
    * messages no longer here match nothing in a backend, and never come back.
    */
   private savedRanges(): UidRange[] {
-    return uidRanges(this.savedResult.filter((u) => !this.pendingExpunges.has(u)));
+    return uidsToRanges(this.savedResult.filter((u) => !this.pendingExpunges.has(u)));
   }
 
   /** Sequence numbers of the client-known UIDs in a set, ascending (for SEARCH and MODIFIED). */
@@ -298,15 +299,4 @@ export class MailboxTracker {
     }
     return lines;
   }
-}
-
-/** Ascending UIDs as the fewest ranges. */
-function uidRanges(uids: readonly number[]): UidRange[] {
-  const ranges: UidRange[] = [];
-  for (const uid of uids) {
-    const last = ranges.at(-1);
-    if (last && last.end === uid - 1) last.end = uid;
-    else ranges.push({ start: uid, end: uid });
-  }
-  return ranges;
 }

@@ -1,6 +1,7 @@
-import type { MessageMeta, UidRange } from '../backend.js';
+import type { MessageMeta } from '../backend.js';
 import type { Envelope } from '../../mime/index.js';
 import { ParseError } from '../protocol/parser.js';
+import { uidsToRanges } from '../search.js';
 import type { ImapSession } from '../session.js';
 import {
   SORT_KEYS,
@@ -54,12 +55,7 @@ export async function* sortMetas(
   header: boolean,
 ): AsyncGenerator<{ meta: MessageMeta; envelope: Envelope }> {
   if (!uids.length) return;
-  const ranges: UidRange[] = [];
-  for (const uid of uids) {
-    const last = ranges.at(-1);
-    if (last && last.end === uid - 1) last.end = uid;
-    else ranges.push({ start: uid, end: uid });
-  }
+  const ranges = uidsToRanges(uids);
   const wanted = new Set(uids);
   for await (const meta of session.account.fetch(session.selected!.mailbox.id, ranges, {
     want: { envelope: true, header },
