@@ -7,10 +7,7 @@
 import libmime from 'libmime';
 import type { Envelope, EnvelopeAddress } from '../mime/index.js';
 
-export type SortKeyName =
-  'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
-
-export const SORT_KEYS: ReadonlySet<string> = new Set<SortKeyName>([
+const SORT_KEY_NAMES = [
   'ARRIVAL',
   'CC',
   'DATE',
@@ -20,7 +17,11 @@ export const SORT_KEYS: ReadonlySet<string> = new Set<SortKeyName>([
   'TO',
   'DISPLAYFROM',
   'DISPLAYTO',
-]);
+] as const;
+
+export type SortKeyName = (typeof SORT_KEY_NAMES)[number];
+
+export const SORT_KEYS: ReadonlySet<string> = new Set<SortKeyName>(SORT_KEY_NAMES);
 
 export interface SortCriterion {
   key: SortKeyName;
