@@ -13,9 +13,9 @@ export interface Badge {
   title: string;
 }
 
-/** "42%" of a sync with a known total, else nothing. */
+/** "42%" of a sync with a known total, else nothing (search being prepared is not the sync). */
 export function progressText(progress: Progress | null): string | null {
-  if (!progress || !progress.total || progress.total <= 0) return null;
+  if (!progress || progress.task !== 'sync' || !progress.total || progress.total <= 0) return null;
   const percent = Math.min(100, Math.floor((progress.done / progress.total) * 100));
   return `${percent}%`;
 }
@@ -42,7 +42,7 @@ export function toolbarBadge(state: AddonState): Badge {
   const error = status.lastError?.message;
   switch (status.state) {
     case 'syncing': {
-      const percent = state.progress?.task === 'sync' ? progressText(state.progress) : null;
+      const percent = progressText(state.progress);
       return {
         text: percent ?? '↻',
         color: COLORS.info,

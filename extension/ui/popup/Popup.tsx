@@ -25,7 +25,8 @@ export function Popup({
   const [leaving, setLeaving] = useState<string | null>(null);
   const badge = toolbarBadge(state);
   const accounts = state.status?.accounts ?? [];
-  const percent = state.progress?.task === 'sync' ? progressText(state.progress) : null;
+  const percent = progressText(state.progress);
+  const working = progressSentence(state);
   const hostError = state.status?.lastError?.message ?? null;
   const problem = hostProblemOf(state);
   const cls =
@@ -67,7 +68,7 @@ export function Popup({
           ))}
         </ul>
       )}
-      {progressSentence(state) && <p class="muted">{progressSentence(state)}</p>}
+      {working && <p class="muted">{working}</p>}
       {(state.lastError || hostError) && !problem && (
         <p class="bad">Last problem: {state.lastError ?? hostError}</p>
       )}
