@@ -24,7 +24,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -32,6 +31,7 @@ import * as openpgp from 'openpgp';
 import * as srp from 'secure-remote-password/client.js';
 import { startProvider, type RunningProvider } from '../provider/src/index.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres.js';
+import { freePort } from '../provider/src/net/index.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 6);
 const LOGIN_CONCURRENCY = 6;
@@ -43,17 +43,6 @@ interface Front {
   apiPort: number;
   mxPort: number;
   caCertPem: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 function call(
@@ -133,8 +122,8 @@ async function startHaproxy(dir: string, processes: RunningProvider[], ca: strin
     readFileSync(join(ca, 'server.crt'), 'utf8') + readFileSync(join(ca, 'server.key'), 'utf8'),
     { mode: 0o600 },
   );
-  const apiPort = await freePort();
-  const mxPort = await freePort();
+  const apiPort = await freePort('127.0.0.1');
+  const mxPort = await freePort('127.0.0.1');
   const config = [
     'global',
     '  maxconn 2000',

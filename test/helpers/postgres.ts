@@ -16,11 +16,11 @@ import {
   readdirSync,
   rmSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { freePort } from '../../provider/src/net/index.js';
 
 export interface PostgresCluster {
   /** `postgres://leapbird@127.0.0.1:<port>/postgres`: the maintenance database. */
@@ -73,18 +73,6 @@ function command(bin: string, args: string[], user: { uid: number; gid: number }
     : { file: bin, args };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function untilReady(url: string, child: ChildProcess, logPath: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -134,7 +122,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     throw new Error(`initdb failed: ${stderr.trim() || (err as Error).message}`);
   }
 
-  const port = await freePort();
+  const port = await freePort('127.0.0.1');
   const logPath = join(dir, 'postgres.log');
   const log = openSync(logPath, 'a');
   const run = command(

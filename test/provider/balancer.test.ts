@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,19 +15,9 @@ import { startProvider, type RunningProvider } from '../../provider/src/index.js
 import { testDatabase } from '../helpers/test-store.js';
 import { waitFor } from '../helpers/wait.js';
 import { api, logIn, signUp, type TestProvider } from './helpers.js';
+import { freePort } from '../../provider/src/net/index.js';
 
 const DOMAIN = 'alpha.test';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('three API processes behind HAProxy', () => {
   const dirs: string[] = [];
@@ -62,7 +51,7 @@ describe('three API processes behind HAProxy', () => {
       readFileSync(join(ca, 'server.crt'), 'utf8') + readFileSync(join(ca, 'server.key'), 'utf8'),
       { mode: 0o600 },
     );
-    const port = await freePort();
+    const port = await freePort('127.0.0.1');
     const servers = processes.map(
       (p, i) =>
         `  server p${i} 127.0.0.1:${p.ports.api} ssl verify required ca-file ${join(ca, 'ca.crt')} sni str(${DOMAIN}) check inter 1s fall 3 rise 2`,
